@@ -1,0 +1,80 @@
+"""Settings, read from PROVISIONER_* environment variables (pydantic-settings).
+
+Pass a `Settings` into `Provisioner(...)` and `create_app(...)`; nothing reads the environment
+behind their backs except the cloud SDKs' own credential chains.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+EngineName = Literal["pulumi", "simulated"]
+FailKind = Literal["capacity", "quota", "error"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PROVISIONER_", extra="ignore")
+
+    home: Path = Field(default=Path("~/.provisioner"), description="data dir")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default SQLite in the data dir"
+    )
+    engine: EngineName = "pulumi"
+
+    # Lifetime bounds (minutes). The hard lifetime is when the on-VM deadman fires.
+    min_ttl_minutes: int = Field(default=5, ge=1)
+    max_ttl_minutes: int = Field(default=120, ge=1)
+    default_ttl_minutes: int = Field(default=60, ge=1)
+    hard_lifetime_minutes: int = Field(default=240, ge=5)
+    default_disk_gb: int = Field(default=100, ge=30, le=4096)
+
+    # Pulumi engine.
+    pulumi_backend_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("PULUMI_BACKEND_URL", "PROVISIONER_PULUMI_BACKEND_URL")
+    )
+    provisioning_timeout_minutes: float = Field(default=20, gt=0)
+    aws_ami: str | None = Field(default=None, description="AMI id instead of the DLAMI lookup")
+    aws_subnet_id: str | None = None
+    azure_image: str | None = Field(
+        default=None, description='image URN "publisher:offer:sku:version"'
+    )
+
+    # Simulation knobs.
+    sim_delay: float = Field(default=0.0, ge=0)
+    sim_fail_up: float = Field(default=0.0, ge=0, le=1)
+    sim_fail_destroy: float = Field(default=0.0, ge=0, le=1)
+    sim_fail_kind: FailKind = "error"
+
+    @field_validator("home", mode="after")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @model_validator(mode="after")
+    def _check_ttl_bounds(self) -> Settings:
+        if not self.min_ttl_minutes <= self.default_ttl_minutes <= self.max_ttl_minutes:
+            raise ValueError("default_ttl_minutes must lie within min_ttl_minutes..max_ttl_minutes")
+        if self.max_ttl_minutes > self.hard_lifetime_minutes:
+            raise ValueError("max_ttl_minutes must not exceed hard_lifetime_minutes")
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        url = self.database_url or f"sqlite:///{self.home / 'ledger.db'}"
+        # Plain postgresql:// means psycopg2 to SQLAlchemy; we ship psycopg 3.
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        return url
+
+    @property
+    def effective_backend_url(self) -> str:
+        return self.pulumi_backend_url or (self.home / "pulumi-state").as_uri()
+
+    def ensure_home(self) -> Path:
+        self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return self.home

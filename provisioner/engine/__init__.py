@@ -1,0 +1,23 @@
+"""Engines by name. Importing this package imports no Pulumi code."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from provisioner.config import Settings
+    from provisioner.engine.base import Engine
+
+ENGINE_NAMES = ("pulumi", "simulated")
+
+
+def create_engine(name: str, settings: Settings) -> Engine:
+    if name == "simulated":
+        from provisioner.engine.simulated import SimulatedEngine
+
+        return SimulatedEngine(settings)
+    if name == "pulumi":
+        from provisioner.engine.pulumi import PulumiEngine
+
+        return PulumiEngine(settings)
+    raise ValueError(f"unknown engine {name!r} (choose from {', '.join(ENGINE_NAMES)})")

@@ -1,0 +1,103 @@
+"""The Engine protocol: what the service needs from anything that creates and destroys stacks.
+
+Engines raise `ProvisioningFailedError` / `DestroyFailedError` (with `kind` classified) for cloud
+failures and `EngineUnavailableError` when they cannot run at all. They never touch the ledger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from stacks.spec import InstanceSpec
+
+
+@dataclass(frozen=True)
+class EngineEvent:
+    """A progress note from a running up/destroy.
+
+    kind: "resource" (a resource step), "diagnostic" (a message from Pulumi or the cloud),
+    "info" (the engine's own note). For "resource" events, `op` is create/delete/... and
+    `status` is "started" | "done" | "failed".
+    """
+
+    kind: str
+    message: str
+    resource_type: str | None = None
+    resource_name: str | None = None
+    op: str | None = None
+    status: str | None = None
+    severity: str = "info"
+
+
+EventCallback = Callable[[EngineEvent], None]
+
+
+@dataclass(frozen=True)
+class StackOutputs:
+    public_ip: str | None
+    private_ip: str | None
+    cloud_instance_id: str | None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One update of a stack (Pulumi's UpdateSummary, trimmed)."""
+
+    version: int
+    kind: str  # update | destroy | refresh | ...
+    result: str  # succeeded | failed | in-progress
+    start_time: datetime
+    end_time: datetime | None
+    message: str
+    resource_changes: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StackInfo:
+    """A stack the backend knows, for orphan sweeps."""
+
+    name: str
+    resource_count: int | None
+    last_update: datetime | None
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DoctorCheck:
+    name: str
+    ok: bool
+    detail: str
+
+
+@runtime_checkable
+class Engine(Protocol):
+    name: str
+    # True only for engines whose results are not real cloud resources.
+    simulated: bool
+
+    def up(
+        self, spec: InstanceSpec, *, message: str, on_event: EventCallback | None = None
+    ) -> StackOutputs:
+        """Create (or select) the stack named `spec.instance_id` and run `up`."""
+        ...
+
+    def destroy(self, stack_name: str, *, message: str, on_event: EventCallback | None = None) -> None:
+        """Destroy every resource of the stack, keeping the stack and its history."""
+        ...
+
+    def outputs(self, stack_name: str) -> StackOutputs: ...
+
+    def history(self, stack_name: str) -> list[HistoryEntry] | None:
+        """The stack's update history, or None when the engine keeps none."""
+        ...
+
+    def list_stacks(self) -> list[StackInfo]: ...
+
+    def doctor(self) -> list[DoctorCheck]:
+        """Readiness checks; never prints or returns credential values."""
+        ...

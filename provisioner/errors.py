@@ -1,0 +1,117 @@
+"""Typed errors. Raised in the core, mapped once to HTTP in `api/` and to exit codes in `cli/`."""
+
+from __future__ import annotations
+
+
+class ProvisionerError(Exception):
+    """Base of every error the core raises on purpose.
+
+    `code` is the stable machine-readable name (the API's error.code), `retryable` says whether
+    trying the same thing again later may succeed.
+    """
+
+    code = "ERROR"
+    retryable = False
+
+    def __init__(self, message: str, *, code: str | None = None, retryable: bool | None = None):
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if retryable is not None:
+            self.retryable = retryable
+
+
+class ValidationError(ProvisionerError):
+    """Bad input. The message names the field and the rule, on one line."""
+
+    code = "VALIDATION_ERROR"
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+class NotFoundError(ProvisionerError):
+    code = "NOT_FOUND"
+
+
+class InvalidTransitionError(ProvisionerError):
+    """A state change the lifecycle does not allow (e.g. RUNNING from TERMINATED)."""
+
+    code = "INVALID_TRANSITION"
+
+
+class ConflictError(ProvisionerError):
+    """Someone else is operating on the instance or stack right now."""
+
+    code = "CONFLICT"
+    retryable = True
+
+
+class EngineUnavailableError(ProvisionerError):
+    """The engine cannot run here (e.g. the Pulumi CLI is missing). The message says the fix."""
+
+    code = "ENGINE_UNAVAILABLE"
+
+
+class CloudError(ProvisionerError):
+    """An engine operation failed in the cloud or in Pulumi.
+
+    `kind` classifies it: "capacity" (no such VMs free now), "quota" (account limit), "transient"
+    (throttling, 5xx, lock conflicts: retry), "timeout" (the watchdog stopped it), "error".
+    `provider_code` is the cloud's own code when one was found (InsufficientInstanceCapacity...).
+    """
+
+    code = "CLOUD_ERROR"
+
+    def __init__(self, message: str, *, kind: str = "error", provider_code: str | None = None):
+        super().__init__(message, retryable=kind == "transient")
+        self.kind = kind
+        self.provider_code = provider_code
+
+
+class ProvisioningFailedError(CloudError):
+    code = "PROVISIONING_FAILED"
+
+
+class DestroyFailedError(CloudError):
+    code = "DESTROY_FAILED"
+
+
+# Cloud error codes by kind, as the providers spell them (see shared/PULUMI-NOTES.md).
+CAPACITY_CODES = (
+    "InsufficientInstanceCapacity",
+    "SkuNotAvailable",
+    "ZonalAllocationFailed",
+    "AllocationFailed",
+)
+QUOTA_CODES = (
+    "VcpuLimitExceeded",
+    "InstanceLimitExceeded",
+    "MaxSpotInstanceCountExceeded",
+    "OperationNotAllowed",
+)
+TRANSIENT_MARKERS = (
+    "RequestLimitExceeded",
+    "Throttling",
+    "TooManyRequests",
+    "InternalError",
+    "ServiceUnavailable",
+    "the stack is currently locked by",
+    "409 Conflict",
+)
+
+
+def classify_cloud_message(message: str) -> tuple[str, str | None]:
+    """Return (kind, provider_code) for an engine's error text."""
+    for code in CAPACITY_CODES:
+        if code in message:
+            return "capacity", code
+    for code in QUOTA_CODES:
+        if code in message and (code != "OperationNotAllowed" or "quota" in message.lower()):
+            return "quota", code
+    for marker in TRANSIENT_MARKERS:
+        if marker in message:
+            return "transient", None
+    return "error", None

@@ -1,0 +1,83 @@
+"""The contract between the Pulumi programs and the engines.
+
+An `InstanceSpec` is everything one program needs to declare one GPU VM; the OUTPUT_* names are
+what every program exports. This module must stay importable without pulumi, so the engines can
+build specs cheaply and the programs can read them from stack config in local-program mode.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+# Stack output names, identical for every cloud.
+OUTPUT_PUBLIC_IP = "publicIp"
+OUTPUT_PRIVATE_IP = "privateIp"
+OUTPUT_CLOUD_INSTANCE_ID = "cloudInstanceId"
+OUTPUT_METADATA = "metadata"
+OUTPUT_NAMES = (OUTPUT_PUBLIC_IP, OUTPUT_PRIVATE_IP, OUTPUT_CLOUD_INSTANCE_ID, OUTPUT_METADATA)
+
+# Stack config key holding the JSON-encoded spec (local-program mode, `Pulumi.yaml` main: stacks/).
+CONFIG_KEY = "spec"
+
+# Tag keys the programs put on every taggable resource.
+TAG_INSTANCE_ID = "provisioner:instance-id"
+TAG_TASK_ID = "provisioner:task-id"
+TAG_USER_ID = "provisioner:user-id"
+TAG_EXPIRES_AT = "provisioner:expires-at"
+TAG_MANAGED_BY = "provisioner:managed-by"
+
+# Resource type tokens of the VM itself: the engines report its creation as "VM exists".
+VM_RESOURCE_TYPES = ("aws:ec2/instance:Instance", "azure-native:compute:VirtualMachine")
+
+
+@dataclass(frozen=True)
+class InstanceSpec:
+    """One instance request, as a Pulumi program sees it.
+
+    Times are ISO-8601 UTC strings ending in "Z" so the spec round-trips through JSON unchanged.
+    `hard_deadline` is when the on-VM deadman fires; `expires_at` is the soft expiry the reaper
+    acts on (recorded as a tag only).
+    """
+
+    instance_id: str
+    provider: str  # "AWS" | "AZURE"
+    instance_type: str
+    region: str
+    disk_gb: int
+    expires_at: str
+    hard_deadline: str
+    user_id: str
+    task_id: str | None = None
+    ssh_public_key: str | None = None
+    allowed_ssh_cidrs: tuple[str, ...] = ()
+    tags: dict[str, str] = field(default_factory=dict)
+    # Overrides from settings: AWS AMI id, or Azure image URN "publisher:offer:sku:version".
+    image: str | None = None
+    # AWS only: launch into this subnet instead of the region's default VPC/subnet.
+    subnet_id: str | None = None
+
+    def provisioner_tags(self) -> dict[str, str]:
+        """The tags that mark a resource as ours, user tags first so ours win on collision."""
+        tags = dict(self.tags)
+        tags.update(
+            {
+                "Name": f"provisioner-{self.instance_id}",
+                TAG_INSTANCE_ID: self.instance_id,
+                TAG_USER_ID: self.user_id,
+                TAG_EXPIRES_AT: self.expires_at,
+                TAG_MANAGED_BY: "provisioner",
+            }
+        )
+        if self.task_id:
+            tags[TAG_TASK_ID] = self.task_id
+        return tags
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> InstanceSpec:
+        data = json.loads(text)
+        data["allowed_ssh_cidrs"] = tuple(data.get("allowed_ssh_cidrs") or ())
+        return cls(**data)
