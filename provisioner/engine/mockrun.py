@@ -127,10 +127,10 @@ def run_program(
             run.outputs = monitor.stack_outputs
             urns = {(r.urn.rsplit("::", 1)[-1], r.urn): r for r in monitor.resources.values()}
             for resource in run.resources:
-                for (name, urn) in urns:
+                for name, urn in urns:
                     if name == resource.name and urn.split("::")[2].endswith(resource.type):
                         resource.urn = urn
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+        except BaseException as exc:
             failure.append(exc)
         finally:
             loop.close()

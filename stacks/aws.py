@@ -1,0 +1,181 @@
+"""One GPU VM on EC2: security group, optional key pair, instance with an encrypted gp3 root.
+
+Everything goes through an explicit provider for `spec.region` (never ambient config), and every
+taggable resource carries `spec.provisioner_tags()` explicitly (no provider default_tags).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pulumi
+import pulumi_aws
+import pulumi_aws.ec2 as ec2
+
+from stacks.deadman import shutdown_script
+from stacks.spec import (
+    OUTPUT_CLOUD_INSTANCE_ID,
+    OUTPUT_METADATA,
+    OUTPUT_PRIVATE_IP,
+    OUTPUT_PUBLIC_IP,
+    InstanceSpec,
+)
+
+# pulumi_aws loads submodules lazily, and that load is not thread-safe (pulumi._utils._LazyModule
+# swaps the module's class before executing it, so a second thread can see it half-loaded and miss
+# attributes). Load ec2 fully now, under this module's import lock, before programs run in threads.
+_LOADED = (ec2.Instance,)
+
+# AWS's Deep Learning Base AMI: Ubuntu 22.04 with the NVIDIA driver, CUDA and Docker's NVIDIA
+# runtime preinstalled, published by Amazon in every region (so no per-region id table).
+DEFAULT_AMI_NAME = "Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04)*"
+
+# IMDSv2 only, and a hop limit of 1: the instance has no IAM role, and a limit of 1 keeps
+# containers on Docker's bridge network (one hop away) from reading instance metadata at all.
+# Tasks that need IMDS can run with host networking.
+IMDS_HOP_LIMIT = 1
+
+
+def _ingress(cidrs: tuple[str, ...]) -> list[ec2.SecurityGroupIngressArgs]:
+    """SSH from exactly `cidrs` (IPv4 and IPv6 split as AWS wants), or nothing at all."""
+    networks = [ipaddress.ip_network(cidr, strict=False) for cidr in cidrs]
+    v4 = [str(n) for n in networks if n.version == 4]
+    v6 = [str(n) for n in networks if n.version == 6]
+    if not (v4 or v6):
+        return []
+    return [
+        ec2.SecurityGroupIngressArgs(
+            description="SSH from allowed CIDRs",
+            protocol="tcp",
+            from_port=22,
+            to_port=22,
+            cidr_blocks=v4 or None,
+            ipv6_cidr_blocks=v6 or None,
+        )
+    ]
+
+
+def _network(
+    spec: InstanceSpec, invoke: pulumi.InvokeOutputOptions
+) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+    """(vpc id, subnet id): `spec.subnet_id` and its VPC, else the region's default VPC/subnet."""
+    if spec.subnet_id:
+        subnet = ec2.get_subnet_output(id=spec.subnet_id, opts=invoke)
+        return subnet.vpc_id, pulumi.Output.from_input(spec.subnet_id)
+    vpc_id = ec2.get_vpc_output(default=True, opts=invoke).id
+    subnets = ec2.get_subnets_output(
+        filters=vpc_id.apply(
+            lambda vpc: [
+                ec2.GetSubnetsFilterArgs(name="vpc-id", values=[vpc]),
+                ec2.GetSubnetsFilterArgs(name="default-for-az", values=["true"]),
+            ]
+        ),
+        opts=invoke,
+    )
+    return vpc_id, subnets.ids.apply(_first_subnet)
+
+
+def _first_subnet(ids: list[str]) -> str:
+    if not ids:
+        raise ValueError("the region has no default subnet; set a subnet id")
+    return ids[0]
+
+
+def _ami(spec: InstanceSpec, invoke: pulumi.InvokeOutputOptions) -> pulumi.Output[str]:
+    if spec.image:
+        return pulumi.Output.from_input(spec.image)
+    return ec2.get_ami_output(
+        most_recent=True,
+        owners=["amazon"],
+        filters=[
+            ec2.GetAmiFilterArgs(name="name", values=[DEFAULT_AMI_NAME]),
+            ec2.GetAmiFilterArgs(name="architecture", values=["x86_64"]),
+            ec2.GetAmiFilterArgs(name="state", values=["available"]),
+        ],
+        opts=invoke,
+    ).id
+
+
+def program(spec: InstanceSpec) -> None:
+    provider = pulumi_aws.Provider("aws", region=spec.region)
+    opts = pulumi.ResourceOptions(provider=provider)
+    invoke = pulumi.InvokeOutputOptions(provider=provider)
+    tags = spec.provisioner_tags()
+    name = f"provisioner-{spec.instance_id}"
+
+    vpc_id, subnet_id = _network(spec, invoke)
+    ami_id = _ami(spec, invoke)
+
+    security_group = ec2.SecurityGroup(
+        "instance-sg",
+        name=name,
+        description=f"provisioner {spec.instance_id}: SSH only from allowed CIDRs",
+        vpc_id=vpc_id,
+        ingress=_ingress(spec.allowed_ssh_cidrs),
+        egress=[
+            ec2.SecurityGroupEgressArgs(
+                description="all outbound",
+                protocol="-1",
+                from_port=0,
+                to_port=0,
+                cidr_blocks=["0.0.0.0/0"],
+                ipv6_cidr_blocks=["::/0"],
+            )
+        ],
+        tags=tags,
+        opts=opts,
+    )
+
+    key_name: pulumi.Output[str] | None = None
+    if spec.ssh_public_key:
+        key_pair = ec2.KeyPair(
+            "ssh-key",
+            key_name=name,
+            public_key=spec.ssh_public_key,
+            tags=tags,
+            opts=opts,
+        )
+        key_name = key_pair.key_name
+
+    instance = ec2.Instance(
+        "instance",
+        ami=ami_id,
+        instance_type=spec.instance_type,
+        subnet_id=subnet_id,
+        vpc_security_group_ids=[security_group.id],
+        associate_public_ip_address=True,
+        key_name=key_name,
+        root_block_device=ec2.InstanceRootBlockDeviceArgs(
+            volume_type="gp3",
+            volume_size=spec.disk_gb,
+            encrypted=True,
+            delete_on_termination=True,
+        ),
+        metadata_options=ec2.InstanceMetadataOptionsArgs(
+            http_endpoint="enabled",
+            http_tokens="required",
+            http_put_response_hop_limit=IMDS_HOP_LIMIT,
+        ),
+        # An OS-initiated shutdown (the deadman's) terminates the instance: nothing left billing.
+        instance_initiated_shutdown_behavior="terminate",
+        user_data=shutdown_script(spec.hard_deadline),
+        tags=tags,
+        volume_tags=tags,
+        opts=opts,
+    )
+
+    pulumi.export(OUTPUT_PUBLIC_IP, instance.public_ip)
+    pulumi.export(OUTPUT_PRIVATE_IP, instance.private_ip)
+    pulumi.export(OUTPUT_CLOUD_INSTANCE_ID, instance.id)
+    pulumi.export(
+        OUTPUT_METADATA,
+        {
+            "region": spec.region,
+            "availabilityZone": instance.availability_zone,
+            "instanceType": spec.instance_type,
+            "amiId": ami_id,
+            "securityGroupId": security_group.id,
+            "subnetId": subnet_id,
+            "vpcId": vpc_id,
+        },
+    )

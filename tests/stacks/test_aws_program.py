@@ -1,0 +1,235 @@
+"""The AWS program under FakeCloud: what it declares, checked for money and security."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from datetime import datetime
+
+import pytest
+
+from stacks.deadman import shutdown_script
+from stacks.spec import (
+    OUTPUT_NAMES,
+    TAG_EXPIRES_AT,
+    TAG_INSTANCE_ID,
+    TAG_MANAGED_BY,
+    TAG_TASK_ID,
+    TAG_USER_ID,
+)
+
+INSTANCE = "aws:ec2/instance:Instance"
+SG = "aws:ec2/securityGroup:SecurityGroup"
+KEY_PAIR = "aws:ec2/keyPair:KeyPair"
+
+
+def invoked(run, token):
+    return [args for tok, args in run.invokes if tok == token]
+
+
+def all_ingress_cidrs(run):
+    return [
+        cidr
+        for rule in run.one(SG).inputs.get("ingress") or []
+        for cidr in [*(rule.get("cidrBlocks") or []), *(rule.get("ipv6CidrBlocks") or [])]
+    ]
+
+
+def test_no_ingress_at_all_by_default(make_spec, run):
+    result = run(make_spec())
+    assert result.one(SG).inputs["ingress"] == []
+
+
+@pytest.mark.parametrize(
+    "cidrs",
+    [(), ("198.51.100.7/32",), ("2001:db8::/48",), ("198.51.100.0/24", "2001:db8::1/128")],
+)
+def test_the_world_is_never_let_in_unless_asked(make_spec, run, cidrs):
+    result = run(make_spec(allowed_ssh_cidrs=cidrs))
+    assert "0.0.0.0/0" not in all_ingress_cidrs(result)
+    assert "::/0" not in all_ingress_cidrs(result)
+
+
+def test_ingress_is_exactly_ssh_from_the_given_cidrs(make_spec, run):
+    result = run(make_spec(allowed_ssh_cidrs=("198.51.100.7", "192.0.2.0/24", "2001:db8:1::/48")))
+    assert result.one(SG).inputs["ingress"] == [
+        {
+            "description": "SSH from allowed CIDRs",
+            "protocol": "tcp",
+            "fromPort": 22,
+            "toPort": 22,
+            "cidrBlocks": ["198.51.100.7/32", "192.0.2.0/24"],
+            "ipv6CidrBlocks": ["2001:db8:1::/48"],
+        }
+    ]
+
+
+def test_ipv6_only_cidrs_open_no_ipv4(make_spec, run):
+    (rule,) = run(make_spec(allowed_ssh_cidrs=("2001:db8::/32",))).one(SG).inputs["ingress"]
+    assert "cidrBlocks" not in rule
+    assert rule["ipv6CidrBlocks"] == ["2001:db8::/32"]
+
+
+def test_the_world_passes_through_when_explicitly_asked(make_spec, run):
+    result = run(make_spec(allowed_ssh_cidrs=("0.0.0.0/0",)))
+    assert all_ingress_cidrs(result) == ["0.0.0.0/0"]
+
+
+def test_egress_is_open(make_spec, run):
+    (rule,) = run(make_spec()).one(SG).inputs["egress"]
+    assert rule["protocol"] == "-1"
+    assert (rule["fromPort"], rule["toPort"]) == (0, 0)
+    assert rule["cidrBlocks"] == ["0.0.0.0/0"]
+    assert rule["ipv6CidrBlocks"] == ["::/0"]
+
+
+def test_instance_requires_imdsv2(make_spec, run):
+    options = run(make_spec()).one(INSTANCE).inputs["metadataOptions"]
+    assert options == {
+        "httpEndpoint": "enabled",
+        "httpTokens": "required",
+        "httpPutResponseHopLimit": 1,
+    }
+
+
+def test_root_volume_is_encrypted_gp3_of_the_asked_size_and_dies_with_the_instance(make_spec, run):
+    root = run(make_spec(disk_gb=123)).one(INSTANCE).inputs["rootBlockDevice"]
+    assert root == {
+        "volumeType": "gp3",
+        "volumeSize": 123,
+        "encrypted": True,
+        "deleteOnTermination": True,
+    }
+
+
+def test_an_os_shutdown_terminates_the_instance(make_spec, run):
+    inputs = run(make_spec()).one(INSTANCE).inputs
+    assert inputs["instanceInitiatedShutdownBehavior"] == "terminate"
+
+
+def test_user_data_is_the_deadman_for_the_hard_deadline_and_nothing_else(make_spec, run):
+    spec = make_spec(
+        hard_deadline="2025-06-01T15:45:00Z",
+        instance_id="inst-ud",
+        user_id="alice",
+        task_id="task-xyz",
+        tags={"purpose": "$(rm -rf /)", "note": "`reboot`; echo pwned"},
+    )
+    user_data = run(spec).one(INSTANCE).inputs["userData"]
+    assert user_data == shutdown_script("2025-06-01T15:45:00Z")
+    epoch = int(datetime.fromisoformat("2025-06-01T15:45:00+00:00").timestamp())
+    assert f"deadline={epoch}\n" in user_data
+    assert 'shutdown -h "+$minutes"' in user_data
+    for user_controlled in ("rm -rf", "reboot", "pwned", "alice", "task-xyz", "inst-ud"):
+        assert user_controlled not in user_data
+
+
+def test_key_pair_only_when_a_key_is_given(make_spec, run):
+    with_key = run(make_spec(instance_id="inst-k"))
+    key = with_key.one(KEY_PAIR)
+    assert key.inputs["publicKey"] == make_spec().ssh_public_key
+    assert key.inputs["keyName"] == "provisioner-inst-k"
+    assert with_key.one(INSTANCE).inputs["keyName"] == "provisioner-inst-k"
+
+    without = run(make_spec(ssh_public_key=None))
+    assert without.of_type(KEY_PAIR) == []
+    assert "keyName" not in without.one(INSTANCE).inputs
+
+
+def test_instance_type_and_region_are_passed(make_spec, run):
+    result = run(make_spec(instance_type="p4d.24xlarge", region="eu-west-1"))
+    assert result.one(INSTANCE).inputs["instanceType"] == "p4d.24xlarge"
+    provider = result.one("pulumi:providers:aws")
+    assert provider.inputs["region"] == "eu-west-1"
+    assert "defaultTags" not in provider.inputs
+    assert result.outputs["metadata"]["availabilityZone"] == "eu-west-1a"
+
+
+def test_default_ami_is_looked_up_from_amazon(make_spec, run):
+    result = run(make_spec())
+    (query,) = invoked(result, "aws:ec2/getAmi:getAmi")
+    assert query["owners"] == ["amazon"]
+    assert query["mostRecent"] is True
+    filters = {f["name"]: f["values"] for f in query["filters"]}
+    assert filters == {
+        "name": ["Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04)*"],
+        "architecture": ["x86_64"],
+        "state": ["available"],
+    }
+    ami = result.one(INSTANCE).inputs["ami"]
+    assert re.fullmatch(r"ami-[0-9a-f]{17}", ami)
+    assert result.outputs["metadata"]["amiId"] == ami
+
+
+def test_ami_override_is_used_without_a_lookup(make_spec, run):
+    result = run(make_spec(image="ami-0123456789abcdef0"))
+    assert result.one(INSTANCE).inputs["ami"] == "ami-0123456789abcdef0"
+    assert invoked(result, "aws:ec2/getAmi:getAmi") == []
+    assert result.outputs["metadata"]["amiId"] == "ami-0123456789abcdef0"
+
+
+def test_default_vpc_and_its_first_default_subnet(make_spec, run):
+    result = run(make_spec())
+    assert invoked(result, "aws:ec2/getVpc:getVpc") == [{"default": True}]
+    vpc_id = result.outputs["metadata"]["vpcId"]
+    (query,) = invoked(result, "aws:ec2/getSubnets:getSubnets")
+    assert {f["name"]: f["values"] for f in query["filters"]} == {
+        "vpc-id": [vpc_id],
+        "default-for-az": ["true"],
+    }
+    subnet_id = result.one(INSTANCE).inputs["subnetId"]
+    assert re.fullmatch(r"subnet-[0-9a-f]{17}", subnet_id)
+    assert result.one(SG).inputs["vpcId"] == vpc_id
+    assert result.outputs["metadata"]["subnetId"] == subnet_id
+
+
+def test_subnet_override_is_used_and_its_vpc_looked_up(make_spec, run):
+    result = run(make_spec(subnet_id="subnet-0aaaabbbbccccdddd"))
+    assert result.one(INSTANCE).inputs["subnetId"] == "subnet-0aaaabbbbccccdddd"
+    assert invoked(result, "aws:ec2/getSubnet:getSubnet") == [{"id": "subnet-0aaaabbbbccccdddd"}]
+    assert invoked(result, "aws:ec2/getVpc:getVpc") == []
+    assert invoked(result, "aws:ec2/getSubnets:getSubnets") == []
+    vpc_id = result.outputs["metadata"]["vpcId"]
+    assert re.fullmatch(r"vpc-[0-9a-f]{17}", vpc_id)
+    assert result.one(SG).inputs["vpcId"] == vpc_id
+
+
+def test_tags_on_instance_volumes_security_group_and_key_pair(make_spec, run):
+    spec = make_spec(instance_id="inst-t", user_id="bob", task_id="task-9", tags={"team": "nlp"})
+    result = run(spec)
+    expected = {
+        "team": "nlp",
+        "Name": "provisioner-inst-t",
+        TAG_INSTANCE_ID: "inst-t",
+        TAG_USER_ID: "bob",
+        TAG_TASK_ID: "task-9",
+        TAG_EXPIRES_AT: spec.expires_at,
+        TAG_MANAGED_BY: "provisioner",
+    }
+    instance = result.one(INSTANCE).inputs
+    assert instance["tags"] == expected
+    assert instance["volumeTags"] == expected
+    assert result.one(SG).inputs["tags"] == expected
+    assert result.one(KEY_PAIR).inputs["tags"] == expected
+
+
+def test_outputs(make_spec, run):
+    result = run(make_spec(region="us-west-2", instance_type="g5.xlarge"))
+    outputs = result.outputs
+    assert set(outputs) == set(OUTPUT_NAMES)
+    assert ipaddress.ip_address(outputs["publicIp"]) in ipaddress.ip_network("203.0.113.0/24")
+    assert ipaddress.ip_address(outputs["privateIp"]) in ipaddress.ip_network("10.0.0.0/8")
+    instance = result.one(INSTANCE)
+    assert re.fullmatch(r"i-[0-9a-f]{17}", outputs["cloudInstanceId"])
+    assert outputs["cloudInstanceId"] == instance.id
+    metadata = outputs["metadata"]
+    assert metadata == {
+        "region": "us-west-2",
+        "availabilityZone": "us-west-2a",
+        "instanceType": "g5.xlarge",
+        "amiId": instance.inputs["ami"],
+        "securityGroupId": result.one(SG).id,
+        "subnetId": instance.inputs["subnetId"],
+        "vpcId": result.one(SG).inputs["vpcId"],
+    }
+    assert re.fullmatch(r"sg-[0-9a-f]{17}", metadata["securityGroupId"])
