@@ -1,0 +1,305 @@
+"""The instance-type catalog: GPU, vCPU, RAM, $/hour and regions per provider.
+
+The data lives in `provisioner/data/catalog.json` (prices, sources and per-entry provenance notes);
+this module loads and checks it. Standard library only, so importing it stays cheap for the CLI.
+Money is `Decimal` (the JSON is parsed with `parse_float=Decimal`); floats appear only in
+`to_json()`, at the edge.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+PROVIDERS = ("AWS", "AZURE")
+_DATA_FILE = "data/catalog.json"
+
+
+@dataclass(frozen=True)
+class InstanceType:
+    provider: str
+    name: str
+    gpu_count: int
+    gpu_model: str
+    gpu_memory_gb: int  # per GPU (or per GPU slice when gpu_fraction is set)
+    vcpus: int
+    ram_gb: int
+    price_per_hour: Decimal  # on-demand Linux list price, us-east-1 / eastus
+    regions: tuple[str, ...]
+    retired: bool
+    note: str | None
+    gpu_fraction: str | None = None  # e.g. "1/6" for a vGPU slice of one card
+
+    def gpu_label(self) -> str:
+        """'1x K80', '8x H100', or '1/6 A10' for a slice of a card."""
+        if self.gpu_fraction:
+            return f"{self.gpu_fraction} {self.gpu_model}"
+        return f"{self.gpu_count}x {self.gpu_model}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "provider": self.provider,
+            "instanceType": self.name,
+            "gpu": self.gpu_label(),
+            "gpuCount": self.gpu_count,
+            "gpuModel": self.gpu_model,
+            "gpuMemoryGB": self.gpu_memory_gb,
+            "vcpus": self.vcpus,
+            "ramGB": self.ram_gb,
+            "costPerHour": float(self.price_per_hour),
+            "regions": list(self.regions),
+            "retired": self.retired,
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True)
+class StorageTier:
+    """A fixed-size disk tier billed per month whatever is used (Azure Premium SSD P10 ...)."""
+
+    name: str
+    size_gb: int
+    price_per_month: Decimal
+
+
+@dataclass(frozen=True)
+class Catalog:
+    prices_as_of: str
+    types: tuple[InstanceType, ...]
+    storage_price_per_gb_month: dict[str, Decimal]
+    billing: dict[str, dict[str, Any]]
+    storage_tiers: dict[str, tuple[StorageTier, ...]] = field(default_factory=dict)
+
+    def for_provider(self, provider: str | None = None) -> list[InstanceType]:
+        """All types (provider None) or one provider's, in catalog order."""
+        if provider is None:
+            return list(self.types)
+        key = _provider_key(provider)
+        return [t for t in self.types if t.provider == key]
+
+    def get(self, provider: str, name: str) -> InstanceType | None:
+        """The type `name` of `provider`; both case-insensitive. None if there is none."""
+        key = provider.strip().upper()
+        wanted = name.strip().lower()
+        for itype in self.types:
+            if itype.provider == key and itype.name.lower() == wanted:
+                return itype
+        return None
+
+    def find(self, name: str) -> InstanceType | None:
+        """The type called `name` (case-insensitive) in any provider."""
+        wanted = name.strip().lower()
+        return next((t for t in self.types if t.name.lower() == wanted), None)
+
+    def regions(self, provider: str) -> tuple[str, ...]:
+        """Every region any of the provider's types is listed in, sorted."""
+        return tuple(sorted({r for t in self.for_provider(provider) for r in t.regions}))
+
+    def cheapest(self, provider: str) -> InstanceType:
+        """The provider's cheapest type that is not retired (ties broken by name)."""
+        offered = [t for t in self.for_provider(provider) if not t.retired]
+        if not offered:
+            raise ValueError(f"The catalog offers no {_provider_key(provider)} type")
+        return min(offered, key=lambda t: (t.price_per_hour, t.name))
+
+    def disk_price_per_month(self, provider: str, size_gb: int) -> Decimal:
+        """Monthly list price of a `size_gb` disk: its tier where the provider bills by tier
+        (the smallest tier that holds it), else size x the per-GB-month rate."""
+        key = _provider_key(provider)
+        tiers = self.storage_tiers.get(key, ())
+        if tiers:
+            for tier in tiers:
+                if size_gb <= tier.size_gb:
+                    return tier.price_per_month
+            raise ValueError(
+                f"No {key} disk tier holds {size_gb} GB (largest is {tiers[-1].size_gb} GB)"
+            )
+        return self.storage_price_per_gb_month[key] * size_gb
+
+
+def load_catalog(path: Path | None = None) -> Catalog:
+    """The packaged catalog (parsed once, then cached), or the catalog file at `path`.
+
+    Raises ValueError naming the file and the entry when the data is malformed.
+    """
+    if path is None:
+        return _packaged_catalog()
+    path = Path(path)
+    return parse_catalog(path.read_text(encoding="utf-8"), source=str(path))
+
+
+@functools.cache
+def _packaged_catalog() -> Catalog:
+    text = resources.files("provisioner").joinpath(_DATA_FILE).read_text(encoding="utf-8")
+    return parse_catalog(text, source=f"provisioner/{_DATA_FILE}")
+
+
+def parse_catalog(text: str, *, source: str = "catalog") -> Catalog:
+    try:
+        raw = json.loads(text, parse_float=Decimal)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{source}: not valid JSON ({exc})") from exc
+    if not isinstance(raw, dict):
+        raise ValueError(f"{source}: the top level must be an object")
+
+    prices_as_of = raw.get("pricesAsOf")
+    if not isinstance(prices_as_of, str) or not prices_as_of:
+        raise ValueError(f"{source}: pricesAsOf must be a date string")
+    entries = raw.get("instanceTypes")
+    if not isinstance(entries, list) or not entries:
+        raise ValueError(f"{source}: instanceTypes must be a non-empty list")
+
+    types: list[InstanceType] = []
+    seen: set[tuple[str, str]] = set()
+    for index, entry in enumerate(entries):
+        itype = _parse_type(entry, index, source)
+        key = (itype.provider, itype.name.lower())
+        if key in seen:
+            raise ValueError(
+                f"{source}: catalog entry {itype.provider}/{itype.name}: duplicate name "
+                f"for {itype.provider}"
+            )
+        seen.add(key)
+        types.append(itype)
+
+    providers = sorted({t.provider for t in types})
+    storage, tiers = _parse_storage(raw.get("storage"), providers, source)
+    billing = _parse_billing(raw.get("billing"), providers, source)
+    return Catalog(
+        prices_as_of=prices_as_of,
+        types=tuple(types),
+        storage_price_per_gb_month=storage,
+        billing=billing,
+        storage_tiers=tiers,
+    )
+
+
+def _provider_key(provider: str) -> str:
+    key = provider.strip().upper()
+    if key not in PROVIDERS:
+        raise ValueError(f"Provider must be AWS or AZURE (got {provider!r})")
+    return key
+
+
+def _parse_type(entry: object, index: int, source: str) -> InstanceType:
+    if not isinstance(entry, dict):
+        raise ValueError(f"{source}: catalog entry #{index}: must be an object")
+    name = entry.get("name")
+    provider = entry.get("provider")
+    label = f"{provider}/{name}" if isinstance(name, str) and name else f"#{index}"
+
+    def fail(problem: str) -> ValueError:
+        return ValueError(f"{source}: catalog entry {label}: {problem}")
+
+    if not isinstance(name, str) or not name.strip():
+        raise fail("name must be a non-empty string")
+    if not isinstance(provider, str) or provider.strip().upper() not in PROVIDERS:
+        raise fail(f"provider must be one of {', '.join(PROVIDERS)} (got {provider!r})")
+
+    def positive_int(key: str) -> int:
+        value = entry.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise fail(f"{key} must be a positive integer (got {value!r})")
+        return value
+
+    def text(key: str, *, optional: bool = False) -> str | None:
+        value = entry.get(key)
+        if value is None and optional:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise fail(f"{key} must be a non-empty string (got {value!r})")
+        return value
+
+    price = entry.get("pricePerHour")
+    if isinstance(price, bool) or not isinstance(price, (int, Decimal)):
+        raise fail(f"pricePerHour must be a number (got {price!r})")
+    price = Decimal(price)
+    if not price.is_finite() or price <= 0:
+        raise fail(f"pricePerHour must be positive (got {price})")
+
+    regions = entry.get("regions")
+    if not isinstance(regions, list) or not regions:
+        raise fail("regions must be a non-empty list")
+    if not all(isinstance(r, str) and r.strip() for r in regions):
+        raise fail("every region must be a non-empty string")
+    if len(set(regions)) != len(regions):
+        raise fail("regions lists a region twice")
+
+    retired = entry.get("retired")
+    if not isinstance(retired, bool):
+        raise fail(f"retired must be true or false (got {retired!r})")
+
+    return InstanceType(
+        provider=provider.strip().upper(),
+        name=name.strip(),
+        gpu_count=positive_int("gpuCount"),
+        gpu_model=str(text("gpuModel")),
+        gpu_memory_gb=positive_int("gpuMemoryGB"),
+        vcpus=positive_int("vcpus"),
+        ram_gb=positive_int("ramGB"),
+        price_per_hour=price,
+        regions=tuple(r.strip().lower() for r in regions),
+        retired=retired,
+        note=text("note", optional=True),
+        gpu_fraction=text("gpuFraction", optional=True),
+    )
+
+
+def _parse_storage(
+    raw: object, providers: list[str], source: str
+) -> tuple[dict[str, Decimal], dict[str, tuple[StorageTier, ...]]]:
+    if not isinstance(raw, dict):
+        raise ValueError(f"{source}: storage must be an object keyed by provider")
+    prices: dict[str, Decimal] = {}
+    tiers: dict[str, tuple[StorageTier, ...]] = {}
+    for provider in providers:
+        spec = raw.get(provider)
+        if not isinstance(spec, dict):
+            raise ValueError(f"{source}: storage.{provider} is missing")
+        price = spec.get("pricePerGBMonth")
+        if isinstance(price, bool) or not isinstance(price, (int, Decimal)) or price <= 0:
+            raise ValueError(f"{source}: storage.{provider}.pricePerGBMonth must be positive")
+        prices[provider] = Decimal(price)
+        parsed: list[StorageTier] = []
+        for tier in spec.get("tiers") or []:
+            if not isinstance(tier, dict):
+                raise ValueError(f"{source}: storage.{provider} tiers must be objects")
+            size, cost = tier.get("sizeGB"), tier.get("pricePerMonth")
+            if (
+                not isinstance(tier.get("tier"), str)
+                or isinstance(size, bool)
+                or not isinstance(size, int)
+                or size <= 0
+                or not isinstance(cost, (int, Decimal))
+                or cost <= 0
+            ):
+                raise ValueError(f"{source}: storage.{provider} tier {tier.get('tier')!r} is bad")
+            parsed.append(StorageTier(tier["tier"], size, Decimal(cost)))
+        if parsed:
+            tiers[provider] = tuple(sorted(parsed, key=lambda t: t.size_gb))
+    return prices, tiers
+
+
+def _parse_billing(raw: object, providers: list[str], source: str) -> dict[str, dict[str, Any]]:
+    if not isinstance(raw, dict):
+        raise ValueError(f"{source}: billing must be an object keyed by provider")
+    billing: dict[str, dict[str, Any]] = {}
+    for provider in providers:
+        spec = raw.get(provider)
+        if not isinstance(spec, dict):
+            raise ValueError(f"{source}: billing.{provider} is missing")
+        for key, least in (("granularitySeconds", 1), ("minimumSeconds", 0)):
+            value = spec.get(key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ValueError(
+                    f"{source}: billing.{provider}.{key} must be an integer >= {least}"
+                )
+        if spec.get("rounding") not in ("up", "down"):
+            raise ValueError(f"{source}: billing.{provider}.rounding must be 'up' or 'down'")
+        billing[provider] = dict(spec)
+    return billing
