@@ -34,7 +34,8 @@ class Settings(BaseSettings):
 
     # Pulumi engine.
     pulumi_backend_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("PULUMI_BACKEND_URL", "PROVISIONER_PULUMI_BACKEND_URL")
+        default=None,
+        validation_alias=AliasChoices("PULUMI_BACKEND_URL", "PROVISIONER_PULUMI_BACKEND_URL"),
     )
     provisioning_timeout_minutes: float = Field(default=20, gt=0)
     aws_ami: str | None = Field(default=None, description="AMI id instead of the DLAMI lookup")

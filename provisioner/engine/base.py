@@ -80,13 +80,19 @@ class Engine(Protocol):
     # True only for engines whose results are not real cloud resources.
     simulated: bool
 
+    def ensure_ready(self) -> None:
+        """Raise EngineUnavailableError (saying the fix) if this engine cannot run here."""
+        ...
+
     def up(
         self, spec: InstanceSpec, *, message: str, on_event: EventCallback | None = None
     ) -> StackOutputs:
         """Create (or select) the stack named `spec.instance_id` and run `up`."""
         ...
 
-    def destroy(self, stack_name: str, *, message: str, on_event: EventCallback | None = None) -> None:
+    def destroy(
+        self, stack_name: str, *, message: str, on_event: EventCallback | None = None
+    ) -> None:
         """Destroy every resource of the stack, keeping the stack and its history."""
         ...
 

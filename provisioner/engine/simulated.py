@@ -1,0 +1,305 @@
+"""The simulated engine: the real `stacks/` programs, run in-process under Pulumi's mocks.
+
+Nothing is created in any cloud. Resource creation is answered by `FakeCloud` with well-formed
+ids and documentation-range addresses. Each stack's state (its resources and outputs) is kept in
+`<home>/simulated-stacks/<name>.json`, so `outputs` and `destroy` work from another process, and a
+process killed mid-`up` leaves the resources it had "created" on record, as a real backend would.
+The PROVISIONER_SIM_* settings add delay and inject failures worded like the clouds' own errors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks
+
+from provisioner.config import Settings
+from provisioner.engine.base import (
+    DoctorCheck,
+    EngineEvent,
+    EventCallback,
+    HistoryEntry,
+    StackInfo,
+    StackOutputs,
+)
+from provisioner.engine.fakecloud import FakeCloud
+from provisioner.engine.mockrun import run_program
+from provisioner.errors import (
+    ConflictError,
+    DestroyFailedError,
+    ProvisioningFailedError,
+    classify_cloud_message,
+)
+from stacks import program_for
+from stacks.spec import (
+    OUTPUT_CLOUD_INSTANCE_ID,
+    OUTPUT_METADATA,
+    OUTPUT_PRIVATE_IP,
+    OUTPUT_PUBLIC_IP,
+    VM_RESOURCE_TYPES,
+    InstanceSpec,
+)
+
+PROJECT = "gpu-provisioner"
+
+# Failures worded as AWS / Azure word them, so classification sees what it would see for real.
+_FAILURES: dict[tuple[str, str], str] = {
+    ("AWS", "capacity"): (
+        "creating EC2 Instance: operation error EC2: RunInstances, api error "
+        "InsufficientInstanceCapacity: We currently do not have sufficient {type} capacity in "
+        "the Availability Zone you requested ({region}a)."
+    ),
+    ("AWS", "quota"): (
+        "creating EC2 Instance: operation error EC2: RunInstances, api error VcpuLimitExceeded: "
+        "You have requested more vCPU capacity than your current vCPU limit of 0 allows for the "
+        "instance bucket that the specified instance type belongs to."
+    ),
+    ("AZURE", "capacity"): (
+        'Code="SkuNotAvailable" Message="The requested VM size for resource '
+        "'Following SKUs have failed for Capacity Restrictions: {type}' is currently not "
+        "available in location '{region}'. Please try another size or deploy to a different "
+        'location or zones."'
+    ),
+    ("AZURE", "quota"): (
+        'Code="OperationNotAllowed" Message="Operation could not be completed as it results in '
+        "exceeding approved {type} Family Cores quota. Location: {region}, Current Limit: 0, "
+        'Current Usage: 0, Additional Required: 6."'
+    ),
+}
+_GENERIC_FAILURE = "creating the VM: provider returned an unexpected error (injected failure)"
+_DESTROY_FAILURE = (
+    "deleting the VM's resources: provider returned an unexpected error (injected failure); "
+    "resources are still in place"
+)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class _StackFile:
+    """One simulated stack's state on disk, written atomically after every change."""
+
+    def __init__(self, path: Path, name: str):
+        self.path = path
+        self.name = name
+        self.lock = threading.Lock()
+        self.data: dict[str, Any] = {"name": name, "resources": [], "outputs": {}, "tags": {}}
+        if path.exists():
+            self.data = json.loads(path.read_text())
+
+    def save(self) -> None:
+        tmp = self.path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_text(json.dumps(self.data, indent=2, sort_keys=True))
+        os.replace(tmp, self.path)
+
+    def acquire(self, operation: str) -> None:
+        holder = self.data.get("lock")
+        if holder and holder["pid"] != os.getpid() and _pid_alive(holder["pid"]):
+            raise ConflictError(
+                f"[simulated] the stack is currently locked by process {holder['pid']} "
+                f"({holder['operation']} since {holder['since']})"
+            )
+        self.data["lock"] = {
+            "pid": os.getpid(),
+            "operation": operation,
+            "since": _now().isoformat(),
+        }
+        self.save()
+
+    def release(self) -> None:
+        self.data["lock"] = None
+        self.data["lastUpdate"] = _now().isoformat()
+        self.save()
+
+
+class _SimulatedCloud(Mocks):
+    """FakeCloud plus the simulation knobs: delay, injected failure, and a state record."""
+
+    def __init__(
+        self,
+        spec: InstanceSpec,
+        settings: Settings,
+        stack: _StackFile,
+        fail_kind: str | None,
+        on_event: EventCallback | None,
+    ):
+        self.spec = spec
+        self.settings = settings
+        self.stack = stack
+        self.fail_kind = fail_kind
+        self.on_event = on_event
+        self.cloud = FakeCloud(seed=spec.instance_id)
+
+    def _emit(self, args: MockResourceArgs, status: str, message: str) -> None:
+        if self.on_event is not None:
+            self.on_event(
+                EngineEvent(
+                    kind="resource",
+                    message=message,
+                    resource_type=args.typ,
+                    resource_name=args.name,
+                    op="create",
+                    status=status,
+                )
+            )
+
+    def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict]:
+        is_vm = args.typ in VM_RESOURCE_TYPES
+        self._emit(args, "started", f"creating {args.typ} {args.name}")
+        if is_vm:
+            # Half the delay before the VM exists (network, disks), half while it boots.
+            time.sleep(self.settings.sim_delay / 2)
+            if self.fail_kind is not None:
+                template = _FAILURES.get((self.spec.provider, self.fail_kind), _GENERIC_FAILURE)
+                message = "[simulated] " + template.format(
+                    type=self.spec.instance_type, region=self.spec.region
+                )
+                self._emit(args, "failed", message)
+                raise RuntimeError(message)
+        resource_id, state = self.cloud.new_resource(args)
+        with self.stack.lock:
+            self.stack.data["resources"].append(
+                {"type": args.typ, "name": args.name, "id": resource_id}
+            )
+            self.stack.save()
+        self._emit(args, "done", f"created {args.typ} {args.name}")
+        return resource_id, state
+
+    def call(self, args: MockCallArgs) -> Any:
+        return self.cloud.call(args)
+
+
+class SimulatedEngine:
+    """Engine protocol implementation; every result it gives is labelled simulated."""
+
+    name = "simulated"
+    simulated = True
+
+    def __init__(self, settings: Settings, *, rng: random.Random | None = None):
+        self.settings = settings
+        self.root = settings.home / "simulated-stacks"
+        self.rng = rng or random.Random()
+
+    def _stack(self, name: str) -> _StackFile:
+        self.root.mkdir(parents=True, exist_ok=True)
+        return _StackFile(self.root / f"{name}.json", name)
+
+    def _roll(self, probability: float) -> bool:
+        return probability > 0 and self.rng.random() < probability
+
+    def ensure_ready(self) -> None:
+        return None
+
+    def up(
+        self, spec: InstanceSpec, *, message: str, on_event: EventCallback | None = None
+    ) -> StackOutputs:
+        stack = self._stack(spec.instance_id)
+        stack.acquire("update")
+        stack.data["tags"] = {"provisioner:user-id": spec.user_id}
+        if spec.task_id:
+            stack.data["tags"]["provisioner:task-id"] = spec.task_id
+        stack.data["message"] = message
+        fail_kind = self.settings.sim_fail_kind if self._roll(self.settings.sim_fail_up) else None
+        cloud = _SimulatedCloud(spec, self.settings, stack, fail_kind, on_event)
+        try:
+            run = run_program(program_for(spec), cloud, project=PROJECT, stack=spec.instance_id)
+            time.sleep(self.settings.sim_delay / 2)  # the VM boots
+        except Exception as exc:
+            stack.release()
+            text = str(exc)
+            kind, code = classify_cloud_message(text)
+            raise ProvisioningFailedError(
+                text if text.startswith("[simulated]") else f"[simulated] {text}",
+                kind=kind,
+                provider_code=code,
+            ) from exc
+        stack.data["outputs"] = run.outputs
+        stack.release()
+        return _outputs_from(run.outputs)
+
+    def destroy(
+        self, stack_name: str, *, message: str, on_event: EventCallback | None = None
+    ) -> None:
+        if not (self.root / f"{stack_name}.json").exists():
+            return
+        stack = self._stack(stack_name)
+        stack.acquire("destroy")
+        try:
+            time.sleep(self.settings.sim_delay)
+            if self._roll(self.settings.sim_fail_destroy):
+                raise DestroyFailedError(f"[simulated] {_DESTROY_FAILURE}", kind="error")
+            for resource in reversed(stack.data["resources"]):
+                if on_event is not None:
+                    on_event(
+                        EngineEvent(
+                            kind="resource",
+                            message=f"deleted {resource['type']} {resource['name']}",
+                            resource_type=resource["type"],
+                            resource_name=resource["name"],
+                            op="delete",
+                            status="done",
+                        )
+                    )
+            stack.data["resources"] = []
+            stack.data["outputs"] = {}
+            stack.data["message"] = message
+        finally:
+            stack.release()
+
+    def outputs(self, stack_name: str) -> StackOutputs:
+        return _outputs_from(self._stack(stack_name).data.get("outputs") or {})
+
+    def history(self, stack_name: str) -> list[HistoryEntry] | None:
+        return None  # the simulation keeps no Pulumi update history; the ledger has the events
+
+    def list_stacks(self) -> list[StackInfo]:
+        if not self.root.exists():
+            return []
+        stacks = []
+        for path in sorted(self.root.glob("*.json")):
+            data = json.loads(path.read_text())
+            last = data.get("lastUpdate")
+            stacks.append(
+                StackInfo(
+                    name=data["name"],
+                    resource_count=len(data["resources"]),
+                    last_update=datetime.fromisoformat(last) if last else None,
+                    tags=data.get("tags", {}),
+                )
+            )
+        return stacks
+
+    def doctor(self) -> list[DoctorCheck]:
+        return [
+            DoctorCheck(
+                "engine", True, "simulated: programs run under Pulumi mocks; nothing is created"
+            ),
+            DoctorCheck("simulated state", True, str(self.root)),
+        ]
+
+
+def _outputs_from(outputs: dict[str, Any]) -> StackOutputs:
+    return StackOutputs(
+        public_ip=outputs.get(OUTPUT_PUBLIC_IP),
+        private_ip=outputs.get(OUTPUT_PRIVATE_IP),
+        cloud_instance_id=outputs.get(OUTPUT_CLOUD_INSTANCE_ID),
+        metadata=dict(outputs.get(OUTPUT_METADATA) or {}),
+    )

@@ -1,0 +1,284 @@
+"""Every database read and write. One short transaction per call.
+
+Each state change is a conditional UPDATE (only if the row is still in the state the caller saw)
+plus its event row, committed together: two processes can never both move one instance.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlmodel import Session, col, select
+
+from provisioner.costs import round_money
+from provisioner.errors import ConflictError, NotFoundError
+from provisioner.lifecycle import Status
+from provisioner.models import Instance, InstanceEvent, UTCDateTime
+
+SCHEMA_HEAD = "0001"  # the newest migration; tests check it matches migrations/versions
+
+
+def create_db_engine(url: str) -> sa.Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    return sa.create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=10,
+        pool_timeout=30,
+        connect_args={"connect_timeout": 10},
+    )
+
+
+def _schema_revision(engine: sa.Engine) -> str | None:
+    with engine.connect() as conn:
+        if not sa.inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def ensure_schema(engine: sa.Engine) -> None:
+    """Apply Alembic migrations when the database is not at SCHEMA_HEAD (cheap check first)."""
+    if _schema_revision(engine) == SCHEMA_HEAD:
+        return
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    database = engine.url.database
+    if engine.dialect.name == "sqlite" and database and database != ":memory:":
+        from filelock import FileLock
+
+        # Two first-time processes must not both create the tables.
+        with FileLock(database + ".migrate.lock"):
+            if _schema_revision(engine) == SCHEMA_HEAD:
+                return
+            with engine.begin() as conn:
+                config.attributes["connection"] = conn
+                command.upgrade(config, "head")
+        return
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # One migrator at a time across replicas; released at commit.
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(7301150201)"))
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+
+
+class Ledger:
+    def __init__(self, url: str, *, migrate: bool = True):
+        self.url = url
+        self.engine = create_db_engine(url)
+        if migrate:
+            ensure_schema(self.engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # -- instances ---------------------------------------------------------------------------
+
+    def add(self, instance: Instance, *, event_type: str, detail: str | None = None) -> Instance:
+        with Session(self.engine, expire_on_commit=False) as session:
+            session.add(instance)
+            session.flush()
+            session.add(
+                InstanceEvent(
+                    instance_id=instance.id,
+                    type=event_type,
+                    status=instance.status,
+                    at=instance.created_at,
+                    detail=detail,
+                )
+            )
+            session.commit()
+            return instance
+
+    def get(self, instance_id: str) -> Instance | None:
+        with Session(self.engine, expire_on_commit=False) as session:
+            return session.get(Instance, instance_id)
+
+    def require(self, instance_id: str) -> Instance:
+        instance = self.get(instance_id)
+        if instance is None:
+            raise NotFoundError(f"Instance {instance_id} not found")
+        return instance
+
+    def list(
+        self,
+        *,
+        user_id: str | None = None,
+        status: Status | None = None,
+        task_id: str | None = None,
+        statuses: Iterable[Status] | None = None,
+        limit: int | None = None,
+    ) -> list[Instance]:
+        query = select(Instance)
+        if user_id is not None:
+            query = query.where(Instance.user_id == user_id)
+        if status is not None:
+            query = query.where(Instance.status == status.value)
+        if statuses is not None:
+            query = query.where(col(Instance.status).in_([s.value for s in statuses]))
+        if task_id is not None:
+            query = query.where(Instance.task_id == task_id)
+        query = query.order_by(col(Instance.created_at).desc(), col(Instance.id).desc())
+        if limit is not None:
+            query = query.limit(limit)
+        with Session(self.engine, expire_on_commit=False) as session:
+            return list(session.exec(query).all())
+
+    def transition(
+        self,
+        instance_id: str,
+        *,
+        expected: Status | Sequence[Status],
+        target: Status,
+        at: datetime,
+        event_type: str,
+        detail: str | None = None,
+        **fields: Any,
+    ) -> Instance:
+        """Move the instance to `target` if it is still in `expected`; record the event."""
+        expected_values = (
+            [expected.value] if isinstance(expected, Status) else [s.value for s in expected]
+        )
+        values = {"status": target.value, "updated_at": at, **fields}
+        with Session(self.engine, expire_on_commit=False) as session:
+            result = session.execute(
+                sa.update(Instance)
+                .where(col(Instance.id) == instance_id)
+                .where(col(Instance.status).in_(expected_values))
+                .values(**values)
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                session.rollback()
+                current = self.require(instance_id)
+                raise ConflictError(
+                    f"Instance {instance_id} is {current.status}, not "
+                    f"{' or '.join(expected_values)}; another operation changed it"
+                )
+            session.add(
+                InstanceEvent(
+                    instance_id=instance_id,
+                    type=event_type,
+                    status=target.value,
+                    at=at,
+                    detail=detail,
+                )
+            )
+            session.commit()
+        return self.require(instance_id)
+
+    def update(self, instance_id: str, *, at: datetime, **fields: Any) -> Instance:
+        """Change fields without changing the state (outputs, error notes)."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            session.execute(
+                sa.update(Instance)
+                .where(col(Instance.id) == instance_id)
+                .values(updated_at=at, **fields)
+            )
+            session.commit()
+        return self.require(instance_id)
+
+    def note(
+        self, instance_id: str, *, event_type: str, status: Status, at: datetime, detail: str
+    ) -> None:
+        """An event that is not a state change (a failed destroy awaiting retry, a warning)."""
+        with Session(self.engine) as session:
+            session.add(
+                InstanceEvent(
+                    instance_id=instance_id,
+                    type=event_type,
+                    status=status.value,
+                    at=at,
+                    detail=detail,
+                )
+            )
+            session.commit()
+
+    def events(self, instance_id: str) -> builtins.list[InstanceEvent]:
+        query = (
+            select(InstanceEvent)
+            .where(InstanceEvent.instance_id == instance_id)
+            .order_by(col(InstanceEvent.at), col(InstanceEvent.id))
+        )
+        with Session(self.engine, expire_on_commit=False) as session:
+            return list(session.exec(query).all())
+
+    # -- statistics ----------------------------------------------------------------------------
+
+    def _seconds_alive(self, now: datetime) -> sa.ColumnElement[Any]:
+        """Seconds from created_at to terminated_at (or now), in this database's SQL."""
+        end = sa.func.coalesce(col(Instance.terminated_at), sa.literal(now, UTCDateTime()))
+        if self.engine.dialect.name == "sqlite":
+            return (sa.func.julianday(end) - sa.func.julianday(col(Instance.created_at))) * 86400.0
+        return sa.func.extract("epoch", end - col(Instance.created_at))
+
+    def statistics(self, *, now: datetime, user_id: str | None = None) -> dict[str, Any]:
+        """The seed's statistics, by aggregate queries (definitions in the README)."""
+        seconds = self._seconds_alive(now)
+        live_cost = col(Instance.cost_per_hour) * seconds / 3600.0
+        cost = sa.func.coalesce(col(Instance.total_cost), live_cost)
+
+        def scoped(query: Any) -> Any:
+            return query if user_id is None else query.where(Instance.user_id == user_id)
+
+        with Session(self.engine) as session:
+            totals = session.execute(
+                scoped(
+                    sa.select(
+                        sa.func.count(),
+                        # Still holding (or maybe holding) cloud resources.
+                        sa.func.sum(sa.case((col(Instance.terminated_at).is_(None), 1), else_=0)),
+                        sa.func.sum(cost),
+                        sa.func.avg(seconds),
+                    ).select_from(Instance)
+                )
+            ).one()
+            by_provider = session.execute(
+                scoped(
+                    sa.select(col(Instance.provider), sa.func.count()).group_by(
+                        col(Instance.provider)
+                    )
+                )
+            ).all()
+            by_type = session.execute(
+                scoped(
+                    sa.select(col(Instance.instance_type), sa.func.count()).group_by(
+                        col(Instance.instance_type)
+                    )
+                )
+            ).all()
+        count, running, total_cost, avg_seconds = totals
+        total = round_money(Decimal(str(total_cost or 0)))
+        return {
+            "total_provisioned": int(count or 0),
+            "currently_running": int(running or 0),
+            "total_cost": total,
+            "average_duration_hours": round(float(avg_seconds or 0) / 3600.0, 4),
+            "average_cost": round_money(total / count) if count else Decimal(0),
+            "provider_breakdown": {p: n for p, n in sorted(by_provider)},
+            "instance_type_breakdown": {t: n for t, n in sorted(by_type, key=lambda r: -r[1])},
+        }

@@ -1,0 +1,139 @@
+"""SQLModel tables (the ledger) and their public JSON shapes (camelCase, as the seed's API)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict
+from pydantic import Field as ApiField
+from pydantic.alias_generators import to_camel
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """Stores naive UTC (SQLite keeps no zone), always hands back aware UTC datetimes."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the ledger; use aware UTC datetimes")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def _utc_column(*, nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+MONEY = sa.Numeric(14, 6)
+
+
+class Instance(SQLModel, table=True):
+    __tablename__ = "instances"
+
+    id: str = Field(primary_key=True, max_length=32)
+    user_id: str = Field(index=True, max_length=64)
+    task_id: str | None = Field(default=None, index=True, max_length=64)
+    provider: str = Field(index=True, max_length=16)
+    instance_type: str = Field(max_length=64)
+    region: str = Field(max_length=64)
+    status: str = Field(index=True, max_length=16)
+    public_ip: str | None = Field(default=None, max_length=64)
+    private_ip: str | None = Field(default=None, max_length=64)
+    cloud_instance_id: str | None = Field(default=None, max_length=256)
+    disk_size_gb: int
+    auto_terminate_minutes: int
+    cost_per_hour: Decimal = Field(sa_type=MONEY)
+    # Frozen when the instance ends (TERMINATED/FAILED); live instances accrue from the clock.
+    total_cost: Decimal | None = Field(default=None, sa_type=MONEY)
+    purpose: str | None = Field(default=None, max_length=256)
+    tags: dict[str, str] = Field(default_factory=dict, sa_type=sa.JSON)
+    meta: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column("metadata", sa.JSON))
+    allowed_ssh_cidrs: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    ssh_public_key: str | None = Field(default=None, sa_type=sa.Text)
+    ssh_key_fingerprint: str | None = Field(default=None, max_length=128)
+    engine: str = Field(max_length=16)
+    stack_name: str = Field(max_length=64)
+    error: str | None = Field(default=None, sa_type=sa.Text)
+    error_code: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
+    hard_deadline: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    ready_at: datetime | None = _utc_column()
+    terminated_at: datetime | None = _utc_column()
+    updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class InstanceEvent(SQLModel, table=True):
+    __tablename__ = "instance_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    instance_id: str = Field(foreign_key="instances.id", index=True, max_length=32)
+    type: str = Field(max_length=64)
+    status: str = Field(max_length=16)
+    at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    detail: str | None = Field(default=None, sa_type=sa.Text)
+
+
+class _CamelModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+class InstanceOut(_CamelModel):
+    """The API's and `--json`'s instance shape (DESIGN.md: Interfaces)."""
+
+    id: str
+    user_id: str
+    task_id: str | None
+    provider: str
+    instance_type: str
+    region: str
+    status: str
+    public_ip: str | None
+    private_ip: str | None
+    cloud_instance_id: str | None
+    disk_size_gb: int = ApiField(alias="diskSizeGB")
+    auto_terminate_minutes: int
+    expires_at: datetime
+    hard_deadline: datetime
+    cost_per_hour: float
+    total_cost: float
+    purpose: str | None
+    tags: dict[str, str]
+    metadata: dict[str, Any]
+    engine: str
+    created_at: datetime
+    ready_at: datetime | None
+    terminated_at: datetime | None
+    updated_at: datetime
+    error: str | None
+    error_code: str | None
+
+
+class EventOut(_CamelModel):
+    type: str
+    status: str
+    at: datetime
+    detail: str | None
+
+
+class StatisticsOut(_CamelModel):
+    total_provisioned: int
+    currently_running: int
+    total_cost: float
+    average_duration: float
+    average_cost: float
+    provider_breakdown: dict[str, int]
+    instance_type_breakdown: dict[str, int]
