@@ -1,0 +1,44 @@
+"""Errors to exit codes, once: 0 done, 1 the operation failed, 2 bad input."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from provisioner.errors import (
+    InvalidTransitionError,
+    NotFoundError,
+    ProvisionerError,
+    ValidationError,
+)
+
+BAD_INPUT = (ValidationError, NotFoundError, InvalidTransitionError)
+
+
+def exit_code_for(exc: BaseException) -> int | None:
+    if isinstance(exc, BAD_INPUT):
+        return 2
+    if isinstance(exc, ProvisionerError):
+        return 1
+    if type(exc).__name__ == "ValidationError" and type(exc).__module__.startswith("pydantic"):
+        return 2  # bad PROVISIONER_* settings
+    return None
+
+
+def one_line(exc: BaseException) -> str:
+    if isinstance(exc, ProvisionerError):
+        return exc.message.splitlines()[0] if exc.message else exc.code
+    errors = getattr(exc, "errors", None)
+    if callable(errors):  # pydantic: name the setting and the rule
+        first = errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "settings"
+        return f"setting PROVISIONER_{where.upper()}: {first.get('msg')}"
+    return str(exc).splitlines()[0]
+
+
+def report_error(exc: BaseException, *, json_mode: bool) -> None:
+    line = one_line(exc)
+    print(f"error: {line}", file=sys.stderr)
+    if json_mode:
+        code = exc.code if isinstance(exc, ProvisionerError) else "VALIDATION_ERROR"
+        print(json.dumps({"success": False, "error": {"code": code, "message": line}}))

@@ -1,0 +1,130 @@
+"""Fleet-wide commands: stats, types, doctor."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from provisioner.cli.instances import JsonOpt
+
+
+def stats(
+    user: Annotated[str | None, typer.Option(help="Only this user's instances.")] = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """The seed's statistics (definitions in the README)."""
+    from provisioner.cli.context import make_provisioner
+    from provisioner.cli.render import money, out, print_json
+
+    s = make_provisioner().statistics(user).to_json()
+    if json_output:
+        print_json({"success": True, "statistics": s})
+        return
+    out.print(f"instances provisioned   {s['totalProvisioned']}")
+    out.print(f"holding resources now   {s['currentlyRunning']}")
+    out.print(f"total cost              {money(s['totalCost'])}")
+    out.print(f"average duration        {s['averageDuration']:.2f} h")
+    out.print(f"average cost            {money(s['averageCost'])}")
+    if s["providerBreakdown"]:
+        out.print(
+            "by provider             "
+            + ", ".join(f"{k} {v}" for k, v in s["providerBreakdown"].items())
+        )
+    if s["instanceTypeBreakdown"]:
+        out.print(
+            "by type                 "
+            + ", ".join(f"{k} {v}" for k, v in s["instanceTypeBreakdown"].items())
+        )
+
+
+def types(
+    provider: Annotated[str | None, typer.Option(help="aws or azure.")] = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """The instance type catalog: GPU, vCPU, RAM, $/hour, regions."""
+    from rich.table import Table
+
+    from provisioner.catalog import load_catalog
+    from provisioner.cli.render import out, print_json
+    from provisioner.validation import validate_provider
+
+    catalog = load_catalog()
+    wanted = validate_provider(provider) if provider else None
+    rows = catalog.for_provider(wanted)
+    if json_output:
+        print_json(
+            {
+                "success": True,
+                "pricesAsOf": catalog.prices_as_of,
+                "instanceTypes": [t.to_json() for t in rows],
+                "count": len(rows),
+            }
+        )
+        return
+    table = Table(
+        show_edge=False,
+        header_style="bold",
+        caption=f"on-demand Linux list prices as of {catalog.prices_as_of}",
+    )
+    for column in ("PROVIDER", "TYPE", "GPU", "VCPU", "RAM GB", "$/HOUR", "REGIONS", "NOTE"):
+        table.add_column(column)
+    for t in rows:
+        note = f"[red]retired[/red] {t.note or ''}" if t.retired else (t.note or "")
+        table.add_row(
+            t.provider,
+            t.name,
+            t.gpu_label(),
+            str(t.vcpus),
+            str(t.ram_gb),
+            f"{t.price_per_hour:.3f}",
+            ", ".join(t.regions[:4]) + (" …" if len(t.regions) > 4 else ""),
+            note,
+        )
+    out.print(table)
+
+
+def doctor(
+    simulate: Annotated[
+        bool, typer.Option("--simulate", help="Check the simulated engine.")
+    ] = False,
+    json_output: JsonOpt = False,
+) -> None:
+    """Check the engine, backend, ledger and credentials (never prints secret values)."""
+    from provisioner.cli.context import load_settings
+    from provisioner.cli.render import out, print_json
+    from provisioner.engine import create_engine
+    from provisioner.engine.base import DoctorCheck
+    from provisioner.errors import ProvisionerError
+
+    settings = load_settings(simulate=simulate)
+    checks = [DoctorCheck("settings", True, f"data dir {settings.home}, engine {settings.engine}")]
+    try:
+        from provisioner.ledger import Ledger
+
+        settings.ensure_home()
+        ledger = Ledger(settings.effective_database_url)
+        checks.append(
+            DoctorCheck("ledger", True, ledger.engine.url.render_as_string(hide_password=True))
+        )
+    except Exception as exc:  # report, don't crash: this is the diagnosis command
+        checks.append(DoctorCheck("ledger", False, str(exc).splitlines()[0]))
+    try:
+        checks.extend(create_engine(settings.engine, settings).doctor())
+    except ProvisionerError as exc:
+        checks.append(DoctorCheck("engine", False, exc.message))
+    ok = all(c.ok for c in checks)
+    if json_output:
+        print_json({"success": ok, "checks": [c.__dict__ for c in checks]})
+    else:
+        for c in checks:
+            mark = "[green]ok[/green]  " if c.ok else "[red]FAIL[/red]"
+            out.print(f"{mark} {c.name}: {c.detail}")
+    if not ok:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(stats)
+    app.command()(types)
+    app.command()(doctor)
