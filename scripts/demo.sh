@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The main job, offline: a simulated `up` (AWS and Azure), `list`, `stats`, `down`, against the
+# embedded SQLite ledger in ./.provisioner-demo. Nothing is created in any cloud.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/bootstrap.sh
+export PROVISIONER_HOME="${PROVISIONER_HOME:-$PWD/.provisioner-demo}"
+export PROVISIONER_ENGINE=simulated
+p=.venv/bin/provisioner
+step() { printf '\n\033[1m$ provisioner %s\033[0m\n' "$*"; }
+
+step up --provider aws --instance-type g4dn.xlarge --region us-east-1 --disk-gb 50 --ttl 30 --task batch-789 --user user-123
+$p up --simulate --provider aws --instance-type g4dn.xlarge --region us-east-1 --disk-gb 50 \
+  --ttl 30 --task batch-789 --user user-123 --purpose "Batch process 100 patient records"
+step up --provider azure --instance-type Standard_NC4as_T4_v3 --region eastus --disk-gb 100 --ttl 60 --task task-456 --user user-123 --tag environment=production
+$p up --simulate --provider azure --instance-type Standard_NC4as_T4_v3 --region eastus \
+  --disk-gb 100 --ttl 60 --task task-456 --user user-123 --tag environment=production \
+  --tag project=medical-analysis --purpose "Medical Document Analysis"
+step list --user user-123
+$p list --user user-123
+step stats --user user-123
+$p stats --user user-123
+step down --task batch-789
+$p down --task batch-789
+step down --task task-456
+$p down --task task-456
+step "list --user user-123 --status TERMINATED"
+$p list --user user-123 --status TERMINATED
+step stats --user user-123 --json
+$p stats --user user-123 --json
+printf '\nledger: %s/ledger.db (remove the folder to start over)\n' "$PROVISIONER_HOME"
