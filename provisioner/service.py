@@ -285,6 +285,10 @@ class Provisioner:
         except CloudError as exc:
             self._clean_up_failed_up(instance_id, exc, on_progress)
             raise
+        except ProvisionerError as exc:  # e.g. a provider plugin could not be installed
+            failure = ProvisioningFailedError(exc.message, kind="error")
+            self._clean_up_failed_up(instance_id, failure, on_progress)
+            raise failure from exc
         except BaseException as exc:  # interrupted (Ctrl-C) or a bug: never leave it billing
             self._clean_up_failed_up(
                 instance_id,
