@@ -22,7 +22,7 @@ from provisioner.errors import ConflictError, NotFoundError
 from provisioner.lifecycle import Status
 from provisioner.models import Instance, InstanceEvent, UTCDateTime
 
-SCHEMA_HEAD = "0001"  # the newest migration; tests check it matches migrations/versions
+SCHEMA_HEAD = "0002"  # the newest migration; tests check it matches migrations/versions
 
 
 def create_db_engine(url: str) -> sa.Engine:

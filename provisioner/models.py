@@ -30,8 +30,8 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
-def _utc_column(*, nullable: bool = True, index: bool = False) -> Any:
-    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+def _utc_column(*, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=True, index=index)
 
 
 MONEY = sa.Numeric(14, 6)
@@ -72,6 +72,20 @@ class Instance(SQLModel, table=True):
     terminated_at: datetime | None = _utc_column()
     updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
 
+    # Lease on the long operation running now (up or destroy): who holds it and until when it is
+    # valid without a heartbeat. A stale lease means the holder died (issue #4).
+    operation: str | None = Field(default=None, max_length=16)
+    lease_owner: str | None = Field(default=None, max_length=128)
+    lease_expires_at: datetime | None = _utc_column(index=True)
+    # Failed destroys are retried with backoff until one succeeds.
+    destroy_attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    next_retry_at: datetime | None = _utc_column()
+
+    # Storage price captured at creation; the cost split frozen when the instance ends (#5).
+    storage_price_gb_month: Decimal | None = Field(default=None, sa_type=MONEY)
+    compute_cost: Decimal | None = Field(default=None, sa_type=MONEY)
+    storage_cost: Decimal | None = Field(default=None, sa_type=MONEY)
+
 
 class InstanceEvent(SQLModel, table=True):
     __tablename__ = "instance_events"
@@ -82,6 +96,44 @@ class InstanceEvent(SQLModel, table=True):
     status: str = Field(max_length=16)
     at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     detail: str | None = Field(default=None, sa_type=sa.Text)
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token for the REST API, stored only as its SHA-256 hash (#3)."""
+
+    __tablename__ = "api_tokens"
+
+    id: str = Field(primary_key=True, max_length=32)
+    user_id: str = Field(index=True, max_length=64)
+    admin: bool = Field(default=False)
+    token_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    name: str | None = Field(default=None, max_length=128)
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    revoked_at: datetime | None = _utc_column()
+    last_used_at: datetime | None = _utc_column()
+
+
+class IdempotencyKey(SQLModel, table=True):
+    """A POST's Idempotency-Key: a repeat within 24 h returns the same instance (#3)."""
+
+    __tablename__ = "idempotency_keys"
+
+    user_id: str = Field(primary_key=True, max_length=64)
+    key: str = Field(primary_key=True, max_length=255)
+    instance_id: str = Field(foreign_key="instances.id", max_length=32)
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class Budget(SQLModel, table=True):
+    """A user's spend limits and concurrent-instance cap (#5)."""
+
+    __tablename__ = "budgets"
+
+    user_id: str = Field(primary_key=True, max_length=64)
+    daily_usd: Decimal | None = Field(default=None, sa_type=MONEY)
+    monthly_usd: Decimal | None = Field(default=None, sa_type=MONEY)
+    max_instances: int | None = Field(default=None)
+    updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
 
 
 class _CamelModel(BaseModel):
