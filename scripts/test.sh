@@ -4,5 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 .venv/bin/ruff check provisioner stacks tests bench
+.venv/bin/ruff format --check --quiet provisioner stacks tests bench
 .venv/bin/mypy
 .venv/bin/python -m pytest "$@"

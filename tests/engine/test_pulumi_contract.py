@@ -22,7 +22,8 @@ from pulumi.automation import CommandError, PulumiCommand
 
 from provisioner.config import Settings
 from provisioner.engine.base import Engine, EngineEvent, StackOutputs
-from provisioner.engine.pulumi import PulumiEngine, _CliCommand
+from provisioner.engine.pulumi import PulumiEngine
+from provisioner.engine.pulumi_cli import CliCommand
 from provisioner.errors import (
     DestroyFailedError,
     EngineUnavailableError,
@@ -641,7 +642,7 @@ posix_only = pytest.mark.skipif(sys.platform == "win32", reason="uses a POSIX sh
 @posix_only
 def test_cli_command_runs_and_maps_errors_like_the_sdk(tmp_path: Path) -> None:
     install_fake_pulumi(tmp_path / "root" / "bin")
-    command = _CliCommand(root=str(tmp_path / "root"))
+    command = CliCommand(root=str(tmp_path / "root"))
     lines: list[str] = []
 
     result = command.run(["whoami"], str(tmp_path), {"X": "1"}, on_output=lines.append)
@@ -657,7 +658,7 @@ def test_cli_command_runs_and_maps_errors_like_the_sdk(tmp_path: Path) -> None:
 @posix_only
 def test_cli_command_interrupts_the_process_of_a_thread(tmp_path: Path) -> None:
     install_fake_pulumi(tmp_path / "root" / "bin")
-    command = _CliCommand(root=str(tmp_path / "root"))
+    command = CliCommand(root=str(tmp_path / "root"))
     started = threading.Event()
     failure: list[BaseException] = []
 

@@ -82,7 +82,9 @@ def test_first_use_migrates_once_even_from_several_threads(tmp_path):
         t.join()
     assert errors == []
     with sa.create_engine(url).connect() as conn:
-        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == SCHEMA_HEAD
+        assert (
+            conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == SCHEMA_HEAD
+        )
 
 
 def test_transition_is_conditional_so_two_movers_cannot_both_win(ledger):
