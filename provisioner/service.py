@@ -135,6 +135,14 @@ class Provisioner:
         self._emit(lifecycle.EVENT_NAMES[target], payload)
         return moved
 
+    def _end_fields(self, instance: Instance) -> dict[str, Any]:
+        """What an instance records when its resources are gone: the end time and final cost."""
+        now = self.clock()
+        return {
+            "terminated_at": now,
+            "total_cost": accrued_cost(Decimal(instance.cost_per_hour), instance.created_at, now),
+        }
+
     def _cost(self, instance: Instance) -> Decimal:
         if instance.total_cost is not None:
             return Decimal(instance.total_cost)
@@ -357,15 +365,13 @@ class Provisioner:
                 error_code=code,
             )
             return
-        now = self.clock()
         self._move(
             instance,
             Status.FAILED,
             detail=f"{cause}; everything it created was destroyed",
             error=cause,
             error_code=code,
-            terminated_at=now,
-            total_cost=accrued_cost(Decimal(instance.cost_per_hour), instance.created_at, now),
+            **self._end_fields(instance),
         )
 
     # -- termination ---------------------------------------------------------------------------
@@ -412,13 +418,11 @@ class Provisioner:
             )
             self._emit("instance:error", {"instanceId": instance_id, "error": note})
             raise DestroyFailedError(note, kind=exc.kind, provider_code=exc.provider_code) from exc
-        now = self.clock()
         instance = self._move(
             self.ledger.require(instance_id),
             Status.TERMINATED,
             detail=f"stack destroyed ({reason})",
-            terminated_at=now,
-            total_cost=accrued_cost(Decimal(instance.cost_per_hour), instance.created_at, now),
+            **self._end_fields(instance),
             error=None,
             error_code=None,
         )
@@ -437,13 +441,11 @@ class Provisioner:
             raise DestroyFailedError(
                 f"clean-up destroy failed again, still billing: {exc.message}", kind=exc.kind
             ) from exc
-        now = self.clock()
         moved = self._move(
             instance,
             Status.FAILED,
             detail="clean-up destroy succeeded",
-            terminated_at=now,
-            total_cost=accrued_cost(Decimal(instance.cost_per_hour), instance.created_at, now),
+            **self._end_fields(instance),
         )
         return self.to_out(moved)
 
