@@ -52,6 +52,7 @@ class Settings(BaseSettings):
 
     # Reaper and recovery (issue #4): sweep interval, operation leases, retries, orphan sweeps.
     reap_interval_seconds: float = Field(default=60, gt=0)
+    reap_parallel: int = Field(default=8, ge=1, description="destroys a sweep runs at once")
     lease_seconds: float = Field(default=60, gt=0, description="a lease not renewed is stale")
     destroy_retry_base_seconds: float = Field(default=30, gt=0)
     destroy_retry_max_seconds: float = Field(default=1800, gt=0)

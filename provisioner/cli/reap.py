@@ -22,6 +22,7 @@ def _print_sweep(result: SweepResult, json_output: bool) -> None:
     out.print(
         f"sweep {when(result.at)}: expired {result.expired}, recovered {result.recovered}, "
         f"retried {result.retried}, orphans {result.orphans}"
+        + (f", {result.waiting} destroy(s) waiting to retry" if result.waiting else "")
         + (f" ({result.orphans_destroyed} destroyed)" if result.orphans_destroyed else "")
         + (f", [red]{result.failed} failed[/red]" if result.failed else "")
     )
@@ -39,7 +40,9 @@ def reap(
     once: Annotated[bool, typer.Option("--once", help="One sweep, then exit.")] = False,
     interval: Annotated[
         float | None,
-        typer.Option(min=0.1, help="Seconds between sweeps (default 60, PROVISIONER_REAP_…)."),
+        typer.Option(
+            min=0.1, help="Seconds between sweeps (default: PROVISIONER_REAP_INTERVAL_SECONDS, 60)."
+        ),
     ] = None,
     json_output: JsonOpt = False,
 ) -> None:
