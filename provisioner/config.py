@@ -50,6 +50,16 @@ class Settings(BaseSettings):
     sim_fail_destroy: float = Field(default=0.0, ge=0, le=1)
     sim_fail_kind: FailKind = "error"
 
+    # Reaper and recovery (issue #4): sweep interval, operation leases, retries, orphan sweeps.
+    reap_interval_seconds: float = Field(default=60, gt=0)
+    reap_parallel: int = Field(default=8, ge=1, description="destroys a sweep runs at once")
+    lease_seconds: float = Field(default=60, gt=0, description="a lease not renewed is stale")
+    destroy_retry_base_seconds: float = Field(default=30, gt=0)
+    destroy_retry_max_seconds: float = Field(default=1800, gt=0)
+    transient_attempts: int = Field(default=3, ge=1, description="tries per call on throttling")
+    transient_wait_seconds: float = Field(default=2, ge=0)
+    orphan_grace_minutes: float = Field(default=30, ge=0)
+
     @field_validator("home", mode="after")
     @classmethod
     def _expand_home(cls, value: Path) -> Path:

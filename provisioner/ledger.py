@@ -158,27 +158,33 @@ class Ledger:
         at: datetime,
         event_type: str,
         detail: str | None = None,
+        where: Sequence[sa.ColumnElement[bool]] = (),
         **fields: Any,
     ) -> Instance:
-        """Move the instance to `target` if it is still in `expected`; record the event."""
+        """Move the instance to `target` if it is still in `expected` (and matches `where`, e.g.
+        its lease is free); record the event."""
         expected_values = (
             [expected.value] if isinstance(expected, Status) else [s.value for s in expected]
         )
         values = {"status": target.value, "updated_at": at, **fields}
+        conditions = [
+            col(Instance.id) == instance_id,
+            col(Instance.status).in_(expected_values),
+            *where,
+        ]
         with Session(self.engine, expire_on_commit=False) as session:
-            result = session.execute(
-                sa.update(Instance)
-                .where(col(Instance.id) == instance_id)
-                .where(col(Instance.status).in_(expected_values))
-                .values(**values)
-            )
+            if where and self.engine.dialect.name == "postgresql":
+                # A claim: skip a row another transaction is claiming rather than queue behind it.
+                locked = session.execute(
+                    sa.select(col(Instance.id)).where(*conditions).with_for_update(skip_locked=True)
+                ).first()
+                if locked is None:
+                    session.rollback()
+                    raise self._conflict(instance_id, expected_values)
+            result = session.execute(sa.update(Instance).where(*conditions).values(**values))
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 session.rollback()
-                current = self.require(instance_id)
-                raise ConflictError(
-                    f"Instance {instance_id} is {current.status}, not "
-                    f"{' or '.join(expected_values)}; another operation changed it"
-                )
+                raise self._conflict(instance_id, expected_values)
             session.add(
                 InstanceEvent(
                     instance_id=instance_id,
@@ -190,6 +196,18 @@ class Ledger:
             )
             session.commit()
         return self.require(instance_id)
+
+    def _conflict(self, instance_id: str, expected_values: builtins.list[str]) -> ConflictError:
+        current = self.require(instance_id)
+        if current.status in expected_values:  # the state matched: the lease or a guard did not
+            return ConflictError(
+                f"Instance {instance_id} is busy: another process is running its "
+                f"{current.operation or 'operation'} (or it changed meanwhile)"
+            )
+        return ConflictError(
+            f"Instance {instance_id} is {current.status}, not "
+            f"{' or '.join(expected_values)}; another operation changed it"
+        )
 
     def update(self, instance_id: str, *, at: datetime, **fields: Any) -> Instance:
         """Change fields without changing the state (outputs, error notes)."""

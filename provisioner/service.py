@@ -10,7 +10,7 @@ import logging
 import secrets
 import threading
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -28,9 +28,11 @@ from provisioner.errors import (
     ProvisionerError,
     ProvisioningFailedError,
 )
+from provisioner.leases import RELEASED, Leases
 from provisioner.ledger import Ledger
 from provisioner.lifecycle import Status
 from provisioner.models import EventOut, Instance, InstanceOut, StatisticsOut
+from provisioner.retries import destroy_backoff, retry_transient
 from provisioner.sshkeys import throwaway_public_key
 from provisioner.validation import ProvisionRequest, ValidRequest, validate_request
 from stacks.spec import VM_RESOURCE_TYPES, InstanceSpec
@@ -82,6 +84,8 @@ class Provisioner:
         self.default_engine = engine.name if engine is not None else settings.engine
         self._handlers: dict[str, list[Handler]] = defaultdict(list)
         self._engines_lock = threading.Lock()
+        # Leases on this process's long operations, so a sweep can tell a dead one (issue #4).
+        self.leases = Leases(ledger, seconds=settings.lease_seconds, clock=clock)
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -112,6 +116,7 @@ class Provisioner:
         target: Status,
         *,
         detail: str | None = None,
+        where: Sequence[Any] = (),
         **fields: Any,
     ) -> Instance:
         current = Status(instance.status)
@@ -123,6 +128,7 @@ class Provisioner:
             at=self.clock(),
             event_type=lifecycle.EVENT_NAMES[target],
             detail=detail,
+            where=where,
             **fields,
         )
         payload: dict[str, Any] = {"instanceId": moved.id, "status": moved.status}
@@ -214,11 +220,13 @@ class Provisioner:
             expires_at=now + timedelta(minutes=valid.auto_terminate_minutes),
             hard_deadline=now + timedelta(minutes=self.settings.hard_lifetime_minutes),
             updated_at=now,
+            **self.leases.fields("up"),
         )
         detail = f"{valid.provider} {valid.type.name} in {valid.region} on the {engine_name} engine"
         instance = self.ledger.add(
             instance, event_type=lifecycle.EVENT_NAMES[Status.PROVISIONING], detail=detail
         )
+        self.leases.hold(instance.id)  # renewed until run_provision ends, even while queued
         self._emit("instance:provisioning", {"instanceId": instance.id, "status": instance.status})
         if valid.type.retired:
             self._warn(instance, f"{valid.type.name} is retired: {valid.type.note or ''}".strip())
@@ -263,6 +271,19 @@ class Provisioner:
     ) -> InstanceOut:
         """Run the stack's `up` for a PROVISIONING instance and carry it to READY (or FAILED)."""
         instance = self.ledger.require(instance_id)
+        if instance.status != Status.PROVISIONING.value or not self.leases.adopt(instance, "up"):
+            raise ConflictError(
+                f"Instance {instance_id} is {instance.status}; its up is not this process's to run"
+            )
+        try:
+            return self._run_provision(instance_id, on_progress=on_progress)
+        finally:
+            self.leases.drop(instance_id)
+
+    def _run_provision(
+        self, instance_id: str, *, on_progress: EventCallback | None = None
+    ) -> InstanceOut:
+        instance = self.ledger.require(instance_id)
         engine = self.engine_for(instance.engine)
         spec = self._spec(instance)
         vm_seen = threading.Event()
@@ -289,7 +310,9 @@ class Provisioner:
 
         message = f"provisioner up {instance.id} (user {instance.user_id}, task {instance.task_id})"
         try:
-            outputs = engine.up(spec, message=message, on_event=forward)
+            outputs = retry_transient(
+                lambda: engine.up(spec, message=message, on_event=forward), self.settings
+            )
         except CloudError as exc:
             self._clean_up_failed_up(instance_id, exc, on_progress)
             raise
@@ -319,7 +342,7 @@ class Provisioner:
         )
         ip = outputs.public_ip or outputs.private_ip or "no address"
         instance = self._move(
-            instance, Status.READY, detail=f"ready at {ip}", ready_at=self.clock()
+            instance, Status.READY, detail=f"ready at {ip}", ready_at=self.clock(), **RELEASED
         )
         return self.to_out(instance)
 
@@ -350,10 +373,13 @@ class Provisioner:
             detail=f"up failed ({cause}); destroying what it created",
         )
         try:
-            engine.destroy(
-                instance.stack_name,
-                message=f"clean up failed up of {instance_id}",
-                on_event=on_progress,
+            retry_transient(
+                lambda: engine.destroy(
+                    instance.stack_name,
+                    message=f"clean up failed up of {instance_id}",
+                    on_event=on_progress,
+                ),
+                self.settings,
             )
         except CloudError as destroy_error:
             self._move(
@@ -363,6 +389,9 @@ class Provisioner:
                 error=f"{cause}; clean-up destroy failed (still billing until retried): "
                 f"{destroy_error.message}",
                 error_code=code,
+                destroy_attempts=instance.destroy_attempts + 1,
+                next_retry_at=self.clock() + destroy_backoff(1, self.settings),
+                **RELEASED,
             )
             return
         self._move(
@@ -372,6 +401,7 @@ class Provisioner:
             error=cause,
             error_code=code,
             **self._end_fields(instance),
+            **RELEASED,
         )
 
     # -- termination ---------------------------------------------------------------------------
@@ -389,65 +419,105 @@ class Provisioner:
                 f"Instance {instance_id} is still PROVISIONING; terminate it once it is READY "
                 "(a failed up cleans up after itself)"
             )
-        engine = self.engine_for(instance.engine)
-        if status is Status.FAILED:
-            return self._retry_failed_cleanup(instance, engine, on_progress)
-        instance = self._move(instance, Status.STOPPING, detail=f"terminating ({reason})")
-        try:
-            engine.destroy(
-                instance.stack_name,
-                message=f"provisioner down {instance_id} ({reason})",
-                on_event=on_progress,
-            )
-        except CloudError as exc:
-            note = (
-                f"destroy failed, resources may still bill; retry `provisioner down`: {exc.message}"
-            )
-            self.ledger.update(
-                instance_id,
-                at=self.clock(),
-                error=note,
-                error_code=exc.provider_code or "DESTROY_FAILED",
-            )
-            self.ledger.note(
-                instance_id,
-                event_type="instance:error",
-                status=Status.STOPPING,
-                at=self.clock(),
-                detail=note,
-            )
-            self._emit("instance:error", {"instanceId": instance_id, "error": note})
-            raise DestroyFailedError(note, kind=exc.kind, provider_code=exc.provider_code) from exc
-        instance = self._move(
-            self.ledger.require(instance_id),
-            Status.TERMINATED,
-            detail=f"stack destroyed ({reason})",
-            **self._end_fields(instance),
-            error=None,
-            error_code=None,
-        )
-        return self.to_out(instance)
+        claimed = self.claim_destroy(instance, reason=reason)
+        return self.to_out(self.finish_destroy(claimed, reason=reason, on_progress=on_progress))
 
-    def _retry_failed_cleanup(
-        self, instance: Instance, engine: Engine, on_progress: EventCallback | None
-    ) -> InstanceOut:
-        try:
-            engine.destroy(
-                instance.stack_name,
-                message=f"retry clean-up of {instance.id}",
-                on_event=on_progress,
+    def claim_destroy(
+        self, instance: Instance, *, reason: str, where: Sequence[Any] = ()
+    ) -> Instance:
+        """Take the instance's lease for a destroy: atomically with its move to STOPPING, or for a
+        FAILED instance whose clean-up is pending, alone. `where` adds guards (the reaper's
+        "still expired"). ConflictError when another process holds it or it changed."""
+        if instance.status == Status.FAILED.value:
+            claimed = self.leases.claim(
+                instance,
+                operation="destroy",
+                event_type="instance:cleanup",
+                detail=f"retrying the clean-up destroy ({reason})",
             )
-        except CloudError as exc:
-            raise DestroyFailedError(
-                f"clean-up destroy failed again, still billing: {exc.message}", kind=exc.kind
-            ) from exc
+            if claimed is None:
+                raise ConflictError(f"Instance {instance.id} is busy: another process holds it")
+            return claimed
         moved = self._move(
             instance,
-            Status.FAILED,
-            detail="clean-up destroy succeeded",
-            **self._end_fields(instance),
+            Status.STOPPING,
+            detail=f"terminating ({reason})",
+            where=[*self.leases.free(), *where],
+            **self.leases.fields("destroy"),
         )
-        return self.to_out(moved)
+        self.leases.hold(moved.id)
+        return moved
+
+    def finish_destroy(
+        self, instance: Instance, *, reason: str, on_progress: EventCallback | None = None
+    ) -> Instance:
+        """Run the destroy whose lease `claim_destroy` took, and record the outcome: TERMINATED
+        (or a FAILED instance's clean-up done), or the error and when it is retried."""
+        engine = self.engine_for(instance.engine)
+        try:
+            retry_transient(
+                lambda: engine.destroy(
+                    instance.stack_name,
+                    message=f"provisioner down {instance.id} ({reason})",
+                    on_event=on_progress,
+                ),
+                self.settings,
+            )
+        except CloudError as exc:
+            raise self._destroy_failed(instance, exc) from exc
+        finally:
+            self.leases.drop(instance.id)
+        current = self.ledger.require(instance.id)
+        if current.status == Status.FAILED.value:
+            return self._move(
+                current,
+                Status.FAILED,
+                detail="clean-up destroy succeeded",
+                next_retry_at=None,
+                **self._end_fields(current),
+                **RELEASED,
+            )
+        return self._move(
+            current,
+            Status.TERMINATED,
+            detail=f"stack destroyed ({reason})",
+            **self._end_fields(current),
+            error=None,
+            error_code=None,
+            next_retry_at=None,
+            **RELEASED,
+        )
+
+    def _destroy_failed(self, instance: Instance, exc: CloudError) -> DestroyFailedError:
+        """Record a failed destroy, release the lease and schedule the retry (with backoff)."""
+        attempts = instance.destroy_attempts + 1
+        retry_at = self.clock() + destroy_backoff(attempts, self.settings)
+        if instance.status == Status.FAILED.value:
+            note = f"clean-up destroy failed again, still billing: {exc.message}"
+            fields: dict[str, Any] = {}
+        else:
+            note = (
+                f"destroy failed, resources may still bill; retry `provisioner down` "
+                f"(the reaper retries it too): {exc.message}"
+            )
+            fields = {"error": note, "error_code": exc.provider_code or "DESTROY_FAILED"}
+        self.ledger.update(
+            instance.id,
+            at=self.clock(),
+            destroy_attempts=attempts,
+            next_retry_at=retry_at,
+            **fields,
+            **RELEASED,
+        )
+        self.ledger.note(
+            instance.id,
+            event_type="instance:error",
+            status=Status(instance.status),
+            at=self.clock(),
+            detail=f"{note} (attempt {attempts}; next try after {_iso(retry_at)})",
+        )
+        self._emit("instance:error", {"instanceId": instance.id, "error": note})
+        return DestroyFailedError(note, kind=exc.kind, provider_code=exc.provider_code)
 
     def terminate_task(self, task_id: str, *, reason: str = "user") -> list[InstanceOut]:
         live = [i for i in self.ledger.list(task_id=task_id) if i.terminated_at is None]
@@ -480,6 +550,20 @@ class Provisioner:
         if Status(instance.status) is target:
             return self.to_out(instance)
         return self.to_out(self._move(instance, target))
+
+    def extend(self, instance_id: str, minutes: int) -> InstanceOut:
+        """Push the instance's expiresAt by `minutes` (from now if it already passed), never past
+        the hard deadline set at creation."""
+        from provisioner.lifetimes import extend
+
+        extension = extend(
+            self.ledger,
+            instance_id,
+            minutes,
+            now=self.clock(),
+            max_minutes=self.settings.hard_lifetime_minutes,
+        )
+        return self.to_out(extension.instance)
 
     def statistics(self, user_id: str | None = None) -> StatisticsOut:
         stats = self.ledger.statistics(now=self.clock(), user_id=user_id)

@@ -96,6 +96,13 @@ class Engine(Protocol):
         """Destroy every resource of the stack, keeping the stack and its history."""
         ...
 
+    def recover(self, stack_name: str) -> None:
+        """After the process running an operation died: clear the stack's lock (cancel) and
+        refresh it, dropping pending creates, so a destroy can run."""
+        ...
+
+    def stack_tags(self, stack_name: str) -> dict[str, str]: ...
+
     def outputs(self, stack_name: str) -> StackOutputs: ...
 
     def history(self, stack_name: str) -> list[HistoryEntry] | None:

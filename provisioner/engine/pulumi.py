@@ -148,6 +148,38 @@ class PulumiEngine:
         except auto_errors.CommandError as exc:
             raise failure(DestroyFailedError, exc, relay.errors) from exc
 
+    def recover(self, stack_name: str) -> None:
+        """`pulumi cancel` (clears the dead process's lock; it fails when no update is running,
+        which is fine) then `pulumi refresh --clear-pending-creates`."""
+        try:
+            stack = self._select(stack_name)
+        except auto_errors.StackNotFoundError:
+            return
+        try:
+            stack.cancel()
+        except auto_errors.CommandError as exc:
+            log.info("cancel %s: %s", stack_name, error_line([], str(exc)))
+        relay = EventRelay(None)
+        try:
+            stack.refresh(
+                message=f"provisioner recover {stack_name}",
+                clear_pending_creates=True,
+                on_event=relay,
+                color="never",
+                show_secrets=False,
+            )
+        except auto_errors.CommandError as exc:
+            raise failure(CloudError, exc, relay.errors) from exc
+
+    def stack_tags(self, stack_name: str) -> dict[str, str]:
+        try:
+            return dict(self._select(stack_name).list_tags())
+        except auto_errors.StackNotFoundError:
+            return {}
+        except auto_errors.CommandError as exc:  # DIY backends in older CLIs keep no tags
+            log.info("tags of %s unavailable: %s", stack_name, error_line([], str(exc)))
+            return {}
+
     def outputs(self, stack_name: str) -> StackOutputs:
         try:
             return _stack_outputs(self._select(stack_name).outputs())

@@ -213,7 +213,10 @@ class SimulatedEngine:
     ) -> StackOutputs:
         stack = self._stack(spec.instance_id)
         stack.acquire("update")
-        stack.data["tags"] = {"provisioner:user-id": spec.user_id}
+        stack.data["tags"] = {
+            "provisioner:user-id": spec.user_id,
+            "provisioner:instance-id": spec.instance_id,
+        }
         if spec.task_id:
             stack.data["tags"]["provisioner:task-id"] = spec.task_id
         stack.data["message"] = message
@@ -263,6 +266,21 @@ class SimulatedEngine:
             stack.data["message"] = message
         finally:
             stack.release()
+
+    def recover(self, stack_name: str) -> None:
+        """`cancel` (drop the dead holder's lock) and `refresh`: the simulation records a resource
+        only once it exists, so there are no pending creates to clear."""
+        if not (self.root / f"{stack_name}.json").exists():
+            return
+        stack = self._stack(stack_name)
+        stack.data["lock"] = None
+        stack.data["lastRefresh"] = _now().isoformat()
+        stack.save()
+
+    def stack_tags(self, stack_name: str) -> dict[str, str]:
+        if not (self.root / f"{stack_name}.json").exists():
+            return {}
+        return dict(self._stack(stack_name).data.get("tags") or {})
 
     def outputs(self, stack_name: str) -> StackOutputs:
         return _outputs_from(self._stack(stack_name).data.get("outputs") or {})

@@ -1,0 +1,358 @@
+"""The reaper: one sweep makes sure nothing outlives its time, nothing leaks and nothing is lost.
+
+Each sweep, in order:
+
+1. expired: CONFIGURING/READY/RUNNING instances past `expiresAt` are terminated (reason `ttl`).
+2. recovered: PROVISIONING/CONFIGURING/STOPPING instances whose lease is stale (the process
+   running their up or destroy died) are taken over: the stack is unlocked and refreshed
+   (`Engine.recover`), then an interrupted up is destroyed and ends FAILED ("interrupted"), an
+   interrupted destroy is completed and ends TERMINATED.
+3. retried: failed destroys (STOPPING, and FAILED instances whose clean-up failed) whose backoff
+   has passed are tried again. Until one succeeds the instance is not TERMINATED and still bills.
+4. orphans: stacks in the backend that hold resources but whose ledger row is missing or ended
+   are reported, and destroyed when tagged by provisioner and older than the grace period.
+
+Every action starts with a claim (a conditional UPDATE; on PostgreSQL after `SELECT ... FOR UPDATE
+SKIP LOCKED`), so any number of reapers can sweep the same ledger: each instance is acted on once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+
+from sqlmodel import col
+
+from provisioner import lifecycle
+from provisioner.engine.base import StackInfo
+from provisioner.errors import (
+    CloudError,
+    ConflictError,
+    EngineUnavailableError,
+    InvalidTransitionError,
+    ProvisionerError,
+    ProvisioningFailedError,
+)
+from provisioner.leases import RELEASED
+from provisioner.lifecycle import Status
+from provisioner.models import Instance
+from provisioner.service import Provisioner, _iso
+
+log = logging.getLogger(__name__)
+
+EXPIRABLE = (Status.CONFIGURING, Status.READY, Status.RUNNING)
+RECOVERABLE = (Status.PROVISIONING, Status.CONFIGURING, Status.STOPPING)
+TAG_PREFIX = "provisioner:"
+Job = tuple[str, Instance, Callable[[], str]]  # (kind, claimed instance, the work)
+
+
+@dataclass
+class Action:
+    kind: str  # expired | recovered | retried | orphan
+    target: str  # instance id or stack name
+    outcome: str  # done | failed | reported
+    detail: str
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "kind": self.kind,
+            "target": self.target,
+            "outcome": self.outcome,
+            "detail": self.detail,
+        }
+
+
+@dataclass
+class SweepResult:
+    """What one sweep did. `orphans` counts what is still orphaned after the sweep."""
+
+    at: datetime
+    expired: int = 0
+    recovered: int = 0
+    retried: int = 0
+    orphans: int = 0
+    orphans_destroyed: int = 0
+    failed: int = 0
+    waiting: int = 0  # failed destroys whose backoff has not passed yet: still billing
+    actions: list[Action] = field(default_factory=list)
+
+    def add(self, kind: str, target: str, outcome: str, detail: str) -> None:
+        self.actions.append(Action(kind, target, outcome, detail))
+        if outcome == "failed":
+            self.failed += 1
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "at": _iso(self.at),
+            "expired": self.expired,
+            "recovered": self.recovered,
+            "retried": self.retried,
+            "orphans": self.orphans,
+            "orphansDestroyed": self.orphans_destroyed,
+            "failed": self.failed,
+            "waiting": self.waiting,
+            "actions": [a.to_json() for a in self.actions],
+        }
+
+
+class Reaper:
+    def __init__(self, service: Provisioner):
+        self.service = service
+        self.settings = service.settings
+        self.ledger = service.ledger
+        self.leases = service.leases
+
+    def sweep(self) -> SweepResult:
+        result = SweepResult(at=self.service.clock())
+        for step in (self._expire, self._recover, self._retry, self._orphans):
+            try:
+                step(result)
+            except ProvisionerError as exc:  # one step's trouble must not stop the others
+                result.add(step.__name__.strip("_"), "-", "failed", exc.message)
+        return result
+
+    def run(
+        self,
+        *,
+        interval: float,
+        stop: threading.Event,
+        on_sweep: Callable[[SweepResult], None] | None = None,
+    ) -> None:
+        """Sweep every `interval` seconds until `stop` is set (`reap`, and `serve`'s thread)."""
+        while not stop.is_set():
+            try:
+                result = self.sweep()
+                if on_sweep is not None:
+                    on_sweep(result)
+            except Exception:  # a bug in one sweep must not end the reaper
+                log.exception("reaper sweep failed")
+            stop.wait(interval)
+
+    # -- 1. expired ---------------------------------------------------------------------------
+
+    def _expire(self, result: SweepResult) -> None:
+        now = self.service.clock()
+        jobs: list[Job] = []
+        for instance in self.ledger.list(statuses=EXPIRABLE):
+            if instance.expires_at > now or self._busy(instance):
+                continue
+            try:
+                claimed = self.service.claim_destroy(
+                    instance, reason="ttl", where=[col(Instance.expires_at) <= now]
+                )
+            except (ConflictError, InvalidTransitionError):
+                continue  # another reaper or a user got there first, or it was extended
+            result.expired += 1
+            jobs.append(("expired", claimed, self._expired_job(claimed)))
+        self._run(jobs, result)
+
+    def _expired_job(self, claimed: Instance) -> Callable[[], str]:
+        def job() -> str:
+            self.service.finish_destroy(claimed, reason="ttl")
+            return f"expired at {_iso(claimed.expires_at)}"
+
+        return job
+
+    def _run(self, jobs: list[Job], result: SweepResult) -> None:
+        """Run the claimed instances' destroys side by side (each takes minutes for real)."""
+        if not jobs:
+            return
+        workers = min(self.settings.reap_parallel, len(jobs))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reaper") as pool:
+            futures = [(kind, instance, pool.submit(job)) for kind, instance, job in jobs]
+            for kind, instance, future in futures:
+                try:
+                    detail = future.result()
+                except ProvisionerError as exc:
+                    result.add(kind, instance.id, "failed", exc.message)
+                else:
+                    result.add(kind, instance.id, "done", detail)
+
+    def _busy(self, instance: Instance) -> bool:
+        """Someone holds a live lease on it (an up still running, a destroy under way)."""
+        return instance.lease_owner is not None and not self.leases.is_stale(instance)
+
+    # -- 2. recovered -------------------------------------------------------------------------
+
+    def _recover(self, result: SweepResult) -> None:
+        jobs: list[Job] = []
+        for instance in self.ledger.list(statuses=RECOVERABLE):
+            if not self._abandoned(instance):
+                continue
+            holder = instance.lease_owner or "a process that left no lease"
+            operation = "destroy" if instance.status == Status.STOPPING.value else "up"
+            claimed = self.leases.claim(
+                instance,
+                operation="recover",
+                event_type="instance:recovering",
+                detail=f"taking over the interrupted {operation} of {holder}",
+                stale_owner=instance.lease_owner is not None,
+            )
+            if claimed is None:
+                continue
+            result.recovered += 1
+            jobs.append(
+                ("recovered", claimed, partial(self._finish_interrupted, claimed, operation))
+            )
+        self._run(jobs, result)
+
+    def _abandoned(self, instance: Instance) -> bool:
+        if instance.lease_owner is not None:
+            return self.leases.is_stale(instance)
+        if instance.status == Status.STOPPING.value:
+            return False  # a failed destroy waiting for its retry: step 3's
+        # PROVISIONING/CONFIGURING without a lease: made before leases existed, or a row whose
+        # process never renewed it. Give it one lease period from its last change.
+        idle = self.service.clock() - instance.updated_at
+        return idle > timedelta(seconds=self.settings.lease_seconds)
+
+    def _finish_interrupted(self, instance: Instance, operation: str) -> str:
+        engine = self.service.engine_for(instance.engine)
+        try:
+            engine.recover(instance.stack_name)
+        except ProvisionerError as exc:  # the destroy below says whether it mattered
+            self.ledger.note(
+                instance.id,
+                event_type="instance:warning",
+                status=Status(instance.status),
+                at=self.service.clock(),
+                detail=f"unlocking/refreshing the stack failed: {exc.message}",
+            )
+        if operation == "destroy":
+            self.service.finish_destroy(instance, reason="interrupted destroy completed")
+            return "interrupted destroy completed: TERMINATED"
+        failure = ProvisioningFailedError(
+            "the process running its up stopped before it finished; the reaper took over",
+            kind="interrupted",
+        )
+        try:
+            self.service._clean_up_failed_up(instance.id, failure, None)
+        finally:
+            self.leases.drop(instance.id)
+        ended = self.ledger.require(instance.id)
+        if ended.terminated_at is None:
+            raise CloudError(ended.error or "clean-up destroy failed; it is retried")
+        return "interrupted up destroyed: FAILED"
+
+    # -- 3. retried ---------------------------------------------------------------------------
+
+    def _retry(self, result: SweepResult) -> None:
+        now = self.service.clock()
+        jobs: list[Job] = []
+        for instance in self.ledger.list(statuses=(Status.STOPPING, Status.FAILED)):
+            if instance.terminated_at is not None or self._busy(instance):
+                continue
+            if instance.next_retry_at is not None and instance.next_retry_at > now:
+                result.waiting += 1
+                continue
+            guard = [
+                col(Instance.next_retry_at).is_(None) | (col(Instance.next_retry_at) <= now),
+            ]
+            try:
+                claimed = self.service.claim_destroy(instance, reason="retry", where=guard)
+            except (ConflictError, InvalidTransitionError):
+                continue
+            result.retried += 1
+            jobs.append(("retried", claimed, self._retry_job(claimed)))
+        self._run(jobs, result)
+
+    def _retry_job(self, claimed: Instance) -> Callable[[], str]:
+        def job() -> str:
+            self.service.finish_destroy(claimed, reason="retried destroy")
+            return f"destroyed on attempt {claimed.destroy_attempts + 1}"
+
+        return job
+
+    # -- 4. orphans ---------------------------------------------------------------------------
+
+    def _orphans(self, result: SweepResult) -> None:
+        engines = {self.service.default_engine} | {
+            i.engine for i in self.ledger.list(statuses=lifecycle.ACTIVE)
+        }
+        for name in sorted(engines):
+            engine = self.service.engine_for(name)
+            try:
+                stacks = engine.list_stacks()
+            except EngineUnavailableError as exc:
+                result.add("orphan", f"{name} engine", "skipped", exc.message)
+                continue
+            except ProvisionerError as exc:
+                result.add(
+                    "orphan", f"{name} engine", "failed", f"cannot list stacks: {exc.message}"
+                )
+                continue
+            for stack in stacks:
+                self._orphan(name, stack, result)
+
+    def _orphan(self, engine_name: str, stack: StackInfo, result: SweepResult) -> None:
+        if not stack.resource_count:
+            return
+        row = self.ledger.get(stack.name)
+        if row is not None and not (
+            row.status == Status.TERMINATED.value
+            or (row.status == Status.FAILED.value and row.terminated_at is not None)
+        ):
+            return  # a live instance's stack
+        why = "no ledger row" if row is None else f"ledger says {row.status}"
+        engine = self.service.engine_for(engine_name)
+        tags = stack.tags or engine.stack_tags(stack.name)
+        grace = timedelta(minutes=self.settings.orphan_grace_minutes)
+        now = self.service.clock()
+        if not any(key.startswith(TAG_PREFIX) for key in tags):
+            result.orphans += 1
+            result.add("orphan", stack.name, "reported", f"{why}; not tagged by provisioner")
+            return
+        if stack.last_update is None or now - stack.last_update < grace:
+            result.orphans += 1
+            result.add("orphan", stack.name, "reported", f"{why}; inside the grace period")
+            return
+        if row is not None:
+            claimed = self.leases.claim(
+                row,
+                operation="destroy",
+                event_type="instance:orphan",
+                detail=f"its stack still holds {stack.resource_count} resource(s): destroying",
+            )
+            if claimed is None:
+                result.orphans += 1
+                return
+        try:
+            engine.destroy(stack.name, message=f"provisioner reap: orphaned stack ({why})")
+        except ProvisionerError as exc:
+            result.orphans += 1
+            result.add("orphan", stack.name, "failed", f"{why}; destroy failed: {exc.message}")
+        else:
+            result.orphans_destroyed += 1
+            result.add("orphan", stack.name, "done", f"{why}; destroyed")
+            if row is not None:
+                self.ledger.note(
+                    row.id,
+                    event_type="instance:orphan",
+                    status=Status(row.status),
+                    at=now,
+                    detail="its leftover resources were destroyed",
+                )
+        finally:
+            if row is not None:
+                self.ledger.update(row.id, at=now, **RELEASED)
+                self.leases.drop(row.id)
+
+
+def start_reaper(service: Provisioner, *, interval: float | None = None) -> threading.Event:
+    """Run sweeps in a daemon thread (for `provisioner serve`); set the returned event to stop."""
+    stop = threading.Event()
+    every = interval if interval is not None else service.settings.reap_interval_seconds
+    thread = threading.Thread(
+        target=Reaper(service).run,
+        kwargs={"interval": every, "stop": stop},
+        name="provisioner-reaper",
+        daemon=True,
+    )
+    thread.start()
+    return stop
