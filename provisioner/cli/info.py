@@ -91,6 +91,8 @@ def doctor(
     json_output: JsonOpt = False,
 ) -> None:
     """Check the engine, backend, ledger and credentials (never prints secret values)."""
+    from rich.markup import escape
+
     from provisioner.cli.context import load_settings
     from provisioner.cli.render import out, print_json
     from provisioner.engine import create_engine
@@ -119,7 +121,7 @@ def doctor(
     else:
         for c in checks:
             mark = "[green]ok[/green]  " if c.ok else "[red]FAIL[/red]"
-            out.print(f"{mark} {c.name}: {c.detail}")
+            out.print(f"{mark} {c.name}: {escape(c.detail)}")
     if not ok:
         raise typer.Exit(1)
 

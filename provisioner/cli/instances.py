@@ -164,7 +164,8 @@ def down(
                     results.append(service.terminate(instance_id, on_progress=progress).to_json())
             except ProvisionerError as exc:
                 failure = exc
-                err.print(f"[red]{instance_id}: {exc.message}[/red]")
+                if len(instance_ids or []) > 1:  # the last failure is reported on exit anyway
+                    err.print(f"{instance_id}: {exc.message}", style="red", markup=False)
     if json_output:
         if len(results) == 1 and not task:
             print_json(

@@ -95,9 +95,9 @@ def instance_details(i: dict[str, Any]) -> Table:
     if i.get("purpose"):
         rows.append(("purpose", i["purpose"]))
     if i.get("error"):
-        rows.append(("error", f"[red]{i['error']}[/red]"))
+        rows.append(("error", i["error"]))
     for key, value in rows:
-        table.add_row(key, str(value) if key == "error" else _escape(str(value)))
+        table.add_row(key, _escape(str(value)), style="red" if key == "error" else None)
     return table
 
 
