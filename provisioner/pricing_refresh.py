@@ -67,7 +67,9 @@ def _decimal(text: str | None) -> Decimal | None:
         value = Decimal(str(text).strip())
     except (InvalidOperation, ValueError):
         return None
-    return value if value.is_finite() and value > 0 else None
+    if not value.is_finite() or value <= 0:
+        return None
+    return Decimal(format(value.normalize(), "f"))  # 0.5260000000 -> 0.526
 
 
 def parse_aws_offer_csv(

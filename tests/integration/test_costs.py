@@ -60,9 +60,7 @@ def test_a_failed_instance_is_billed_for_the_time_its_resources_existed(home, cl
     [failed] = failing.list()
     clock.advance(minutes=30)  # the clean-up destroy failed: it still holds resources
     assert failing.get(failed.id).cost_breakdown.compute == 0.263
-    cleaned = Provisioner(Settings(home=home, engine="simulated"), clock=clock).terminate(
-        failed.id
-    )
+    cleaned = Provisioner(Settings(home=home, engine="simulated"), clock=clock).terminate(failed.id)
     assert cleaned.status == "FAILED"
     assert cleaned.cost_breakdown.compute == 0.263 and cleaned.cost_breakdown.storage > 0
 
@@ -86,9 +84,7 @@ def test_statistics_count_live_instances_up_to_now_and_take_windows(service, clo
     assert service.statistics(until=start).total_provisioned == 0
 
 
-def test_a_daily_budget_refuses_the_120_minute_request_before_recording_anything(
-    service, clock
-):
+def test_a_daily_budget_refuses_the_120_minute_request_before_recording_anything(service, clock):
     service.set_budget("user-123", daily_usd="1.00")
     with pytest.raises(BudgetExceededError) as refused:
         service.begin_provision(make_request(auto_terminate_minutes=120))
@@ -109,7 +105,7 @@ def test_a_daily_budget_refuses_the_120_minute_request_before_recording_anything
 def test_a_monthly_budget_counts_the_calendar_month(service, clock):
     run_for(service, clock, azure_request(), hours=2)  # $1.85 on 2026-11-26
     service.set_budget("user-123", monthly_usd="2.00")
-    with pytest.raises(BudgetExceededError, match="monthly budget is \\$2.00; spent this month"):
+    with pytest.raises(BudgetExceededError, match=r"monthly budget is \$2\.00; spent this month"):
         service.begin_provision(make_request(auto_terminate_minutes=30))
     clock.advance(days=5)  # December: a new month
     assert service.provision(make_request(auto_terminate_minutes=30)).status == "READY"
@@ -149,7 +145,9 @@ def test_user_spend_is_attributed_to_the_day_the_instance_was_created(service, c
     spent = user_spend(
         service.ledger, "user-123", now=clock.now, since=day, until=day + timedelta(days=1)
     )
-    assert spent == pytest.approx(Decimal("0.526") + Decimal("0.08") * 50 / 730, abs=Decimal("1e-6"))
+    assert spent == pytest.approx(
+        Decimal("0.526") + Decimal("0.08") * 50 / 730, abs=Decimal("1e-6")
+    )
 
 
 def test_the_cost_report_on_an_empty_and_a_busy_ledger(service, clock):
