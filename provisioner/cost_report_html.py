@@ -83,7 +83,7 @@ def spenders_chart(report: dict[str, Any]) -> str:
     compute = [s["compute"] for s in spenders][::-1]
     storage = [s["storage"] for s in spenders][::-1]
     ax.barh(names, compute, color="#4f46e5", label="compute")
-    ax.barh(names, storage, left=compute, color="#f59e0b", label="storage (disk)")
+    ax.barh(names, storage, left=compute, color="#14b8a6", label="storage (disk)")
     for y, (c, s) in enumerate(zip(compute, storage, strict=True)):
         ax.text(c + s, y, f"  ${c + s:,.2f}", va="center", fontsize=9)
     ax.set_title("Top spenders (USD)", loc="left")

@@ -57,10 +57,11 @@ def types(
     from rich.table import Table
 
     from provisioner.catalog import load_catalog
+    from provisioner.cli.context import load_settings
     from provisioner.cli.render import out, print_json
     from provisioner.validation import validate_provider
 
-    catalog = load_catalog()
+    catalog = load_catalog(home=load_settings().home)  # a refreshed catalog wins (#5)
     wanted = validate_provider(provider) if provider else None
     rows = catalog.for_provider(wanted)
     if json_output:
