@@ -34,6 +34,12 @@ class InstanceType:
     retired: bool
     note: str | None
     gpu_fraction: str | None = None  # e.g. "1/6" for a vGPU slice of one card
+    # Other regions' list prices where a refresh found them (`catalog refresh`, #5).
+    region_prices: tuple[tuple[str, Decimal], ...] = ()
+
+    def price_in(self, region: str | None) -> Decimal:
+        """The on-demand price in `region`: its own list price when known, else pricePerHour."""
+        return dict(self.region_prices).get((region or "").lower(), self.price_per_hour)
 
     def gpu_label(self) -> str:
         """'1x K80', '8x H100', or '1/6 A10' for a slice of a card."""
@@ -122,21 +128,41 @@ class Catalog:
         return self.storage_price_per_gb_month[key] * size_gb
 
 
-def load_catalog(path: Path | None = None) -> Catalog:
+LOCAL_CATALOG = "catalog.json"  # in the data dir, written by `provisioner catalog refresh`
+
+
+def load_catalog(path: Path | None = None, *, home: Path | None = None) -> Catalog:
     """The packaged catalog (parsed once, then cached), or the catalog file at `path`.
 
-    Raises ValueError naming the file and the entry when the data is malformed.
+    With `home` (the data dir), a refreshed `<home>/catalog.json` is preferred when present
+    (cached while the file is unchanged). Raises ValueError naming the file and the entry when
+    the data is malformed.
     """
+    if path is None and home is not None:
+        local = Path(home) / LOCAL_CATALOG
+        try:
+            stamp = local.stat().st_mtime_ns
+        except OSError:
+            return _packaged_catalog()
+        return _local_catalog(str(local), stamp)
     if path is None:
         return _packaged_catalog()
     path = Path(path)
     return parse_catalog(path.read_text(encoding="utf-8"), source=str(path))
 
 
+@functools.lru_cache(maxsize=8)
+def _local_catalog(path: str, _mtime_ns: int) -> Catalog:
+    return parse_catalog(Path(path).read_text(encoding="utf-8"), source=path)
+
+
+def packaged_catalog_text() -> str:
+    return resources.files("provisioner").joinpath(_DATA_FILE).read_text(encoding="utf-8")
+
+
 @functools.cache
 def _packaged_catalog() -> Catalog:
-    text = resources.files("provisioner").joinpath(_DATA_FILE).read_text(encoding="utf-8")
-    return parse_catalog(text, source=f"provisioner/{_DATA_FILE}")
+    return parse_catalog(packaged_catalog_text(), source=f"provisioner/{_DATA_FILE}")
 
 
 def parse_catalog(text: str, *, source: str = "catalog") -> Catalog:
@@ -247,7 +273,21 @@ def _parse_type(entry: object, index: int, source: str) -> InstanceType:
         retired=retired,
         note=text("note", optional=True),
         gpu_fraction=text("gpuFraction", optional=True),
+        region_prices=_parse_region_prices(entry.get("regionPrices"), fail),
     )
+
+
+def _parse_region_prices(raw: object, fail: Any) -> tuple[tuple[str, Decimal], ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict):
+        raise fail("regionPrices must be an object of region: price")
+    prices: list[tuple[str, Decimal]] = []
+    for region, price in raw.items():
+        if isinstance(price, bool) or not isinstance(price, (int, Decimal)) or price <= 0:
+            raise fail(f"regionPrices.{region} must be a positive number (got {price!r})")
+        prices.append((str(region).strip().lower(), Decimal(price)))
+    return tuple(sorted(prices))
 
 
 def _parse_storage(

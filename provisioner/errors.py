@@ -55,6 +55,24 @@ class EngineUnavailableError(ProvisionerError):
     code = "ENGINE_UNAVAILABLE"
 
 
+class BudgetExceededError(ProvisionerError):
+    """A request would take a user over a spend budget or instance cap (#5; API 402)."""
+
+    code = "BUDGET_EXCEEDED"
+
+    def __init__(self, message: str, *, user_id: str, budget: str):
+        super().__init__(message)
+        self.user_id = user_id
+        self.budget = budget  # "daily", "monthly" or "maxInstances"
+
+
+class CatalogRefreshError(ProvisionerError):
+    """The price sources could not be read; the catalog was left as it was (#5)."""
+
+    code = "CATALOG_REFRESH_FAILED"
+    retryable = True
+
+
 class CloudError(ProvisionerError):
     """An engine operation failed in the cloud or in Pulumi.
 

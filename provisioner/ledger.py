@@ -254,13 +254,25 @@ class Ledger:
             return (sa.func.julianday(end) - sa.func.julianday(col(Instance.created_at))) * 86400.0
         return sa.func.extract("epoch", end - col(Instance.created_at))
 
-    def statistics(self, *, now: datetime, user_id: str | None = None) -> dict[str, Any]:
-        """The seed's statistics, by aggregate queries (definitions in the README)."""
+    def statistics(
+        self,
+        *,
+        now: datetime,
+        user_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> dict[str, Any]:
+        """The seed's statistics, by aggregate queries (definitions in the README).
+
+        `since`/`until` keep instances created in [since, until).
+        """
+        from provisioner.spend import cost_expressions, in_window
+
         seconds = self._seconds_alive(now)
-        live_cost = col(Instance.cost_per_hour) * seconds / 3600.0
-        cost = sa.func.coalesce(col(Instance.total_cost), live_cost)
+        compute, storage = cost_expressions(self, now)
 
         def scoped(query: Any) -> Any:
+            query = in_window(query, since, until)
             return query if user_id is None else query.where(Instance.user_id == user_id)
 
         with Session(self.engine) as session:
@@ -270,7 +282,8 @@ class Ledger:
                         sa.func.count(),
                         # Still holding (or maybe holding) cloud resources.
                         sa.func.sum(sa.case((col(Instance.terminated_at).is_(None), 1), else_=0)),
-                        sa.func.sum(cost),
+                        sa.func.sum(compute),
+                        sa.func.sum(storage),
                         sa.func.avg(seconds),
                     ).select_from(Instance)
                 )
@@ -289,9 +302,13 @@ class Ledger:
                     )
                 )
             ).all()
-        count, running, total_cost, avg_seconds = totals
-        total = round_money(Decimal(str(total_cost or 0)))
+        count, running, compute_cost, storage_cost, avg_seconds = totals
+        compute_total = round_money(Decimal(str(compute_cost or 0)))
+        storage_total = round_money(Decimal(str(storage_cost or 0)))
+        total = compute_total + storage_total
         return {
+            "compute_cost": compute_total,
+            "storage_cost": storage_total,
             "total_provisioned": int(count or 0),
             "currently_running": int(running or 0),
             "total_cost": total,

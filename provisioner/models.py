@@ -143,6 +143,13 @@ class _CamelModel(BaseModel):
         return self.model_dump(mode="json", by_alias=True)
 
 
+class CostBreakdownOut(_CamelModel):
+    """Where an instance's (or a fleet's) cost comes from; totalCost is their sum (#5)."""
+
+    compute: float
+    storage: float
+
+
 class InstanceOut(_CamelModel):
     """The API's and `--json`'s instance shape (DESIGN.md: Interfaces)."""
 
@@ -162,6 +169,7 @@ class InstanceOut(_CamelModel):
     hard_deadline: datetime
     cost_per_hour: float
     total_cost: float
+    cost_breakdown: CostBreakdownOut
     purpose: str | None
     tags: dict[str, str]
     metadata: dict[str, Any]
@@ -189,3 +197,4 @@ class StatisticsOut(_CamelModel):
     average_cost: float
     provider_breakdown: dict[str, int]
     instance_type_breakdown: dict[str, int]
+    cost_breakdown: CostBreakdownOut | None = None

@@ -13,29 +13,34 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from provisioner import lifecycle
+from provisioner.billing import CostSplit, cost_split, storage_price_gb_month
 from provisioner.catalog import Catalog, load_catalog
 from provisioner.config import Settings
-from provisioner.costs import accrued_cost, round_money
+from provisioner.costs import round_money
 from provisioner.engine import create_engine
 from provisioner.engine.base import Engine, EngineEvent, EventCallback, HistoryEntry
 from provisioner.errors import (
     CloudError,
     ConflictError,
     DestroyFailedError,
+    NotFoundError,
     ProvisionerError,
     ProvisioningFailedError,
 )
 from provisioner.leases import RELEASED, Leases
 from provisioner.ledger import Ledger
 from provisioner.lifecycle import Status
-from provisioner.models import EventOut, Instance, InstanceOut, StatisticsOut
+from provisioner.models import CostBreakdownOut, EventOut, Instance, InstanceOut, StatisticsOut
 from provisioner.retries import destroy_backoff, retry_transient
 from provisioner.sshkeys import throwaway_public_key
 from provisioner.validation import ProvisionRequest, ValidRequest, validate_request
 from stacks.spec import VM_RESOURCE_TYPES, InstanceSpec
+
+if TYPE_CHECKING:
+    from provisioner.budgets import BudgetOut
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +78,7 @@ class Provisioner:
     ):
         self.settings = settings
         self.clock = clock
-        self.catalog = catalog or load_catalog()
+        self.catalog = catalog or load_catalog(home=settings.home)
         if ledger is None:
             settings.ensure_home()
             ledger = Ledger(settings.effective_database_url)
@@ -144,18 +149,43 @@ class Provisioner:
     def _end_fields(self, instance: Instance) -> dict[str, Any]:
         """What an instance records when its resources are gone: the end time and final cost."""
         now = self.clock()
+        split = self._billed(instance, now)
         return {
             "terminated_at": now,
-            "total_cost": accrued_cost(Decimal(instance.cost_per_hour), instance.created_at, now),
+            "compute_cost": split.compute,
+            "storage_cost": split.storage,
+            "total_cost": split.total,
         }
 
+    def _billed(self, instance: Instance, end: datetime) -> CostSplit:
+        """Compute and disk cost from createdAt to `end`, per the provider's billing rule."""
+        price_gb_month = instance.storage_price_gb_month
+        return cost_split(
+            self.catalog,
+            provider=instance.provider,
+            price_per_hour=Decimal(instance.cost_per_hour),
+            price_gb_month=None if price_gb_month is None else Decimal(price_gb_month),
+            disk_gb=instance.disk_size_gb,
+            start=instance.created_at,
+            end=end,
+        )
+
+    def _cost_split(self, instance: Instance) -> CostSplit:
+        if instance.total_cost is not None:  # frozen when it ended
+            total = Decimal(instance.total_cost)
+            if instance.compute_cost is None:  # ended before the cost split existed
+                return CostSplit(compute=total, storage=Decimal(0))
+            return CostSplit(
+                compute=Decimal(instance.compute_cost),
+                storage=Decimal(instance.storage_cost or 0),
+            )
+        return self._billed(instance, instance.terminated_at or self.clock())
+
     def _cost(self, instance: Instance) -> Decimal:
-        if instance.total_cost is not None:
-            return Decimal(instance.total_cost)
-        end = instance.terminated_at or self.clock()
-        return accrued_cost(Decimal(instance.cost_per_hour), instance.created_at, end)
+        return self._cost_split(instance).total
 
     def to_out(self, instance: Instance) -> InstanceOut:
+        split = self._cost_split(instance)
         return InstanceOut(
             id=instance.id,
             user_id=instance.user_id,
@@ -172,7 +202,8 @@ class Provisioner:
             expires_at=instance.expires_at,
             hard_deadline=instance.hard_deadline,
             cost_per_hour=float(instance.cost_per_hour),
-            total_cost=float(self._cost(instance)),
+            total_cost=float(split.total),
+            cost_breakdown=CostBreakdownOut(**split.to_json()),
             purpose=instance.purpose,
             tags=instance.tags,
             metadata=instance.meta,
@@ -193,6 +224,9 @@ class Provisioner:
     def begin_provision(self, request: ProvisionRequest, *, engine: str | None = None) -> Instance:
         """Validate and record the request as PROVISIONING. Nothing is created in a cloud yet."""
         valid = self.validate(request)
+        price_per_hour = valid.type.price_in(valid.region)
+        price_gb_month = storage_price_gb_month(self.catalog, valid.provider, valid.disk_size_gb)
+        self._check_budget(valid, price_per_hour, price_gb_month)
         engine_name = engine or self.default_engine
         self.engine_for(engine_name).ensure_ready()
         now = self.clock()
@@ -207,7 +241,8 @@ class Provisioner:
             status=Status.PROVISIONING.value,
             disk_size_gb=valid.disk_size_gb,
             auto_terminate_minutes=valid.auto_terminate_minutes,
-            cost_per_hour=valid.type.price_per_hour,
+            cost_per_hour=price_per_hour,
+            storage_price_gb_month=price_gb_month,
             purpose=valid.purpose,
             tags=valid.tags,
             meta={},
@@ -565,8 +600,15 @@ class Provisioner:
         )
         return self.to_out(extension.instance)
 
-    def statistics(self, user_id: str | None = None) -> StatisticsOut:
-        stats = self.ledger.statistics(now=self.clock(), user_id=user_id)
+    def statistics(
+        self,
+        user_id: str | None = None,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> StatisticsOut:
+        """The seed's statistics over instances created in [since, until) (default: all)."""
+        stats = self.ledger.statistics(now=self.clock(), user_id=user_id, since=since, until=until)
         return StatisticsOut(
             total_provisioned=stats["total_provisioned"],
             currently_running=stats["currently_running"],
@@ -575,6 +617,9 @@ class Provisioner:
             average_cost=float(stats["average_cost"]),
             provider_breakdown=stats["provider_breakdown"],
             instance_type_breakdown=stats["instance_type_breakdown"],
+            cost_breakdown=CostBreakdownOut(
+                compute=float(stats["compute_cost"]), storage=float(stats["storage_cost"])
+            ),
         )
 
     def events(self, instance_id: str) -> builtins.list[EventOut]:
@@ -587,3 +632,74 @@ class Provisioner:
     def history(self, instance_id: str) -> builtins.list[HistoryEntry] | None:
         instance = self.ledger.require(instance_id)
         return self.engine_for(instance.engine).history(instance.stack_name)
+
+    # -- cost: budgets and reports (#5) ---------------------------------------------------------
+
+    def _check_budget(
+        self, valid: ValidRequest, price_per_hour: Decimal, price_gb_month: Decimal
+    ) -> None:
+        from provisioner.budgets import RequestCost, check_request
+
+        request = RequestCost(
+            user_id=valid.user_id,
+            instance_type=valid.type.name,
+            price_per_hour=price_per_hour,
+            price_gb_month=price_gb_month,
+            disk_gb=valid.disk_size_gb,
+            minutes=valid.auto_terminate_minutes,
+        )
+        check_request(self.ledger, request, now=self.clock())
+
+    def set_budget(
+        self,
+        user_id: str,
+        *,
+        daily_usd: Decimal | float | str | None = None,
+        monthly_usd: Decimal | float | str | None = None,
+        max_instances: int | None = None,
+    ) -> BudgetOut:
+        """Create or change a user's limits; limits not given keep their current value."""
+        from provisioner.budgets import save_budget, standing
+        from provisioner.validation import validate_id
+
+        user_id = validate_id("userId", "User id", user_id)
+        budget = save_budget(
+            self.ledger,
+            user_id,
+            at=self.clock(),
+            daily_usd=daily_usd,
+            monthly_usd=monthly_usd,
+            max_instances=max_instances,
+        )
+        return standing(self.ledger, budget, now=self.clock())
+
+    def get_budget(self, user_id: str) -> BudgetOut:
+        """The user's limits and their spend today / this month; NotFoundError if none."""
+        from provisioner.budgets import load_budget, standing
+
+        budget = load_budget(self.ledger, user_id)
+        if budget is None:
+            raise NotFoundError(f"User {user_id} has no budget")
+        return standing(self.ledger, budget, now=self.clock())
+
+    def clear_budget(self, user_id: str) -> bool:
+        """Remove the user's limits; False if there were none."""
+        from provisioner.budgets import delete_budget
+
+        return delete_budget(self.ledger, user_id)
+
+    def list_budgets(self) -> builtins.list[BudgetOut]:
+        from provisioner.budgets import all_budgets, standing
+
+        now = self.clock()
+        return [standing(self.ledger, b, now=now) for b in all_budgets(self.ledger)]
+
+    def cost_report(
+        self, *, days: int = 30, by: str = "user", user_id: str | None = None
+    ) -> dict[str, Any]:
+        """Spend over the last `days` UTC days grouped `by` user|provider|type|day (JSON-able)."""
+        from provisioner.cost_report import build_report
+
+        return build_report(
+            self.ledger, now=self.clock(), days=days, by=by, user_id=user_id, catalog=self.catalog
+        )

@@ -6,13 +6,14 @@ import json
 import sys
 
 from provisioner.errors import (
+    BudgetExceededError,
     InvalidTransitionError,
     NotFoundError,
     ProvisionerError,
     ValidationError,
 )
 
-BAD_INPUT = (ValidationError, NotFoundError, InvalidTransitionError)
+BAD_INPUT = (ValidationError, NotFoundError, InvalidTransitionError, BudgetExceededError)
 
 
 def exit_code_for(exc: BaseException) -> int | None:

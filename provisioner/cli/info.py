@@ -11,19 +11,30 @@ from provisioner.cli.instances import JsonOpt
 
 def stats(
     user: Annotated[str | None, typer.Option(help="Only this user's instances.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only instances created at or after (date or ISO time).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Only instances created before (date or ISO time).")
+    ] = None,
     json_output: JsonOpt = False,
 ) -> None:
     """The seed's statistics (definitions in the README)."""
     from provisioner.cli.context import make_provisioner
+    from provisioner.cli.costs import parse_when
     from provisioner.cli.render import money, out, print_json
 
-    s = make_provisioner().statistics(user).to_json()
+    window = {"since": parse_when("since", since), "until": parse_when("until", until)}
+    s = make_provisioner().statistics(user, **window).to_json()
     if json_output:
         print_json({"success": True, "statistics": s})
         return
     out.print(f"instances provisioned   {s['totalProvisioned']}")
     out.print(f"holding resources now   {s['currentlyRunning']}")
     out.print(f"total cost              {money(s['totalCost'])}")
+    if s.get("costBreakdown"):
+        split = s["costBreakdown"]
+        out.print(f"  compute / storage     {money(split['compute'])} / {money(split['storage'])}")
     out.print(f"average duration        {s['averageDuration']:.2f} h")
     out.print(f"average cost            {money(s['averageCost'])}")
     if s["providerBreakdown"]:
@@ -46,10 +57,11 @@ def types(
     from rich.table import Table
 
     from provisioner.catalog import load_catalog
+    from provisioner.cli.context import load_settings
     from provisioner.cli.render import out, print_json
     from provisioner.validation import validate_provider
 
-    catalog = load_catalog()
+    catalog = load_catalog(home=load_settings().home)  # a refreshed catalog wins (#5)
     wanted = validate_provider(provider) if provider else None
     rows = catalog.for_provider(wanted)
     if json_output:

@@ -11,7 +11,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from provisioner.cli import info, instances, reap
+from provisioner.cli import costs, info, instances, reap
 
 
 class ProvisionerGroup(TyperGroup):
@@ -46,6 +46,7 @@ app = typer.Typer(
 instances.register(app)
 info.register(app)
 reap.register(app)
+costs.register(app)
 
 
 def main() -> None:

@@ -80,7 +80,7 @@ def instance_details(i: dict[str, Any]) -> Table:
         ("private ip", i["privateIp"] or "-"),
         ("cloud instance id", i["cloudInstanceId"] or "-"),
         ("disk", f"{i['diskSizeGB']} GB"),
-        ("cost", f"{money(i['totalCost'])} so far at ${i['costPerHour']:g}/hour"),
+        ("cost", f"{money(i['totalCost'])}{_split(i)} so far at ${i['costPerHour']:g}/hour"),
         ("created", when(i["createdAt"])),
         ("expires", f"{when(i['expiresAt'])} (auto-terminate {i['autoTerminateMinutes']} min)"),
         ("hard deadline", f"{when(i['hardDeadline'])} (on-VM shutdown)"),
@@ -99,6 +99,13 @@ def instance_details(i: dict[str, Any]) -> Table:
     for key, value in rows:
         table.add_row(key, _escape(str(value)), style="red" if key == "error" else None)
     return table
+
+
+def _split(i: dict[str, Any]) -> str:
+    split = i.get("costBreakdown")
+    if not split:
+        return ""
+    return f" (compute {money(split['compute'])} + disk {money(split['storage'])})"
 
 
 def _escape(text: str) -> str:

@@ -51,16 +51,21 @@ def test_seed_azure_example_has_the_seed_metadata_and_tags(service):
     assert warnings and "retired" in warnings[0]
 
 
+# 50 GB of gp3 at $0.08/GB-month for half an hour of a 730-hour month.
+AWS_DISK_30_MIN = 50 * 0.08 * 0.5 / 730
+
+
 def test_cost_accrues_with_the_clock_and_freezes_at_termination(service, clock):
     instance = service.provision(make_request())
     clock.advance(minutes=30)
-    assert service.get(instance.id).total_cost == pytest.approx(0.263)
+    assert service.get(instance.id).cost_breakdown.compute == pytest.approx(0.263)
+    assert service.get(instance.id).total_cost == pytest.approx(0.263 + AWS_DISK_30_MIN, abs=1e-6)
     done = service.terminate(instance.id)
     assert done.status == "TERMINATED"
     assert done.terminated_at == clock.now
-    assert done.total_cost == pytest.approx(0.263)
+    assert done.total_cost == pytest.approx(0.263 + AWS_DISK_30_MIN, abs=1e-6)
     clock.advance(hours=5)
-    assert service.get(instance.id).total_cost == pytest.approx(0.263)
+    assert service.get(instance.id).total_cost == pytest.approx(0.263 + AWS_DISK_30_MIN, abs=1e-6)
     assert [e.status for e in service.events(instance.id)][-2:] == ["STOPPING", "TERMINATED"]
 
 
@@ -112,7 +117,7 @@ def test_failed_destroy_keeps_the_instance_visibly_alive_and_accruing(home, cloc
     assert stuck.terminated_at is None
     assert "still bill" in stuck.error
     clock.advance(minutes=20)
-    assert failing.get(instance.id).total_cost == pytest.approx(0.263)
+    assert failing.get(instance.id).cost_breakdown.compute == pytest.approx(0.263)
     assert failing.statistics().currently_running == 1
     # Later, without the fault, the same command finishes the job.
     healthy = Provisioner(Settings(home=home, engine="simulated"), clock=clock)
@@ -167,7 +172,7 @@ def test_seed_events_are_emitted_in_order(service, clock):
         "instance:terminated",
     ]
     assert ready[0]["instanceId"] == instance.id
-    assert terminated[0]["totalCost"] == pytest.approx(0.263)
+    assert terminated[0]["totalCost"] == pytest.approx(0.263 + AWS_DISK_30_MIN, abs=1e-6)
 
 
 def test_a_failing_event_handler_does_not_break_provisioning(service):
@@ -185,13 +190,18 @@ def test_statistics_follow_the_seed_definitions(service, clock):
     everyone = service.statistics()
     assert everyone.total_provisioned == 2
     assert everyone.currently_running == 0
-    assert everyone.total_cost == pytest.approx(0.263 + 1.80)
+    # An Azure 100 GB Premium SSD is a P10 ($19.71/month), here for 2 of 730 hours.
+    disks = AWS_DISK_30_MIN + 19.71 * 2 / 730
+    assert everyone.cost_breakdown.compute == pytest.approx(0.263 + 1.80)
+    assert everyone.cost_breakdown.storage == pytest.approx(disks, abs=1e-6)
+    assert everyone.total_cost == pytest.approx(0.263 + 1.80 + disks, abs=1e-6)
     assert everyone.average_duration == pytest.approx(1.25)
-    assert everyone.average_cost == pytest.approx((0.263 + 1.80) / 2)
+    assert everyone.average_cost == pytest.approx(everyone.total_cost / 2, abs=1e-6)
     assert everyone.provider_breakdown == {"AWS": 1, "AZURE": 1}
     assert everyone.instance_type_breakdown == {"Standard_NC6": 1, "g4dn.xlarge": 1}
     mine = service.statistics("user-123")
-    assert mine.total_provisioned == 1 and mine.total_cost == pytest.approx(0.263)
+    assert mine.total_provisioned == 1
+    assert mine.total_cost == pytest.approx(0.263 + AWS_DISK_30_MIN, abs=1e-6)
 
 
 def test_list_filters_by_user_status_and_task(service):

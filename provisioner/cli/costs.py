@@ -1,0 +1,214 @@
+"""Cost commands (#5): cost-report, budget set|show|clear, catalog refresh."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from provisioner.cli.instances import JsonOpt
+
+
+def parse_when(field_name: str, value: str | None) -> datetime | None:
+    """A date (2026-11-26) or ISO time (2026-11-26T10:00Z); naive means UTC."""
+    if value is None:
+        return None
+    from provisioner.errors import ValidationError
+
+    text = value.strip()
+    try:
+        moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    except ValueError:
+        raise ValidationError(
+            field_name,
+            f"--{field_name} must be a date (2026-11-26) or an ISO time (2026-11-26T10:00Z); "
+            f"got {value!r}",
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def cost_report(
+    days: Annotated[int, typer.Option(help="The last N UTC days, today included.")] = 30,
+    by: Annotated[str, typer.Option(help="Group rows by user, provider, type or day.")] = "user",
+    user: Annotated[str | None, typer.Option(help="Only this user's instances.")] = None,
+    html: Annotated[
+        Path | None, typer.Option(help="Also write a self-contained HTML report with charts.")
+    ] = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Spend per user, provider, type or day, with a chart of spend per day (--html)."""
+    from rich.table import Table
+
+    from provisioner.cli.context import make_provisioner
+    from provisioner.cli.render import money, out, print_json
+
+    report = make_provisioner().cost_report(days=days, by=by.strip().lower(), user_id=user)
+    if html is not None:
+        from provisioner.cost_report_html import render_html
+
+        html.write_text(render_html(report), encoding="utf-8")
+    if json_output:
+        print_json({"success": True, "report": report})
+        return
+    table = Table(
+        show_edge=False,
+        header_style="bold",
+        title=f"spend {report['from']} to {report['to']} (UTC), by {report['by']}",
+    )
+    for column in (report["by"].upper(), "INSTANCES", "COMPUTE", "STORAGE", "TOTAL"):
+        table.add_column(column, justify="left" if column == report["by"].upper() else "right")
+    for row in report["rows"]:
+        table.add_row(
+            str(row["key"]),
+            str(row["instances"]),
+            money(row["compute"]),
+            money(row["storage"]),
+            money(row["total"]),
+        )
+    total = report["total"]
+    table.add_section()
+    table.add_row(
+        "all",
+        str(total["instances"]),
+        money(total["compute"]),
+        money(total["storage"]),
+        money(total["total"]),
+        style="bold",
+    )
+    out.print(table)
+    out.print(f"[dim]{report['definitions']}[/dim]")
+    if html is not None:
+        out.print(f"wrote {html}")
+
+
+budget_app = typer.Typer(help="Spend budgets and instance caps per user.", no_args_is_help=True)
+
+
+def _budget_lines(b: dict[str, Any]) -> list[str]:
+    from provisioner.cli.render import money
+
+    def limit(value: float | None, spent: float) -> str:
+        return "none" if value is None else f"{money(value)} (spent {money(spent)})"
+
+    cap = b["maxInstances"]
+    return [
+        f"{b['userId']}:",
+        f"  daily     {limit(b['dailyUsd'], b['spentToday'])}",
+        f"  monthly   {limit(b['monthlyUsd'], b['spentThisMonth'])}",
+        f"  instances {'no cap' if cap is None else cap} ({b['liveInstances']} live)",
+    ]
+
+
+@budget_app.command("set")
+def budget_set(
+    user: Annotated[str, typer.Option(help="The user the limits apply to.")],
+    daily: Annotated[
+        str | None, typer.Option(help="USD per UTC day (projected spend included).")
+    ] = None,
+    monthly: Annotated[str | None, typer.Option(help="USD per UTC calendar month.")] = None,
+    max_instances: Annotated[
+        int | None, typer.Option(help="Live instances at once (no terminatedAt).")
+    ] = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Set a user's limits (those not given keep their value)."""
+    from provisioner.cli.context import make_provisioner
+    from provisioner.cli.render import out, print_json
+
+    budget = make_provisioner().set_budget(
+        user, daily_usd=daily, monthly_usd=monthly, max_instances=max_instances
+    )
+    if json_output:
+        print_json({"success": True, "budget": budget.to_json()})
+    else:
+        out.print("\n".join(_budget_lines(budget.to_json())))
+
+
+@budget_app.command("show")
+def budget_show(
+    user: Annotated[str | None, typer.Option(help="One user (default: every budget).")] = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Show limits and what was spent today and this month."""
+    from provisioner.cli.context import make_provisioner
+    from provisioner.cli.render import out, print_json
+
+    service = make_provisioner()
+    budgets = [service.get_budget(user)] if user else service.list_budgets()
+    rows = [b.to_json() for b in budgets]
+    if json_output:
+        if user:
+            print_json({"success": True, "budget": rows[0]})
+        else:
+            print_json({"success": True, "budgets": rows, "count": len(rows)})
+    elif rows:
+        out.print("\n".join(line for b in rows for line in _budget_lines(b)))
+    else:
+        out.print("no budgets")
+
+
+@budget_app.command("clear")
+def budget_clear(
+    user: Annotated[str, typer.Option(help="The user whose limits to remove.")],
+    json_output: JsonOpt = False,
+) -> None:
+    """Remove a user's limits."""
+    from provisioner.cli.context import make_provisioner
+    from provisioner.cli.render import out, print_json
+
+    removed = make_provisioner().clear_budget(user)
+    message = f"budget of {user} removed" if removed else f"{user} had no budget"
+    if json_output:
+        print_json({"success": True, "removed": removed, "message": message})
+    else:
+        out.print(message)
+
+
+catalog_app = typer.Typer(help="The instance type catalog's prices.", no_args_is_help=True)
+
+
+@catalog_app.command("refresh")
+def catalog_refresh(
+    provider: Annotated[str | None, typer.Option(help="aws or azure (default: both).")] = None,
+    region: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="AWS region to price, repeatable (default us-east-1; each is a large "
+            "download). Azure prices every catalog region in one query."
+        ),
+    ] = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Pull on-demand Linux list prices from AWS's and Azure's public price files."""
+    from provisioner.cli.context import load_settings
+    from provisioner.cli.render import err, out, print_json
+    from provisioner.pricing_refresh import refresh_catalog
+    from provisioner.validation import validate_provider
+
+    providers = (validate_provider(provider),) if provider else ("AWS", "AZURE")
+    settings = load_settings()
+    result = refresh_catalog(
+        settings.ensure_home(),
+        providers=providers,
+        aws_regions=tuple(region or ()),
+        on_progress=None if json_output else lambda line: err.print(f"[dim]{line}[/dim]"),
+    )
+    if json_output:
+        print_json({"success": True, "refresh": result.to_json()})
+        return
+    for change in result.changes:
+        out.print(change)
+    for missing in result.missing:
+        out.print(f"[yellow]{missing}[/yellow]")
+    out.print(
+        f"{len(result.changes)} price(s) changed, {result.checked} checked; "
+        f"wrote {result.path} (prices as of {result.prices_as_of})"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("cost-report")(cost_report)
+    app.add_typer(budget_app, name="budget")
+    app.add_typer(catalog_app, name="catalog")

@@ -1,0 +1,146 @@
+"""Spend in SQL: the cost of instances as aggregate queries over the ledger (#5).
+
+An ended instance's cost is the one frozen in the ledger when it ended (`compute_cost`,
+`storage_cost`, billed per the provider's granularity). A live one (no `terminatedAt`) accrues
+linearly up to `now`: `costPerHour x hours + GB x $/GB-month x hours / 730`, which differs from
+what it will be billed by less than one billing step (a minute on Azure). Spend is attributed to
+the UTC day (and month) in which the instance was created: instances live hours, not days, so
+this keeps a report's rows and a budget's periods exact sums of whole instances.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col
+
+from provisioner.billing import SECONDS_PER_MONTH
+from provisioner.costs import round_money
+from provisioner.ledger import Ledger
+from provisioner.models import Instance
+
+GROUPS = ("user", "provider", "type", "day")
+
+
+@dataclass(frozen=True)
+class SpendRow:
+    key: tuple[str, ...]
+    instances: int
+    compute: Decimal
+    storage: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return self.compute + self.storage
+
+
+def cost_expressions(
+    ledger: Ledger, now: datetime
+) -> tuple[sa.ColumnElement[Any], sa.ColumnElement[Any]]:
+    """SQL for (compute, storage) cost of each row: frozen when ended, linear to `now` if live."""
+    seconds = ledger._seconds_alive(now)
+    live = col(Instance.terminated_at).is_(None)
+    linear_compute = col(Instance.cost_per_hour) * seconds / 3600.0
+    linear_storage = (
+        sa.func.coalesce(col(Instance.storage_price_gb_month), 0)
+        * col(Instance.disk_size_gb)
+        * seconds
+        / float(SECONDS_PER_MONTH)
+    )
+    # Rows ended before the cost split existed froze only total_cost: all of it is compute.
+    compute = sa.case(
+        (live, linear_compute),
+        else_=sa.func.coalesce(
+            col(Instance.compute_cost), col(Instance.total_cost), linear_compute
+        ),
+    )
+    storage = sa.case(
+        (live, linear_storage),
+        else_=sa.func.coalesce(col(Instance.storage_cost), 0),
+    )
+    return compute, storage
+
+
+def day_of(ledger: Ledger, column: Any) -> sa.ColumnElement[str]:
+    """The UTC calendar day (YYYY-MM-DD) of a timestamp column, in this database's SQL."""
+    if ledger.engine.dialect.name == "sqlite":
+        return sa.func.strftime("%Y-%m-%d", column)
+    return sa.func.to_char(column, "YYYY-MM-DD")
+
+
+def in_window(query: Any, since: datetime | None, until: datetime | None) -> Any:
+    """Instances created in [since, until)."""
+    if since is not None:
+        query = query.where(col(Instance.created_at) >= since)
+    if until is not None:
+        query = query.where(col(Instance.created_at) < until)
+    return query
+
+
+def _money(value: Any) -> Decimal:
+    return round_money(Decimal(str(value or 0)))
+
+
+def spend_by(
+    ledger: Ledger,
+    *,
+    now: datetime,
+    group: tuple[str, ...],
+    since: datetime | None = None,
+    until: datetime | None = None,
+    user_id: str | None = None,
+) -> list[SpendRow]:
+    """Instances, compute and storage spend grouped by any of user, provider, type, day."""
+    columns: dict[str, Any] = {
+        "user": col(Instance.user_id),
+        "provider": col(Instance.provider),
+        "type": col(Instance.instance_type),
+        "day": day_of(ledger, col(Instance.created_at)),
+    }
+    unknown = [g for g in group if g not in columns]
+    if unknown:
+        raise ValueError(f"cannot group spend by {unknown[0]!r}; one of {', '.join(GROUPS)}")
+    keys = [columns[g].label(f"k{i}") for i, g in enumerate(group)]
+    compute, storage = cost_expressions(ledger, now)
+    query = sa.select(*keys, sa.func.count(), sa.func.sum(compute), sa.func.sum(storage))
+    query = in_window(query.select_from(Instance), since, until)
+    if user_id is not None:
+        query = query.where(col(Instance.user_id) == user_id)
+    if keys:
+        query = query.group_by(*keys)
+    with Session(ledger.engine) as session:
+        rows = session.execute(query).all()
+    return [
+        SpendRow(
+            key=tuple(str(v) for v in row[: len(keys)]),
+            instances=int(row[len(keys)] or 0),
+            compute=_money(row[len(keys) + 1]),
+            storage=_money(row[len(keys) + 2]),
+        )
+        for row in rows
+        if row[len(keys)]
+    ]
+
+
+def user_spend(
+    ledger: Ledger, user_id: str, *, now: datetime, since: datetime, until: datetime
+) -> Decimal:
+    """What `user_id` spent on instances created in [since, until)."""
+    rows = spend_by(ledger, now=now, group=(), since=since, until=until, user_id=user_id)
+    return rows[0].total if rows else Decimal(0)
+
+
+def live_instances(ledger: Ledger, user_id: str) -> int:
+    """The user's instances that may still hold resources (no terminatedAt)."""
+    query = (
+        sa.select(sa.func.count())
+        .select_from(Instance)
+        .where(col(Instance.user_id) == user_id)
+        .where(col(Instance.terminated_at).is_(None))
+    )
+    with Session(ledger.engine) as session:
+        return int(session.execute(query).scalar() or 0)
