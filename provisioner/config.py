@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 EngineName = Literal["pulumi", "simulated"]
@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     sim_fail_destroy: float = Field(default=0.0, ge=0, le=1)
     sim_fail_kind: FailKind = "error"
 
+    # REST API (`provisioner serve`, #3): provisions/destroys run at once, and where events go.
+    max_parallel: int = Field(default=8, ge=1, le=256)
+    webhook_urls: str = Field(default="", description="comma-separated URLs to POST events to")
+    webhook_secret: SecretStr | None = Field(default=None, description="HMAC key for webhooks")
+
     @field_validator("home", mode="after")
     @classmethod
     def _expand_home(cls, value: Path) -> Path:
@@ -75,6 +80,10 @@ class Settings(BaseSettings):
     @property
     def effective_backend_url(self) -> str:
         return self.pulumi_backend_url or (self.home / "pulumi-state").as_uri()
+
+    @property
+    def webhook_url_list(self) -> list[str]:
+        return [url.strip() for url in self.webhook_urls.split(",") if url.strip()]
 
     def ensure_home(self) -> Path:
         self.home.mkdir(parents=True, exist_ok=True, mode=0o700)

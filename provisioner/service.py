@@ -25,8 +25,10 @@ from provisioner.errors import (
     CloudError,
     ConflictError,
     DestroyFailedError,
+    InvalidTransitionError,
     ProvisionerError,
     ProvisioningFailedError,
+    ValidationError,
 )
 from provisioner.ledger import Ledger
 from provisioner.lifecycle import Status
@@ -39,6 +41,8 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 Handler = Callable[[dict[str, Any]], None]
+# States whose expiry `extend` may move: the instance is alive and not on its way out.
+EXTENDABLE = frozenset({Status.PROVISIONING, Status.CONFIGURING, Status.READY, Status.RUNNING})
 
 
 def utc_now() -> datetime:
@@ -380,19 +384,38 @@ class Provisioner:
         self, instance_id: str, *, reason: str = "user", on_progress: EventCallback | None = None
     ) -> InstanceOut:
         """Destroy the instance's stack; TERMINATED only once the destroy has succeeded."""
+        self.begin_terminate(instance_id, reason=reason)
+        return self.finish_terminate(instance_id, reason=reason, on_progress=on_progress)
+
+    def begin_terminate(self, instance_id: str, *, reason: str = "user") -> Instance:
+        """Record STOPPING; nothing is destroyed yet (`finish_terminate` does that).
+
+        A TERMINATED instance (or a FAILED one whose clean-up is done) is returned unchanged, as
+        is a FAILED one whose clean-up `finish_terminate` will retry. PROVISIONING is refused.
+        """
         instance = self.ledger.require(instance_id)
         status = Status(instance.status)
-        if status is Status.TERMINATED or (status is Status.FAILED and instance.terminated_at):
-            return self.to_out(instance)
+        if status is Status.TERMINATED or status is Status.FAILED:
+            return instance
         if status is Status.PROVISIONING:
             raise ConflictError(
                 f"Instance {instance_id} is still PROVISIONING; terminate it once it is READY "
                 "(a failed up cleans up after itself)"
             )
+        return self._move(instance, Status.STOPPING, detail=f"terminating ({reason})")
+
+    def finish_terminate(
+        self, instance_id: str, *, reason: str = "user", on_progress: EventCallback | None = None
+    ) -> InstanceOut:
+        """Destroy the stack of a STOPPING instance (or retry a FAILED one's clean-up)."""
+        instance = self.ledger.require(instance_id)
+        status = Status(instance.status)
+        if status is Status.TERMINATED or (status is Status.FAILED and instance.terminated_at):
+            return self.to_out(instance)
         engine = self.engine_for(instance.engine)
         if status is Status.FAILED:
             return self._retry_failed_cleanup(instance, engine, on_progress)
-        instance = self._move(instance, Status.STOPPING, detail=f"terminating ({reason})")
+        lifecycle.check_transition(instance_id, status, Status.TERMINATED)
         try:
             engine.destroy(
                 instance.stack_name,
@@ -503,3 +526,50 @@ class Provisioner:
     def history(self, instance_id: str) -> builtins.list[HistoryEntry] | None:
         instance = self.ledger.require(instance_id)
         return self.engine_for(instance.engine).history(instance.stack_name)
+
+    # -- beyond the seed: paging and extending (#3) ----------------------------------------------
+
+    def page(
+        self,
+        user_id: str | None = None,
+        status: Status | None = None,
+        *,
+        limit: int,
+        after: tuple[datetime, str] | None = None,
+    ) -> tuple[builtins.list[InstanceOut], bool]:
+        """Up to `limit` instances newest first after the (createdAt, id) `after`; and whether
+        there are more."""
+        rows = self.ledger.page(user_id=user_id, status=status, limit=limit + 1, after=after)
+        return [self.to_out(i) for i in rows[:limit]], len(rows) > limit
+
+    def extend(self, instance_id: str, minutes: int) -> InstanceOut:
+        """Push expiresAt back by `minutes`; never past the hard deadline."""
+        most = self.settings.max_ttl_minutes
+        if isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= most:
+            raise ValidationError(
+                "minutes", f"Extension must be between 1 and {most} minutes (got {minutes})"
+            )
+        instance = self.ledger.require(instance_id)
+        status = Status(instance.status)
+        if status not in EXTENDABLE:
+            raise InvalidTransitionError(
+                f"Instance {instance_id} is {status.value}; only a live instance can be extended"
+            )
+        expires_at = instance.expires_at + timedelta(minutes=minutes)
+        if expires_at > instance.hard_deadline:
+            room = max(0, int((instance.hard_deadline - instance.expires_at).total_seconds() // 60))
+            raise ValidationError(
+                "minutes",
+                f"Extension by {minutes} minutes would pass the hard deadline "
+                f"{_iso(instance.hard_deadline)}; at most {room} more minutes are possible",
+            )
+        now = self.clock()
+        instance = self.ledger.update(instance_id, at=now, expires_at=expires_at)
+        self.ledger.note(
+            instance_id,
+            event_type="instance:extended",
+            status=status,
+            at=now,
+            detail=f"expires at {_iso(expires_at)} (+{minutes} min)",
+        )
+        return self.to_out(instance)

@@ -11,7 +11,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from provisioner.cli import info, instances
+from provisioner.cli import info, instances, serve, tokens
 
 
 class ProvisionerGroup(TyperGroup):
@@ -45,6 +45,8 @@ app = typer.Typer(
 )
 instances.register(app)
 info.register(app)
+serve.register(app)
+tokens.register(app)
 
 
 def main() -> None:
