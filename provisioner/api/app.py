@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -30,11 +30,8 @@ Errors are `{"success": false, "error": {"code", "message"}}`.
 """
 
 
-def _webhooks(settings: Settings, service: Provisioner) -> WebhookSender | None:
-    urls = settings.webhook_url_list
-    if not urls:
-        return None
-    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+def instance_details(service: Provisioner) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """Adds the user, task and instance to a webhook's event (run on the delivery thread)."""
 
     def enrich(payload: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -48,10 +45,24 @@ def _webhooks(settings: Settings, service: Provisioner) -> WebhookSender | None:
             "instance": instance.to_json(),
         }
 
-    return WebhookSender(urls, secret, enrich=enrich)
+    return enrich
 
 
-def create_app(settings: Settings, *, service: Provisioner | None = None) -> FastAPI:
+def _webhooks(settings: Settings, service: Provisioner) -> WebhookSender | None:
+    urls = settings.webhook_url_list
+    if not urls:
+        return None
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+    return WebhookSender(urls, secret, enrich=instance_details(service))
+
+
+def create_app(
+    settings: Settings,
+    *,
+    service: Provisioner | None = None,
+    webhooks: WebhookSender | None = None,
+) -> FastAPI:
+    """The app. `webhooks` replaces the sender built from the PROVISIONER_WEBHOOK_* settings."""
     service = service or Provisioner(settings)
     state = ApiState(
         settings=settings,
@@ -60,7 +71,7 @@ def create_app(settings: Settings, *, service: Provisioner | None = None) -> Fas
         idempotency=IdempotencyKeys(service.ledger, service.clock),
         workers=Workers(service, settings.max_parallel),
         hub=EventHub(),
-        webhooks=_webhooks(settings, service),
+        webhooks=webhooks or _webhooks(settings, service),
     )
     service.on("*", state.hub.publish)
     if state.webhooks is not None:

@@ -147,7 +147,15 @@ def describe_validation(errors: list[Any]) -> tuple[str, str]:
         if isinstance(first.get("input"), bytes | str):
             return "body", "Request body must be a JSON object (Content-Type: application/json)"
         return "body", "Request body must be a JSON object"
-    label = LABELS.get(path)
+    parts = path.split(".")
+    label = next(
+        (
+            LABELS[".".join(parts[:n])]
+            for n in range(len(parts), 0, -1)
+            if ".".join(parts[:n]) in LABELS
+        ),
+        None,
+    )
     name = f"{label} ({path})" if label else path
     if where == "header":
         name = f"header {path}"
