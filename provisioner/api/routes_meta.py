@@ -46,7 +46,7 @@ def healthz(state: State, response: Response) -> HealthOut:
         status="ok" if ok else "unavailable",
         engine=service.default_engine,
         checks=checks,
-        workers={"maxParallel": state.workers.max_parallel, "busy": state.workers.busy()},
+        workers={"maxParallel": state.workers.max_parallel, **state.workers.load()},
     )
 
 

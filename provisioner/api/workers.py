@@ -25,6 +25,7 @@ class Workers:
         self._pool = ThreadPoolExecutor(max_parallel, thread_name_prefix="provisioner-op")
         self._lock = threading.Lock()
         self._running: dict[str, tuple[str, Future[InstanceOut]]] = {}
+        self._active = 0  # operations running now (the rest of _running wait in the queue)
 
     def provision(self, instance_id: str) -> Future[InstanceOut]:
         """Run the up of a PROVISIONING instance (recorded by `begin_provision`)."""
@@ -54,9 +55,10 @@ class Workers:
             running = self._running.get(instance_id)
             return running[1] if running else None
 
-    def busy(self) -> int:
+    def load(self) -> dict[str, int]:
+        """How many operations run now and how many wait for a free worker."""
         with self._lock:
-            return len(self._running)
+            return {"running": self._active, "queued": len(self._running) - self._active}
 
     def _submit(
         self, instance_id: str, kind: str, work: Callable[[], InstanceOut]
@@ -76,8 +78,9 @@ class Workers:
         future.add_done_callback(forget)
         return future
 
-    @staticmethod
-    def _run(instance_id: str, kind: str, work: Callable[[], InstanceOut]) -> InstanceOut:
+    def _run(self, instance_id: str, kind: str, work: Callable[[], InstanceOut]) -> InstanceOut:
+        with self._lock:
+            self._active += 1
         try:
             return work()
         except ProvisionerError as exc:  # recorded in the ledger by the service
@@ -86,6 +89,9 @@ class Workers:
         except Exception:
             log.exception("%s of %s failed unexpectedly", kind, instance_id)
             raise
+        finally:
+            with self._lock:
+                self._active -= 1
 
     def close(self) -> None:
         """Let every started and queued operation finish: none is left half-done."""
