@@ -72,6 +72,9 @@ def usd(value: Decimal) -> str:
     return f"${text}"
 
 
+MAX_INSTANCES_CAP = 100_000
+
+
 def _limit(field_name: str, label: str, value: Decimal | float | str | None) -> Decimal | None:
     if value is None:
         return None
@@ -99,10 +102,13 @@ def save_budget(
     daily = _limit("dailyUsd", "Daily budget", daily_usd)
     monthly = _limit("monthlyUsd", "Monthly budget", monthly_usd)
     if max_instances is not None and (
-        isinstance(max_instances, bool) or not isinstance(max_instances, int) or max_instances < 0
+        isinstance(max_instances, bool)
+        or not isinstance(max_instances, int)
+        or not 0 <= max_instances <= MAX_INSTANCES_CAP
     ):
         raise ValidationError(
-            "maxInstances", f"Max instances must be a whole number >= 0 (got {max_instances!r})"
+            "maxInstances",
+            f"Max instances must be a whole number 0..{MAX_INSTANCES_CAP} (got {max_instances!r})",
         )
     if daily is None and monthly is None and max_instances is None:
         raise ValidationError(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 EngineName = Literal["pulumi", "simulated"]
@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     transient_wait_seconds: float = Field(default=2, ge=0)
     orphan_grace_minutes: float = Field(default=30, ge=0)
 
+    # REST API (`provisioner serve`, #3): provisions/destroys run at once, and where events go.
+    max_parallel: int = Field(default=8, ge=1, le=256)
+    serve_reaper: bool = Field(default=True, description="serve runs the reaper's sweeps")
+    webhook_urls: str = Field(default="", description="comma-separated URLs to POST events to")
+    webhook_secret: SecretStr | None = Field(default=None, description="HMAC key for webhooks")
+
     @field_validator("home", mode="after")
     @classmethod
     def _expand_home(cls, value: Path) -> Path:
@@ -85,6 +91,10 @@ class Settings(BaseSettings):
     @property
     def effective_backend_url(self) -> str:
         return self.pulumi_backend_url or (self.home / "pulumi-state").as_uri()
+
+    @property
+    def webhook_url_list(self) -> list[str]:
+        return [url.strip() for url in self.webhook_urls.split(",") if url.strip()]
 
     def ensure_home(self) -> Path:
         self.home.mkdir(parents=True, exist_ok=True, mode=0o700)

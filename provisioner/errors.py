@@ -36,6 +36,18 @@ class NotFoundError(ProvisionerError):
     code = "NOT_FOUND"
 
 
+class AuthenticationError(ProvisionerError):
+    """No credentials, or credentials nobody issued (or that were revoked)."""
+
+    code = "UNAUTHORIZED"
+
+
+class PermissionDeniedError(ProvisionerError):
+    """Valid credentials asking to act as someone else."""
+
+    code = "FORBIDDEN"
+
+
 class InvalidTransitionError(ProvisionerError):
     """A state change the lifecycle does not allow (e.g. RUNNING from TERMINATED)."""
 

@@ -317,3 +317,31 @@ class Ledger:
             "provider_breakdown": {p: n for p, n in sorted(by_provider)},
             "instance_type_breakdown": {t: n for t, n in sorted(by_type, key=lambda r: -r[1])},
         }
+
+    # -- paging (#3) ---------------------------------------------------------------------------
+
+    def page(
+        self,
+        *,
+        user_id: str | None = None,
+        status: Status | None = None,
+        limit: int,
+        after: tuple[datetime, str] | None = None,
+    ) -> builtins.list[Instance]:
+        """Up to `limit` instances, newest first, strictly after the (createdAt, id) `after`."""
+        query = select(Instance)
+        if user_id is not None:
+            query = query.where(Instance.user_id == user_id)
+        if status is not None:
+            query = query.where(Instance.status == status.value)
+        if after is not None:
+            created_at, instance_id = after
+            query = query.where(
+                sa.or_(
+                    col(Instance.created_at) < created_at,
+                    sa.and_(col(Instance.created_at) == created_at, col(Instance.id) < instance_id),
+                )
+            )
+        query = query.order_by(col(Instance.created_at).desc(), col(Instance.id).desc())
+        with Session(self.engine, expire_on_commit=False) as session:
+            return list(session.exec(query.limit(limit)).all())

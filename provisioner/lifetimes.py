@@ -39,7 +39,7 @@ def new_expiry(instance: Instance, minutes: int, now: datetime) -> tuple[datetim
 def extend(
     ledger: Ledger, instance_id: str, minutes: int, *, now: datetime, max_minutes: int
 ) -> Extension:
-    if not 1 <= minutes <= max_minutes:
+    if isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= max_minutes:
         raise ValidationError(
             "minutes", f"Extension must be between 1 and {max_minutes} minutes (got {minutes})"
         )

@@ -56,6 +56,13 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _ended(instance: Instance) -> bool:
+    """Its resources are gone: TERMINATED, or FAILED with the clean-up done."""
+    return instance.status == Status.TERMINATED.value or (
+        instance.status == Status.FAILED.value and instance.terminated_at is not None
+    )
+
+
 def new_instance_id() -> str:
     return "inst-" + secrets.token_hex(6)
 
@@ -445,17 +452,33 @@ class Provisioner:
         self, instance_id: str, *, reason: str = "user", on_progress: EventCallback | None = None
     ) -> InstanceOut:
         """Destroy the instance's stack; TERMINATED only once the destroy has succeeded."""
+        self.begin_terminate(instance_id, reason=reason)
+        return self.finish_terminate(instance_id, reason=reason, on_progress=on_progress)
+
+    def begin_terminate(self, instance_id: str, *, reason: str = "user") -> Instance:
+        """Claim the destroy (STOPPING, with this process's lease); nothing is destroyed yet.
+
+        An ended instance (TERMINATED, or FAILED with its clean-up done) is returned unchanged; a
+        FAILED one whose clean-up is pending is claimed for a retry. PROVISIONING is refused.
+        """
         instance = self.ledger.require(instance_id)
-        status = Status(instance.status)
-        if status is Status.TERMINATED or (status is Status.FAILED and instance.terminated_at):
-            return self.to_out(instance)
-        if status is Status.PROVISIONING:
+        if _ended(instance):
+            return instance
+        if instance.status == Status.PROVISIONING.value:
             raise ConflictError(
                 f"Instance {instance_id} is still PROVISIONING; terminate it once it is READY "
                 "(a failed up cleans up after itself)"
             )
-        claimed = self.claim_destroy(instance, reason=reason)
-        return self.to_out(self.finish_destroy(claimed, reason=reason, on_progress=on_progress))
+        return self.claim_destroy(instance, reason=reason)
+
+    def finish_terminate(
+        self, instance_id: str, *, reason: str = "user", on_progress: EventCallback | None = None
+    ) -> InstanceOut:
+        """Run the destroy `begin_terminate` claimed and record TERMINATED (or the failure)."""
+        instance = self.ledger.require(instance_id)
+        if _ended(instance):
+            return self.to_out(instance)
+        return self.to_out(self.finish_destroy(instance, reason=reason, on_progress=on_progress))
 
     def claim_destroy(
         self, instance: Instance, *, reason: str, where: Sequence[Any] = ()
@@ -596,7 +619,7 @@ class Provisioner:
             instance_id,
             minutes,
             now=self.clock(),
-            max_minutes=self.settings.hard_lifetime_minutes,
+            max_minutes=self.settings.max_ttl_minutes,
         )
         return self.to_out(extension.instance)
 
@@ -703,3 +726,18 @@ class Provisioner:
         return build_report(
             self.ledger, now=self.clock(), days=days, by=by, user_id=user_id, catalog=self.catalog
         )
+
+    # -- beyond the seed: paging (#3) ------------------------------------------------------------
+
+    def page(
+        self,
+        user_id: str | None = None,
+        status: Status | None = None,
+        *,
+        limit: int,
+        after: tuple[datetime, str] | None = None,
+    ) -> tuple[builtins.list[InstanceOut], bool]:
+        """Up to `limit` instances newest first after the (createdAt, id) `after`; and whether
+        there are more."""
+        rows = self.ledger.page(user_id=user_id, status=status, limit=limit + 1, after=after)
+        return [self.to_out(i) for i in rows[:limit]], len(rows) > limit

@@ -11,7 +11,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from provisioner.cli import costs, info, instances, reap
+from provisioner.cli import costs, info, instances, reap, serve, tokens
 
 
 class ProvisionerGroup(TyperGroup):
@@ -47,6 +47,8 @@ instances.register(app)
 info.register(app)
 reap.register(app)
 costs.register(app)
+serve.register(app)
+tokens.register(app)
 
 
 def main() -> None:

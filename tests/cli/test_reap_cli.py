@@ -117,7 +117,7 @@ def test_extend_refuses_bad_minutes_with_exit_2(home):
     done = run(home, "extend", instance["id"], "--minutes", "0")
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        "error: Extension must be between 1 and 240 minutes (got 0)"
+        "error: Extension must be between 1 and 120 minutes (got 0)"
     ]
 
 

@@ -1,0 +1,105 @@
+"""`create_app(settings)`: the FastAPI app over one `Provisioner`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from provisioner.api import routes_costs, routes_instances, routes_meta
+from provisioner.api.errors import install_error_handlers
+from provisioner.api.sse import EventHub
+from provisioner.api.state import ApiState
+from provisioner.api.webhooks import WebhookSender
+from provisioner.api.workers import Workers
+from provisioner.config import Settings
+from provisioner.errors import ProvisionerError
+from provisioner.idempotency import IdempotencyKeys
+from provisioner.service import Provisioner
+from provisioner.tokens import Tokens
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """Ephemeral GPU VMs on AWS and Azure, one Pulumi stack per instance.
+
+Every `/api` route needs `Authorization: Bearer <token>` (`provisioner token create --user U`).
+Errors are `{"success": false, "error": {"code", "message"}}`.
+"""
+
+
+def instance_details(service: Provisioner) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """Adds the user, task and instance to a webhook's event (run on the delivery thread)."""
+
+    def enrich(payload: dict[str, Any]) -> dict[str, Any]:
+        try:
+            instance = service.get(str(payload.get("instanceId")))
+        except ProvisionerError:
+            return payload
+        return {
+            **payload,
+            "userId": instance.user_id,
+            "taskId": instance.task_id,
+            "instance": instance.to_json(),
+        }
+
+    return enrich
+
+
+def _webhooks(settings: Settings, service: Provisioner) -> WebhookSender | None:
+    urls = settings.webhook_url_list
+    if not urls:
+        return None
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+    return WebhookSender(urls, secret, enrich=instance_details(service))
+
+
+def create_app(
+    settings: Settings,
+    *,
+    service: Provisioner | None = None,
+    webhooks: WebhookSender | None = None,
+    reaper: bool | None = None,
+) -> FastAPI:
+    """The app. `webhooks` replaces the sender built from the PROVISIONER_WEBHOOK_* settings;
+    `reaper` (default `settings.serve_reaper`) runs the reaper's sweeps while the app runs."""
+    service = service or Provisioner(settings)
+    state = ApiState(
+        settings=settings,
+        service=service,
+        tokens=Tokens(service.ledger, service.clock),
+        idempotency=IdempotencyKeys(service.ledger, service.clock),
+        workers=Workers(service, settings.max_parallel),
+        hub=EventHub(),
+        webhooks=webhooks or _webhooks(settings, service),
+    )
+    service.on("*", state.hub.publish)
+    if state.webhooks is not None:
+        service.on("*", state.webhooks.send)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        stop_reaper = None
+        if settings.serve_reaper if reaper is None else reaper:
+            from provisioner.reaper import start_reaper
+
+            stop_reaper = start_reaper(service)
+        yield
+        if stop_reaper is not None:
+            stop_reaper.set()
+        state.close()
+
+    app = FastAPI(
+        title="provisioner",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.api = state
+    install_error_handlers(app)
+    app.include_router(routes_instances.router)
+    app.include_router(routes_meta.router)
+    app.include_router(routes_costs.router)
+    return app

@@ -1,0 +1,135 @@
+"""Request and response bodies of the REST API (camelCase, the seed's `success` envelope)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from provisioner.models import EventOut, InstanceOut, StatisticsOut
+
+
+class _In(BaseModel):
+    # Strict: "100" is not a number and unknown fields are refused (a misspelt
+    # "autoTerminateMinute" must not silently become the 60-minute default).
+    model_config = ConfigDict(alias_generator=to_camel, strict=True, extra="forbid")
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class ConfigIn(_In):
+    provider: str = Field(description="AWS or AZURE (case-insensitive)")
+    instance_type: str = Field(description="A type from GET /api/instance-types")
+    region: str | None = Field(default=None, description="Default us-east-1 / eastus")
+    disk_size_gb: int | None = Field(
+        default=None, alias="diskSizeGB", description="30..4096 GB (default 100)"
+    )
+    auto_terminate_minutes: int | None = Field(
+        default=None, description="5..120 minutes by default (default 60)"
+    )
+    tags: dict[str, str] | None = Field(
+        default=None,
+        description="At most 40; key 1..128 without <>%&\\?/ or reserved prefixes; value ..256",
+    )
+    ssh_public_key: str | None = Field(default=None, description="One OpenSSH public key line")
+    allowed_ssh_cidrs: list[str] | None = Field(
+        default=None, description="CIDRs allowed to reach tcp/22 (default: no inbound at all)"
+    )
+
+
+class ProvisionIn(_In):
+    user_id: str | None = Field(
+        default=None, description="Default: the token's user; another user's id needs an admin"
+    )
+    task_id: str | None = Field(default=None, description="1..64 of A-Z a-z 0-9 . _ -")
+    config: ConfigIn
+    purpose: str | None = Field(default=None, description="At most 256 characters, one line")
+
+
+class ExtendIn(_In):
+    minutes: int = Field(description="Push expiresAt back by this many minutes")
+
+
+class StatusIn(_In):
+    status: str = Field(description="RUNNING (a task started) or READY (it finished)")
+
+
+class ErrorDetail(_Out):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorOut(_Out):
+    success: bool = False
+    error: ErrorDetail
+    instance: InstanceOut | None = None
+
+
+class InstanceEnvelope(_Out):
+    success: bool = True
+    instance: InstanceOut
+
+
+class InstanceList(_Out):
+    success: bool = True
+    instances: list[InstanceOut]
+    count: int
+    next_cursor: str | None = Field(
+        default=None, description="Pass as `cursor` for the next page; null on the last one"
+    )
+
+
+class TerminateOut(_Out):
+    success: bool = True
+    message: str
+    instance: InstanceOut
+
+
+class StatisticsEnvelope(_Out):
+    success: bool = True
+    statistics: StatisticsOut
+
+
+class EventList(_Out):
+    success: bool = True
+    events: list[EventOut]
+    count: int
+
+
+class InstanceTypeOut(BaseModel):
+    provider: str
+    instanceType: str  # noqa: N815 (the catalog's own camelCase JSON)
+    gpu: str
+    gpuCount: int  # noqa: N815
+    gpuModel: str  # noqa: N815
+    gpuMemoryGB: int  # noqa: N815
+    vcpus: int
+    ramGB: int  # noqa: N815
+    costPerHour: float  # noqa: N815
+    regions: list[str]
+    retired: bool
+    note: str | None
+
+
+class InstanceTypeList(_Out):
+    success: bool = True
+    prices_as_of: str
+    instance_types: list[InstanceTypeOut]
+    count: int
+
+
+class HealthCheck(_Out):
+    ok: bool
+    detail: str
+
+
+class HealthOut(_Out):
+    success: bool
+    status: str = Field(description="ok, or unavailable when a check failed")
+    engine: str
+    checks: dict[str, HealthCheck]
+    workers: dict[str, Any]

@@ -1,0 +1,39 @@
+"""What every route needs, built once by `create_app` and handed to routes as a dependency."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from fastapi import Request
+
+from provisioner.api.sse import EventHub
+from provisioner.api.webhooks import WebhookSender
+from provisioner.api.workers import Workers
+from provisioner.config import Settings
+from provisioner.idempotency import IdempotencyKeys
+from provisioner.service import Provisioner
+from provisioner.tokens import Tokens
+
+
+@dataclass
+class ApiState:
+    settings: Settings
+    service: Provisioner
+    tokens: Tokens
+    idempotency: IdempotencyKeys
+    workers: Workers
+    hub: EventHub
+    webhooks: WebhookSender | None = None
+    # Serialises check-then-create for Idempotency-Key within this process.
+    idempotency_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def close(self) -> None:
+        self.workers.close()
+        if self.webhooks is not None:
+            self.webhooks.close()
+
+
+def get_state(request: Request) -> ApiState:
+    state: ApiState = request.app.state.api
+    return state
