@@ -42,7 +42,8 @@ from provisioner.errors import (
 from provisioner.leases import RELEASED
 from provisioner.lifecycle import Status
 from provisioner.models import Instance
-from provisioner.service import Provisioner, _iso
+from provisioner.service import Provisioner
+from provisioner.service_core import _iso
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,266 @@
+"""Provisioning: validate and record a request, run the stack's `up`, carry it to READY, and
+clean up after a failed `up`."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from decimal import Decimal
+
+from provisioner import lifecycle
+from provisioner.billing import storage_price_gb_month
+from provisioner.engine.base import EngineEvent, EventCallback
+from provisioner.errors import (
+    CloudError,
+    ConflictError,
+    ProvisionerError,
+    ProvisioningFailedError,
+)
+from provisioner.leases import RELEASED
+from provisioner.lifecycle import Status
+from provisioner.models import Instance, InstanceOut
+from provisioner.retries import destroy_backoff, retry_transient
+from provisioner.service_core import ServiceCore, _iso, log, new_instance_id
+from provisioner.sshkeys import throwaway_public_key
+from provisioner.validation import ProvisionRequest, ValidRequest, validate_request
+from stacks.spec import VM_RESOURCE_TYPES, InstanceSpec
+
+
+class Provisioning(ServiceCore):
+    # -- provisioning --------------------------------------------------------------------------
+
+    def validate(self, request: ProvisionRequest) -> ValidRequest:
+        return validate_request(request, self.settings, self.catalog)
+
+    def begin_provision(self, request: ProvisionRequest, *, engine: str | None = None) -> Instance:
+        """Validate and record the request as PROVISIONING. Nothing is created in a cloud yet."""
+        valid = self.validate(request)
+        price_per_hour = valid.type.price_in(valid.region)
+        price_gb_month = storage_price_gb_month(self.catalog, valid.provider, valid.disk_size_gb)
+        self._check_budget(valid, price_per_hour, price_gb_month)
+        engine_name = engine or self.default_engine
+        self.engine_for(engine_name).ensure_ready()
+        now = self.clock()
+        instance_id = new_instance_id()
+        instance = Instance(
+            id=instance_id,
+            user_id=valid.user_id,
+            task_id=valid.task_id,
+            provider=valid.provider,
+            instance_type=valid.type.name,
+            region=valid.region,
+            status=Status.PROVISIONING.value,
+            disk_size_gb=valid.disk_size_gb,
+            auto_terminate_minutes=valid.auto_terminate_minutes,
+            cost_per_hour=price_per_hour,
+            storage_price_gb_month=price_gb_month,
+            purpose=valid.purpose,
+            tags=valid.tags,
+            meta={},
+            allowed_ssh_cidrs=list(valid.allowed_ssh_cidrs),
+            ssh_public_key=valid.ssh_public_key,
+            ssh_key_fingerprint=valid.ssh_key_fingerprint,
+            engine=engine_name,
+            stack_name=instance_id,
+            created_at=now,
+            expires_at=now + timedelta(minutes=valid.auto_terminate_minutes),
+            hard_deadline=now + timedelta(minutes=self.settings.hard_lifetime_minutes),
+            updated_at=now,
+            **self.leases.fields("up"),
+        )
+        detail = f"{valid.provider} {valid.type.name} in {valid.region} on the {engine_name} engine"
+        instance = self.ledger.add(
+            instance, event_type=lifecycle.EVENT_NAMES[Status.PROVISIONING], detail=detail
+        )
+        self.leases.hold(instance.id)  # renewed until run_provision ends, even while queued
+        self._emit("instance:provisioning", {"instanceId": instance.id, "status": instance.status})
+        if valid.type.retired:
+            self._warn(instance, f"{valid.type.name} is retired: {valid.type.note or ''}".strip())
+        return instance
+
+    def _warn(self, instance: Instance, message: str) -> None:
+        log.info("%s: %s", instance.id, message)
+        self.ledger.note(
+            instance.id,
+            event_type="instance:warning",
+            status=Status(instance.status),
+            at=self.clock(),
+            detail=message,
+        )
+
+    def _spec(self, instance: Instance) -> InstanceSpec:
+        ssh_public_key = instance.ssh_public_key
+        if ssh_public_key is None and instance.provider == "AZURE":
+            # Azure needs a key when passwords are off; nobody holds this one's private half.
+            ssh_public_key = throwaway_public_key()
+        return InstanceSpec(
+            instance_id=instance.id,
+            provider=instance.provider,
+            instance_type=instance.instance_type,
+            region=instance.region,
+            disk_gb=instance.disk_size_gb,
+            expires_at=_iso(instance.expires_at),
+            hard_deadline=_iso(instance.hard_deadline),
+            user_id=instance.user_id,
+            task_id=instance.task_id,
+            ssh_public_key=ssh_public_key,
+            allowed_ssh_cidrs=tuple(instance.allowed_ssh_cidrs),
+            tags=dict(instance.tags),
+            image=self.settings.aws_ami
+            if instance.provider == "AWS"
+            else self.settings.azure_image,
+            subnet_id=self.settings.aws_subnet_id if instance.provider == "AWS" else None,
+        )
+
+    def run_provision(
+        self, instance_id: str, *, on_progress: EventCallback | None = None
+    ) -> InstanceOut:
+        """Run the stack's `up` for a PROVISIONING instance and carry it to READY (or FAILED)."""
+        instance = self.ledger.require(instance_id)
+        if instance.status != Status.PROVISIONING.value or not self.leases.adopt(instance, "up"):
+            raise ConflictError(
+                f"Instance {instance_id} is {instance.status}; its up is not this process's to run"
+            )
+        try:
+            return self._run_provision(instance_id, on_progress=on_progress)
+        finally:
+            self.leases.drop(instance_id)
+
+    def _run_provision(
+        self, instance_id: str, *, on_progress: EventCallback | None = None
+    ) -> InstanceOut:
+        instance = self.ledger.require(instance_id)
+        engine = self.engine_for(instance.engine)
+        spec = self._spec(instance)
+        vm_seen = threading.Event()
+
+        def forward(event: EngineEvent) -> None:
+            if (
+                event.kind == "resource"
+                and event.status == "done"
+                and event.op == "create"
+                and event.resource_type in VM_RESOURCE_TYPES
+                and not vm_seen.is_set()
+            ):
+                vm_seen.set()
+                try:
+                    self._move(
+                        self.ledger.require(instance_id),
+                        Status.CONFIGURING,
+                        detail="the VM exists and is booting",
+                    )
+                except ProvisionerError:
+                    log.exception("could not record CONFIGURING for %s", instance_id)
+            if on_progress is not None:
+                on_progress(event)
+
+        message = f"provisioner up {instance.id} (user {instance.user_id}, task {instance.task_id})"
+        try:
+            outputs = retry_transient(
+                lambda: engine.up(spec, message=message, on_event=forward), self.settings
+            )
+        except CloudError as exc:
+            self._clean_up_failed_up(instance_id, exc, on_progress)
+            raise
+        except ProvisionerError as exc:  # e.g. a provider plugin could not be installed
+            failure = ProvisioningFailedError(exc.message, kind="error")
+            self._clean_up_failed_up(instance_id, failure, on_progress)
+            raise failure from exc
+        except BaseException as exc:  # interrupted (Ctrl-C) or a bug: never leave it billing
+            self._clean_up_failed_up(
+                instance_id,
+                ProvisioningFailedError(f"interrupted: {exc!r}", kind="error"),
+                on_progress,
+            )
+            raise
+        instance = self.ledger.require(instance_id)
+        if instance.status == Status.PROVISIONING.value:
+            instance = self._move(
+                instance, Status.CONFIGURING, detail="the VM exists and is booting"
+            )
+        instance = self.ledger.update(
+            instance_id,
+            at=self.clock(),
+            public_ip=outputs.public_ip,
+            private_ip=outputs.private_ip,
+            cloud_instance_id=outputs.cloud_instance_id,
+            meta=outputs.metadata,
+        )
+        ip = outputs.public_ip or outputs.private_ip or "no address"
+        instance = self._move(
+            instance, Status.READY, detail=f"ready at {ip}", ready_at=self.clock(), **RELEASED
+        )
+        return self.to_out(instance)
+
+    def provision(
+        self,
+        request: ProvisionRequest,
+        *,
+        engine: str | None = None,
+        on_progress: EventCallback | None = None,
+    ) -> InstanceOut:
+        """The seed's provisionInstance: returns once the instance is READY; raises if it FAILED."""
+        instance = self.begin_provision(request, engine=engine)
+        return self.run_provision(instance.id, on_progress=on_progress)
+
+    def _clean_up_failed_up(
+        self, instance_id: str, error: CloudError, on_progress: EventCallback | None
+    ) -> None:
+        """Destroy what a failed up created, then record FAILED with the cause."""
+        instance = self.ledger.require(instance_id)
+        engine = self.engine_for(instance.engine)
+        code = error.provider_code or error.kind.upper()
+        cause = f"{error.kind}: {error.message}"
+        self.ledger.note(
+            instance_id,
+            event_type="instance:error",
+            status=Status(instance.status),
+            at=self.clock(),
+            detail=f"up failed ({cause}); destroying what it created",
+        )
+        try:
+            retry_transient(
+                lambda: engine.destroy(
+                    instance.stack_name,
+                    message=f"clean up failed up of {instance_id}",
+                    on_event=on_progress,
+                ),
+                self.settings,
+            )
+        except CloudError as destroy_error:
+            self._move(
+                instance,
+                Status.FAILED,
+                detail=f"clean-up destroy failed, will be retried: {destroy_error.message}",
+                error=f"{cause}; clean-up destroy failed (still billing until retried): "
+                f"{destroy_error.message}",
+                error_code=code,
+                destroy_attempts=instance.destroy_attempts + 1,
+                next_retry_at=self.clock() + destroy_backoff(1, self.settings),
+                **RELEASED,
+            )
+            return
+        self._move(
+            instance,
+            Status.FAILED,
+            detail=f"{cause}; everything it created was destroyed",
+            error=cause,
+            error_code=code,
+            **self._end_fields(instance),
+            **RELEASED,
+        )
+
+    def _check_budget(
+        self, valid: ValidRequest, price_per_hour: Decimal, price_gb_month: Decimal
+    ) -> None:
+        from provisioner.budgets import RequestCost, check_request
+
+        request = RequestCost(
+            user_id=valid.user_id,
+            instance_type=valid.type.name,
+            price_per_hour=price_per_hour,
+            price_gb_month=price_gb_month,
+            disk_gb=valid.disk_size_gb,
+            minutes=valid.auto_terminate_minutes,
+        )
+        check_request(self.ledger, request, now=self.clock())

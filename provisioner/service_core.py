@@ -1,0 +1,204 @@
+"""The service's core: settings, ledger, engines, events, state moves and what things cost.
+
+`Provisioner` (service.py) builds on it with provisioning (provisioning.py) and termination
+(termination.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from provisioner import lifecycle
+from provisioner.billing import CostSplit, cost_split
+from provisioner.catalog import Catalog, load_catalog
+from provisioner.config import Settings
+from provisioner.engine import create_engine
+from provisioner.engine.base import Engine
+from provisioner.leases import Leases
+from provisioner.ledger import Ledger
+from provisioner.lifecycle import Status
+from provisioner.models import CostBreakdownOut, Instance, InstanceOut
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+Handler = Callable[[dict[str, Any]], None]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _ended(instance: Instance) -> bool:
+    """Its resources are gone: TERMINATED, or FAILED with the clean-up done."""
+    return instance.status == Status.TERMINATED.value or (
+        instance.status == Status.FAILED.value and instance.terminated_at is not None
+    )
+
+
+def new_instance_id() -> str:
+    return "inst-" + secrets.token_hex(6)
+
+
+class ServiceCore:
+    """What every part of the service shares; see `Provisioner` for the public API."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        engine: Engine | None = None,
+        clock: Clock = utc_now,
+        ledger: Ledger | None = None,
+        catalog: Catalog | None = None,
+    ):
+        self.settings = settings
+        self.clock = clock
+        self.catalog = catalog or load_catalog(home=settings.home)
+        if ledger is None:
+            settings.ensure_home()
+            ledger = Ledger(settings.effective_database_url)
+        self.ledger = ledger
+        self._engines: dict[str, Engine] = {}
+        if engine is not None:
+            self._engines[engine.name] = engine
+        self.default_engine = engine.name if engine is not None else settings.engine
+        self._handlers: dict[str, list[Handler]] = defaultdict(list)
+        self._engines_lock = threading.Lock()
+        # Leases on this process's long operations, so a sweep can tell a dead one (issue #4).
+        self.leases = Leases(ledger, seconds=settings.lease_seconds, clock=clock)
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def engine_for(self, name: str) -> Engine:
+        with self._engines_lock:
+            if name not in self._engines:
+                self._engines[name] = create_engine(name, self.settings)
+            return self._engines[name]
+
+    def on(self, event_type: str, handler: Handler) -> None:
+        """Subscribe to the seed's events (`instance:ready`, ...) or "*" for all of them."""
+        if event_type != "*" and event_type not in lifecycle.SEED_EVENTS:
+            raise ValueError(
+                f"unknown event {event_type!r}; one of {', '.join(lifecycle.SEED_EVENTS)}"
+            )
+        self._handlers[event_type].append(handler)
+
+    def _emit(self, event_type: str, payload: dict[str, Any]) -> None:
+        for handler in [*self._handlers.get(event_type, []), *self._handlers.get("*", [])]:
+            try:
+                handler({"type": event_type, **payload})
+            except Exception:  # a subscriber must never break provisioning
+                log.exception("event handler for %s failed", event_type)
+
+    def _move(
+        self,
+        instance: Instance,
+        target: Status,
+        *,
+        detail: str | None = None,
+        where: Sequence[Any] = (),
+        **fields: Any,
+    ) -> Instance:
+        current = Status(instance.status)
+        lifecycle.check_transition(instance.id, current, target)
+        moved = self.ledger.transition(
+            instance.id,
+            expected=current,
+            target=target,
+            at=self.clock(),
+            event_type=lifecycle.EVENT_NAMES[target],
+            detail=detail,
+            where=where,
+            **fields,
+        )
+        payload: dict[str, Any] = {"instanceId": moved.id, "status": moved.status}
+        if detail:
+            payload["detail"] = detail
+        if target in lifecycle.FINAL:
+            payload["totalCost"] = float(self._cost(moved))
+        if target is Status.FAILED:
+            payload["error"] = moved.error
+        self._emit(lifecycle.EVENT_NAMES[target], payload)
+        return moved
+
+    def _end_fields(self, instance: Instance) -> dict[str, Any]:
+        """What an instance records when its resources are gone: the end time and final cost."""
+        now = self.clock()
+        split = self._billed(instance, now)
+        return {
+            "terminated_at": now,
+            "compute_cost": split.compute,
+            "storage_cost": split.storage,
+            "total_cost": split.total,
+        }
+
+    def _billed(self, instance: Instance, end: datetime) -> CostSplit:
+        """Compute and disk cost from createdAt to `end`, per the provider's billing rule."""
+        price_gb_month = instance.storage_price_gb_month
+        return cost_split(
+            self.catalog,
+            provider=instance.provider,
+            price_per_hour=Decimal(instance.cost_per_hour),
+            price_gb_month=None if price_gb_month is None else Decimal(price_gb_month),
+            disk_gb=instance.disk_size_gb,
+            start=instance.created_at,
+            end=end,
+        )
+
+    def _cost_split(self, instance: Instance) -> CostSplit:
+        if instance.total_cost is not None:  # frozen when it ended
+            total = Decimal(instance.total_cost)
+            if instance.compute_cost is None:  # ended before the cost split existed
+                return CostSplit(compute=total, storage=Decimal(0))
+            return CostSplit(
+                compute=Decimal(instance.compute_cost),
+                storage=Decimal(instance.storage_cost or 0),
+            )
+        return self._billed(instance, instance.terminated_at or self.clock())
+
+    def _cost(self, instance: Instance) -> Decimal:
+        return self._cost_split(instance).total
+
+    def to_out(self, instance: Instance) -> InstanceOut:
+        split = self._cost_split(instance)
+        return InstanceOut(
+            id=instance.id,
+            user_id=instance.user_id,
+            task_id=instance.task_id,
+            provider=instance.provider,
+            instance_type=instance.instance_type,
+            region=instance.region,
+            status=instance.status,
+            public_ip=instance.public_ip,
+            private_ip=instance.private_ip,
+            cloud_instance_id=instance.cloud_instance_id,
+            disk_size_gb=instance.disk_size_gb,
+            auto_terminate_minutes=instance.auto_terminate_minutes,
+            expires_at=instance.expires_at,
+            hard_deadline=instance.hard_deadline,
+            cost_per_hour=float(instance.cost_per_hour),
+            total_cost=float(split.total),
+            cost_breakdown=CostBreakdownOut(**split.to_json()),
+            purpose=instance.purpose,
+            tags=instance.tags,
+            metadata=instance.meta,
+            engine=instance.engine,
+            created_at=instance.created_at,
+            ready_at=instance.ready_at,
+            terminated_at=instance.terminated_at,
+            updated_at=instance.updated_at,
+            error=instance.error,
+            error_code=instance.error_code,
+        )
