@@ -94,7 +94,8 @@ def spenders_chart(report: dict[str, Any]) -> str:
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     if spenders:
-        ax.legend(frameon=False, loc="lower right")
+        # Above the plot, right-aligned: inside it would sit on a single spender's full bar.
+        ax.legend(frameon=False, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=2, fontsize=9)
     else:
         ax.set_yticks([])
         ax.set_xlim(0, 1)
