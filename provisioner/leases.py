@@ -24,6 +24,7 @@ from sqlmodel import Session, col
 
 from provisioner.ledger import Ledger
 from provisioner.models import Instance, InstanceEvent
+from provisioner.processes import pid_alive
 
 log = logging.getLogger(__name__)
 
@@ -38,16 +39,6 @@ def _pid_namespace() -> str:
         return os.readlink("/proc/self/ns/pid")  # e.g. "pid:[4026531836]"
     except OSError:
         return ""
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def make_owner() -> str:
@@ -68,7 +59,7 @@ def owner_is_dead(owner: str) -> bool:
         number = int(pid)
     except ValueError:
         return False
-    return number != os.getpid() and not _pid_alive(number)
+    return number != os.getpid() and not pid_alive(number)
 
 
 class Leases:

@@ -37,6 +37,7 @@ from provisioner.errors import (
     ProvisioningFailedError,
     classify_cloud_message,
 )
+from provisioner.processes import pid_alive
 from stacks import program_for
 from stacks.spec import (
     OUTPUT_CLOUD_INSTANCE_ID,
@@ -84,16 +85,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class _StackFile:
     """One simulated stack's state on disk, written atomically after every change."""
 
@@ -112,7 +103,7 @@ class _StackFile:
 
     def acquire(self, operation: str) -> None:
         holder = self.data.get("lock")
-        if holder and holder["pid"] != os.getpid() and _pid_alive(holder["pid"]):
+        if holder and holder["pid"] != os.getpid() and pid_alive(holder["pid"]):
             raise ConflictError(
                 f"[simulated] the stack is currently locked by process {holder['pid']} "
                 f"({holder['operation']} since {holder['since']})"
