@@ -208,7 +208,6 @@ class Provisioning(ServiceCore):
     ) -> None:
         """Destroy what a failed up created, then record FAILED with the cause."""
         instance = self.ledger.require(instance_id)
-        engine = self.engine_for(instance.engine)
         code = error.provider_code or error.kind.upper()
         cause = f"{error.kind}: {error.message}"
         self.ledger.note(
@@ -219,14 +218,7 @@ class Provisioning(ServiceCore):
             detail=f"up failed ({cause}); destroying what it created",
         )
         try:
-            retry_transient(
-                lambda: engine.destroy(
-                    instance.stack_name,
-                    message=f"clean up failed up of {instance_id}",
-                    on_event=on_progress,
-                ),
-                self.settings,
-            )
+            self._destroy_stack(instance, f"clean up failed up of {instance_id}", on_progress)
         except CloudError as destroy_error:
             self._move(
                 instance,

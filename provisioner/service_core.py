@@ -20,11 +20,12 @@ from provisioner.billing import CostSplit, cost_split
 from provisioner.catalog import Catalog, load_catalog
 from provisioner.config import Settings
 from provisioner.engine import create_engine
-from provisioner.engine.base import Engine
+from provisioner.engine.base import Engine, EventCallback
 from provisioner.leases import Leases
 from provisioner.ledger import Ledger
 from provisioner.lifecycle import Status
 from provisioner.models import CostBreakdownOut, Instance, InstanceOut
+from provisioner.retries import retry_transient
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +133,16 @@ class ServiceCore:
             payload["error"] = moved.error
         self._emit(lifecycle.EVENT_NAMES[target], payload)
         return moved
+
+    def _destroy_stack(
+        self, instance: Instance, message: str, on_progress: EventCallback | None
+    ) -> None:
+        """Destroy the instance's stack with its own engine, retrying transient failures."""
+        engine = self.engine_for(instance.engine)
+        retry_transient(
+            lambda: engine.destroy(instance.stack_name, message=message, on_event=on_progress),
+            self.settings,
+        )
 
     def _end_fields(self, instance: Instance) -> dict[str, Any]:
         """What an instance records when its resources are gone: the end time and final cost."""

@@ -14,7 +14,7 @@ from provisioner.errors import (
 from provisioner.leases import RELEASED
 from provisioner.lifecycle import Status
 from provisioner.models import Instance, InstanceOut
-from provisioner.retries import destroy_backoff, retry_transient
+from provisioner.retries import destroy_backoff
 from provisioner.service_core import ServiceCore, _ended, _iso
 
 
@@ -84,16 +84,8 @@ class Termination(ServiceCore):
     ) -> Instance:
         """Run the destroy whose lease `claim_destroy` took, and record the outcome: TERMINATED
         (or a FAILED instance's clean-up done), or the error and when it is retried."""
-        engine = self.engine_for(instance.engine)
         try:
-            retry_transient(
-                lambda: engine.destroy(
-                    instance.stack_name,
-                    message=f"provisioner down {instance.id} ({reason})",
-                    on_event=on_progress,
-                ),
-                self.settings,
-            )
+            self._destroy_stack(instance, f"provisioner down {instance.id} ({reason})", on_progress)
         except CloudError as exc:
             raise self._destroy_failed(instance, exc) from exc
         finally:
