@@ -24,6 +24,13 @@ from provisioner.models import Instance, InstanceEvent, UTCDateTime
 
 SCHEMA_HEAD = "0002"  # the newest migration; tests check it matches migrations/versions
 
+# PostgreSQL connection limits (see create_db_engine).
+POOL_SIZE = 10
+POOL_OVERFLOW = 20
+STATEMENT_TIMEOUT_MS = 30_000
+LOCK_TIMEOUT_MS = 10_000
+IDLE_IN_TRANSACTION_MS = 60_000
+
 
 def create_db_engine(url: str) -> sa.Engine:
     parsed = make_url(url)
@@ -41,13 +48,24 @@ def create_db_engine(url: str) -> sa.Engine:
             cursor.close()
 
         return engine
+    # A server: a pool sized for the API's worker threads plus request handlers, connections
+    # checked before use (a restarted server or a dropped idle connection is replaced, not an
+    # error), recycled hourly, and server-side limits so a stuck statement or a transaction left
+    # open by a dead client cannot hold row locks for ever. A URL's own `options` are kept.
+    limits = (
+        f"-c statement_timeout={STATEMENT_TIMEOUT_MS} "
+        f"-c lock_timeout={LOCK_TIMEOUT_MS} "
+        f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_MS}"
+    )
+    options = " ".join(filter(None, [parsed.query.get("options"), limits]))  # type: ignore[list-item]
     return sa.create_engine(
-        url,
+        parsed.difference_update_query(["options"]),
         pool_pre_ping=True,
-        pool_size=5,
-        max_overflow=10,
+        pool_size=POOL_SIZE,
+        max_overflow=POOL_OVERFLOW,
         pool_timeout=30,
-        connect_args={"connect_timeout": 10},
+        pool_recycle=3600,
+        connect_args={"connect_timeout": 10, "options": options},
     )
 
 
