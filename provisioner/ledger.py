@@ -151,8 +151,16 @@ class Ledger:
         task_id: str | None = None,
         statuses: Iterable[Status] | None = None,
         limit: int | None = None,
+        expired_by: datetime | None = None,
+        unended: bool = False,
     ) -> list[Instance]:
+        """Newest first. `expired_by`: only those whose expiresAt is at or before it; `unended`:
+        only those without terminatedAt (the reaper's filters, done by the database)."""
         query = select(Instance)
+        if expired_by is not None:
+            query = query.where(col(Instance.expires_at) <= expired_by)
+        if unended:
+            query = query.where(col(Instance.terminated_at).is_(None))
         if user_id is not None:
             query = query.where(Instance.user_id == user_id)
         if status is not None:
@@ -262,6 +270,13 @@ class Ledger:
         )
         with Session(self.engine, expire_on_commit=False) as session:
             return list(session.exec(query).all())
+
+    def engines_in_use(self, statuses: Iterable[Status]) -> set[str]:
+        """The engines of instances in these states (one row per engine, not per instance)."""
+        query = sa.select(col(Instance.engine)).distinct()
+        query = query.where(col(Instance.status).in_([s.value for s in statuses]))
+        with Session(self.engine) as session:
+            return {row[0] for row in session.execute(query)}
 
     # -- statistics ----------------------------------------------------------------------------
 

@@ -143,8 +143,8 @@ class Reaper:
     def _expire(self, result: SweepResult) -> None:
         now = self.service.clock()
         jobs: list[Job] = []
-        for instance in self.ledger.list(statuses=EXPIRABLE):
-            if instance.expires_at > now or self._busy(instance):
+        for instance in self.ledger.list(statuses=EXPIRABLE, expired_by=now):
+            if self._busy(instance):
                 continue
             try:
                 claimed = self.service.claim_destroy(
@@ -253,8 +253,8 @@ class Reaper:
     def _retry(self, result: SweepResult) -> None:
         now = self.service.clock()
         jobs: list[Job] = []
-        for instance in self.ledger.list(statuses=(Status.STOPPING, Status.FAILED)):
-            if instance.terminated_at is not None or self._busy(instance):
+        for instance in self.ledger.list(statuses=(Status.STOPPING, Status.FAILED), unended=True):
+            if self._busy(instance):
                 continue
             if instance.next_retry_at is not None and instance.next_retry_at > now:
                 result.waiting += 1
@@ -280,9 +280,7 @@ class Reaper:
     # -- 4. orphans ---------------------------------------------------------------------------
 
     def _orphans(self, result: SweepResult) -> None:
-        engines = {self.service.default_engine} | {
-            i.engine for i in self.ledger.list(statuses=lifecycle.ACTIVE)
-        }
+        engines = {self.service.default_engine} | self.ledger.engines_in_use(lifecycle.ACTIVE)
         for name in sorted(engines):
             engine = self.service.engine_for(name)
             try:
