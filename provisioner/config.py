@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     # REST API (`provisioner serve`, #3): provisions/destroys run at once, and where events go.
     max_parallel: int = Field(default=8, ge=1, le=256)
     serve_reaper: bool = Field(default=True, description="serve runs the reaper's sweeps")
+    pickup_interval_seconds: float = Field(
+        default=2, gt=0, description="how often serve looks for queued or orphaned ups (#6)"
+    )
     webhook_urls: str = Field(default="", description="comma-separated URLs to POST events to")
     webhook_secret: SecretStr | None = Field(default=None, description="HMAC key for webhooks")
 

@@ -32,6 +32,8 @@ Clock = Callable[[], datetime]
 
 # What a row holds when no operation runs on it.
 RELEASED: dict[str, Any] = {"operation": None, "lease_owner": None, "lease_expires_at": None}
+# A recorded up that no process runs yet: any replica's pickup loop claims it (#6).
+QUEUED: dict[str, Any] = {"operation": "up", "lease_owner": None, "lease_expires_at": None}
 
 
 def _pid_namespace() -> str:

@@ -24,6 +24,13 @@ from provisioner.models import Instance, InstanceEvent, UTCDateTime
 
 SCHEMA_HEAD = "0002"  # the newest migration; tests check it matches migrations/versions
 
+# PostgreSQL connection limits (see create_db_engine).
+POOL_SIZE = 10
+POOL_OVERFLOW = 20
+STATEMENT_TIMEOUT_MS = 30_000
+LOCK_TIMEOUT_MS = 10_000
+IDLE_IN_TRANSACTION_MS = 60_000
+
 
 def create_db_engine(url: str) -> sa.Engine:
     parsed = make_url(url)
@@ -41,13 +48,24 @@ def create_db_engine(url: str) -> sa.Engine:
             cursor.close()
 
         return engine
+    # A server: a pool sized for the API's worker threads plus request handlers, connections
+    # checked before use (a restarted server or a dropped idle connection is replaced, not an
+    # error), recycled hourly, and server-side limits so a stuck statement or a transaction left
+    # open by a dead client cannot hold row locks for ever. A URL's own `options` are kept.
+    limits = (
+        f"-c statement_timeout={STATEMENT_TIMEOUT_MS} "
+        f"-c lock_timeout={LOCK_TIMEOUT_MS} "
+        f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_MS}"
+    )
+    options = " ".join(filter(None, [parsed.query.get("options"), limits]))  # type: ignore[list-item]
     return sa.create_engine(
-        url,
+        parsed.difference_update_query(["options"]),
         pool_pre_ping=True,
-        pool_size=5,
-        max_overflow=10,
+        pool_size=POOL_SIZE,
+        max_overflow=POOL_OVERFLOW,
         pool_timeout=30,
-        connect_args={"connect_timeout": 10},
+        pool_recycle=3600,
+        connect_args={"connect_timeout": 10, "options": options},
     )
 
 
@@ -133,8 +151,16 @@ class Ledger:
         task_id: str | None = None,
         statuses: Iterable[Status] | None = None,
         limit: int | None = None,
+        expired_by: datetime | None = None,
+        unended: bool = False,
     ) -> list[Instance]:
+        """Newest first. `expired_by`: only those whose expiresAt is at or before it; `unended`:
+        only those without terminatedAt (the reaper's filters, done by the database)."""
         query = select(Instance)
+        if expired_by is not None:
+            query = query.where(col(Instance.expires_at) <= expired_by)
+        if unended:
+            query = query.where(col(Instance.terminated_at).is_(None))
         if user_id is not None:
             query = query.where(Instance.user_id == user_id)
         if status is not None:
@@ -244,6 +270,13 @@ class Ledger:
         )
         with Session(self.engine, expire_on_commit=False) as session:
             return list(session.exec(query).all())
+
+    def engines_in_use(self, statuses: Iterable[Status]) -> set[str]:
+        """The engines of instances in these states (one row per engine, not per instance)."""
+        query = sa.select(col(Instance.engine)).distinct()
+        query = query.where(col(Instance.status).in_([s.value for s in statuses]))
+        with Session(self.engine) as session:
+            return {row[0] for row in session.execute(query)}
 
     # -- statistics ----------------------------------------------------------------------------
 

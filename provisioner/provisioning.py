@@ -16,7 +16,7 @@ from provisioner.errors import (
     ProvisionerError,
     ProvisioningFailedError,
 )
-from provisioner.leases import RELEASED
+from provisioner.leases import QUEUED, RELEASED
 from provisioner.lifecycle import Status
 from provisioner.models import Instance, InstanceOut
 from provisioner.retries import destroy_backoff, retry_transient
@@ -25,6 +25,9 @@ from provisioner.sshkeys import throwaway_public_key
 from provisioner.validation import ProvisionRequest, ValidRequest, validate_request
 from stacks.spec import VM_RESOURCE_TYPES, InstanceSpec
 
+# The states an up runs in: before the VM exists, and while it boots.
+UP_STATES = (Status.PROVISIONING.value, Status.CONFIGURING.value)
+
 
 class Provisioning(ServiceCore):
     # -- provisioning --------------------------------------------------------------------------
@@ -32,8 +35,13 @@ class Provisioning(ServiceCore):
     def validate(self, request: ProvisionRequest) -> ValidRequest:
         return validate_request(request, self.settings, self.catalog)
 
-    def begin_provision(self, request: ProvisionRequest, *, engine: str | None = None) -> Instance:
-        """Validate and record the request as PROVISIONING. Nothing is created in a cloud yet."""
+    def begin_provision(
+        self, request: ProvisionRequest, *, engine: str | None = None, hold: bool = True
+    ) -> Instance:
+        """Validate and record the request as PROVISIONING. Nothing is created in a cloud yet.
+
+        `hold`: this process takes the up's lease (and runs it next). Without it the request is
+        queued for any replica: `operation` "up" with no owner, claimed by `pickup`."""
         valid = self.validate(request)
         price_per_hour = valid.type.price_in(valid.region)
         price_gb_month = storage_price_gb_month(self.catalog, valid.provider, valid.disk_size_gb)
@@ -66,13 +74,14 @@ class Provisioning(ServiceCore):
             expires_at=now + timedelta(minutes=valid.auto_terminate_minutes),
             hard_deadline=now + timedelta(minutes=self.settings.hard_lifetime_minutes),
             updated_at=now,
-            **self.leases.fields("up"),
+            **(self.leases.fields("up") if hold else QUEUED),
         )
         detail = f"{valid.provider} {valid.type.name} in {valid.region} on the {engine_name} engine"
         instance = self.ledger.add(
             instance, event_type=lifecycle.EVENT_NAMES[Status.PROVISIONING], detail=detail
         )
-        self.leases.hold(instance.id)  # renewed until run_provision ends, even while queued
+        if hold:
+            self.leases.hold(instance.id)  # renewed until run_provision ends, even while queued
         self._emit("instance:provisioning", {"instanceId": instance.id, "status": instance.status})
         if valid.type.retired:
             self._warn(instance, f"{valid.type.name} is retired: {valid.type.note or ''}".strip())
@@ -117,7 +126,7 @@ class Provisioning(ServiceCore):
     ) -> InstanceOut:
         """Run the stack's `up` for a PROVISIONING instance and carry it to READY (or FAILED)."""
         instance = self.ledger.require(instance_id)
-        if instance.status != Status.PROVISIONING.value or not self.leases.adopt(instance, "up"):
+        if instance.status not in UP_STATES or not self.leases.adopt(instance, "up"):
             raise ConflictError(
                 f"Instance {instance_id} is {instance.status}; its up is not this process's to run"
             )
@@ -126,6 +135,18 @@ class Provisioning(ServiceCore):
         finally:
             self.leases.drop(instance_id)
 
+    def resume_provision(self, instance_id: str, *, interrupted: bool) -> InstanceOut:
+        """Run the up of an instance this process claimed (`pickup`): one queued for
+        any replica, or (`interrupted`) one whose replica died mid-up. The stack is unlocked and
+        refreshed first; the up then converges on what the dead one left."""
+        if interrupted:
+            instance = self.ledger.require(instance_id)
+            try:
+                self.engine_for(instance.engine).recover(instance.stack_name)
+            except ProvisionerError as exc:  # the up below says whether it mattered
+                self._warn(instance, f"unlocking/refreshing the stack failed: {exc.message}")
+        return self.run_provision(instance_id)
+
     def _run_provision(
         self, instance_id: str, *, on_progress: EventCallback | None = None
     ) -> InstanceOut:
@@ -133,6 +154,8 @@ class Provisioning(ServiceCore):
         engine = self.engine_for(instance.engine)
         spec = self._spec(instance)
         vm_seen = threading.Event()
+        if instance.status == Status.CONFIGURING.value:  # resuming an up that got this far
+            vm_seen.set()
 
         def forward(event: EngineEvent) -> None:
             if (

@@ -103,8 +103,11 @@ class SweepResult:
 
 
 class Reaper:
-    def __init__(self, service: Provisioner):
+    def __init__(self, service: Provisioner, *, take_over_ups: bool = True):
+        """`take_over_ups=False`: leave interrupted PROVISIONING ups to `serve`'s pickup loop,
+        which finishes them rather than destroying them (#6)."""
         self.service = service
+        self.take_over_ups = take_over_ups
         self.settings = service.settings
         self.ledger = service.ledger
         self.leases = service.leases
@@ -140,8 +143,8 @@ class Reaper:
     def _expire(self, result: SweepResult) -> None:
         now = self.service.clock()
         jobs: list[Job] = []
-        for instance in self.ledger.list(statuses=EXPIRABLE):
-            if instance.expires_at > now or self._busy(instance):
+        for instance in self.ledger.list(statuses=EXPIRABLE, expired_by=now):
+            if self._busy(instance):
                 continue
             try:
                 claimed = self.service.claim_destroy(
@@ -184,6 +187,8 @@ class Reaper:
     def _recover(self, result: SweepResult) -> None:
         jobs: list[Job] = []
         for instance in self.ledger.list(statuses=RECOVERABLE):
+            if not self.take_over_ups and instance.status != Status.STOPPING.value:
+                continue  # an up: the pickup loop's
             if not self._abandoned(instance):
                 continue
             holder = instance.lease_owner or "a process that left no lease"
@@ -208,6 +213,8 @@ class Reaper:
             return self.leases.is_stale(instance)
         if instance.status == Status.STOPPING.value:
             return False  # a failed destroy waiting for its retry: step 3's
+        if instance.status == Status.PROVISIONING.value and instance.operation == "up":
+            return False  # queued for a replica's pickup loop (`provisioner serve`, #6)
         # PROVISIONING/CONFIGURING without a lease: made before leases existed, or a row whose
         # process never renewed it. Give it one lease period from its last change.
         idle = self.service.clock() - instance.updated_at
@@ -246,8 +253,8 @@ class Reaper:
     def _retry(self, result: SweepResult) -> None:
         now = self.service.clock()
         jobs: list[Job] = []
-        for instance in self.ledger.list(statuses=(Status.STOPPING, Status.FAILED)):
-            if instance.terminated_at is not None or self._busy(instance):
+        for instance in self.ledger.list(statuses=(Status.STOPPING, Status.FAILED), unended=True):
+            if self._busy(instance):
                 continue
             if instance.next_retry_at is not None and instance.next_retry_at > now:
                 result.waiting += 1
@@ -273,9 +280,7 @@ class Reaper:
     # -- 4. orphans ---------------------------------------------------------------------------
 
     def _orphans(self, result: SweepResult) -> None:
-        engines = {self.service.default_engine} | {
-            i.engine for i in self.ledger.list(statuses=lifecycle.ACTIVE)
-        }
+        engines = {self.service.default_engine} | self.ledger.engines_in_use(lifecycle.ACTIVE)
         for name in sorted(engines):
             engine = self.service.engine_for(name)
             try:
@@ -345,12 +350,14 @@ class Reaper:
                 self.leases.drop(row.id)
 
 
-def start_reaper(service: Provisioner, *, interval: float | None = None) -> threading.Event:
+def start_reaper(
+    service: Provisioner, *, interval: float | None = None, take_over_ups: bool = True
+) -> threading.Event:
     """Run sweeps in a daemon thread (for `provisioner serve`); set the returned event to stop."""
     stop = threading.Event()
     every = interval if interval is not None else service.settings.reap_interval_seconds
     thread = threading.Thread(
-        target=Reaper(service).run,
+        target=Reaper(service, take_over_ups=take_over_ups).run,
         kwargs={"interval": every, "stop": stop},
         name="provisioner-reaper",
         daemon=True,

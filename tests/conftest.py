@@ -1,16 +1,80 @@
 """Shared fixtures: a fake clock (the only thing we fake), settings in a tmp home, the service on
-the simulated engine and a real SQLite ledger."""
+the simulated engine, and a real ledger: SQLite, and PostgreSQL too where one is configured.
+
+The ledger, service, reaper and API tests (tests/integration, tests/api) run once per database
+through the `database` parameter. PostgreSQL runs when PROVISIONER_TEST_POSTGRES_URL names a
+server (`.ci/run` starts one); without it those cases are skipped with that reason. Each test
+worker gets its own schema, migrated once; each test starts from empty tables (TRUNCATE).
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from databases import POSTGRES_ENV, postgres_base_url, with_search_path
 from factories import FakeClock
+from sqlmodel import SQLModel
 
 from provisioner.config import Settings
+from provisioner.ledger import Ledger
 from provisioner.service import Provisioner
+
+BOTH_DATABASES = ("tests/integration/", "tests/api/")
+POSTGRES_ONLY = ("tests/replicas/",)  # several `serve` processes share a server's ledger
+NO_POSTGRES = (
+    f"PostgreSQL not configured: set {POSTGRES_ENV}=postgresql://user:pass@host/db "
+    "(.ci/run does) to run the PostgreSQL half of the suite"
+)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """The database-backed tests run on both databases; the rest on SQLite only."""
+    if "database" not in metafunc.fixturenames:
+        return
+    path = metafunc.definition.path.as_posix()
+    if any(part in path for part in BOTH_DATABASES):
+        metafunc.parametrize("database", ["sqlite", "postgresql"], indirect=True)
+    elif any(part in path for part in POSTGRES_ONLY):
+        metafunc.parametrize("database", ["postgresql"], indirect=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """This test worker's own schema on the configured server, migrated from empty once."""
+    base = postgres_base_url()
+    if not base:
+        pytest.skip(NO_POSTGRES)
+    schema = "test_" + os.environ.get("PYTEST_XDIST_WORKER", "main")
+    admin = Ledger(Settings(database_url=base).effective_database_url, migrate=False)
+    with admin.engine.begin() as conn:
+        conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    admin.dispose()
+    url = with_search_path(Settings(database_url=base).effective_database_url, schema)
+    Ledger(url).dispose()  # the migrations, from an empty schema
+    yield url
+
+
+def _truncate(url: str) -> None:
+    ledger = Ledger(url, migrate=False)
+    tables = ", ".join(t.name for t in SQLModel.metadata.sorted_tables)
+    with ledger.engine.begin() as conn:
+        conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    ledger.dispose()
+
+
+@pytest.fixture
+def database(request: pytest.FixtureRequest) -> str | None:
+    """The ledger URL for this test: None means the default SQLite file in the home."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        return None
+    url: str = request.getfixturevalue("postgres_url")
+    _truncate(url)
+    return url
 
 
 @pytest.fixture
@@ -19,8 +83,9 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A private data dir, also exported so CLI commands and subprocesses use it."""
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database: str | None) -> Path:
+    """A private data dir, also exported (with the ledger URL) so CLI commands and subprocesses
+    use it."""
     home = tmp_path / "home"
     monkeypatch.setenv("PROVISIONER_HOME", str(home))
     monkeypatch.setenv("PROVISIONER_ENGINE", "simulated")
@@ -31,6 +96,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "PROVISIONER_SIM_DELAY",
     ):
         monkeypatch.delenv(name, raising=False)
+    if database is not None:
+        monkeypatch.setenv("PROVISIONER_DATABASE_URL", database)
     return home
 
 

@@ -62,9 +62,11 @@ def create_app(
     service: Provisioner | None = None,
     webhooks: WebhookSender | None = None,
     reaper: bool | None = None,
+    pickup: bool = True,
 ) -> FastAPI:
     """The app. `webhooks` replaces the sender built from the PROVISIONER_WEBHOOK_* settings;
-    `reaper` (default `settings.serve_reaper`) runs the reaper's sweeps while the app runs."""
+    `reaper` (default `settings.serve_reaper`) runs the reaper's sweeps while the app runs;
+    `pickup` runs queued ups and takes over those of dead replicas (`api/pickup.py`)."""
     service = service or Provisioner(settings)
     state = ApiState(
         settings=settings,
@@ -85,10 +87,18 @@ def create_app(
         if settings.serve_reaper if reaper is None else reaper:
             from provisioner.reaper import start_reaper
 
-            stop_reaper = start_reaper(service)
+            stop_reaper = start_reaper(service, take_over_ups=not pickup)
+        stop_pickup = None
+        if pickup:
+            from provisioner.api.pickup import start_pickup
+
+            stop_pickup = start_pickup(
+                service, state.workers, interval=settings.pickup_interval_seconds
+            )
         yield
-        if stop_reaper is not None:
-            stop_reaper.set()
+        for stop in (stop_reaper, stop_pickup):
+            if stop is not None:
+                stop.set()
         state.close()
 
     app = FastAPI(

@@ -29,7 +29,7 @@ from provisioner.api.state import ApiState
 from provisioner.errors import ConflictError, ProvisionerError, ValidationError
 from provisioner.idempotency import validate_key
 from provisioner.lifecycle import Status, parse_status
-from provisioner.models import InstanceOut
+from provisioner.models import Instance, InstanceOut
 from provisioner.validation import ProvisionRequest
 
 router = APIRouter(prefix="/api/instances", tags=["instances"])
@@ -69,23 +69,30 @@ def _request(body: ProvisionIn, user_id: str) -> ProvisionRequest:
 
 
 def _begin(
-    state: ApiState, request: ProvisionRequest, key: str | None
+    state: ApiState, request: ProvisionRequest, key: str | None, wait: bool
 ) -> tuple[InstanceOut, Future[InstanceOut] | None, bool]:
-    """Record the request (or find the one this Idempotency-Key made) and start its up.
+    """Record the request (or find the one this Idempotency-Key made) and start its up here,
+    or, when every worker here is busy, queue it for any replica's pickup loop (#6).
 
     Returns (the instance, the running up or None, whether this is a replay).
     """
     service = state.service
+
+    def record() -> tuple[Instance, Future[InstanceOut] | None]:
+        here = wait or state.workers.free() > 0
+        instance = service.begin_provision(request, hold=here)
+        return instance, state.workers.provision(instance.id) if here else None
+
     if key is None:
-        instance = service.begin_provision(request)
-        return service.to_out(instance), state.workers.provision(instance.id), False
+        instance, future = record()
+        return service.to_out(instance), future, False
     with state.idempotency_lock:
         earlier = state.idempotency.lookup(request.user_id, key)
         if earlier is not None:
             return service.get(earlier), state.workers.pending(earlier), True
-        instance = service.begin_provision(request)
+        instance, future = record()
         state.idempotency.remember(request.user_id, key, instance.id)
-        return service.to_out(instance), state.workers.provision(instance.id), False
+        return service.to_out(instance), future, False
 
 
 async def _outcome(state: ApiState, instance_id: str, future: Future[InstanceOut]) -> InstanceOut:
@@ -126,7 +133,7 @@ async def provision(
     assert user_id is not None
     key = validate_key(idempotency_key) if idempotency_key is not None else None
     request = _request(body, user_id)
-    instance, future, replayed = await run_in_threadpool(_begin, state, request, key)
+    instance, future, replayed = await run_in_threadpool(_begin, state, request, key, wait)
     response.headers["Location"] = _location(instance.id)
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"

@@ -91,12 +91,14 @@ async def stream_events(
         yield "retry: 2000\n\n"
         while True:
             wake.clear()
+            # The state first, then the events: when the state is final, the events read after
+            # it include the final one (the other order can miss it: a race seen on PostgreSQL).
+            instance = await run_in_threadpool(service.get, instance_id)
             events = await run_in_threadpool(service.events, instance_id)
             for position, event in enumerate(events[sent:], start=sent + 1):
                 data = {"instanceId": instance_id, **event.to_json()}
                 yield _frame(event.type, data, position)
             sent = max(sent, len(events))
-            instance = await run_in_threadpool(service.get, instance_id)
             if Status(instance.status) in FINAL:
                 yield _frame("end", {"instanceId": instance_id, "status": instance.status})
                 return

@@ -31,6 +31,19 @@ class Workers:
         """Run the up of a PROVISIONING instance (recorded by `begin_provision`)."""
         return self._submit(instance_id, "up", lambda: self.service.run_provision(instance_id))
 
+    def resume(self, instance_id: str, *, interrupted: bool) -> Future[InstanceOut]:
+        """Run the up of a PROVISIONING instance the pickup loop claimed (see `pickup`)."""
+        return self._submit(
+            instance_id,
+            "up",
+            lambda: self.service.resume_provision(instance_id, interrupted=interrupted),
+        )
+
+    def free(self) -> int:
+        """Workers neither busy nor promised to a queued operation."""
+        with self._lock:
+            return self.max_parallel - len(self._running)
+
     def terminate(self, instance_id: str, reason: str) -> Future[InstanceOut]:
         """Run the destroy of an instance `begin_terminate` moved to STOPPING."""
         if self.operation(instance_id) == "up":

@@ -167,6 +167,13 @@ class _SimulatedCloud(Mocks):
                 raise RuntimeError(message)
         resource_id, state = self.cloud.new_resource(args)
         with self.stack.lock:
+            # An up that resumes an interrupted one replaces what that one created, as Pulumi's
+            # state would: one entry per (type, name).
+            self.stack.data["resources"] = [
+                r
+                for r in self.stack.data["resources"]
+                if (r["type"], r["name"]) != (args.typ, args.name)
+            ]
             self.stack.data["resources"].append(
                 {"type": args.typ, "name": args.name, "id": resource_id}
             )

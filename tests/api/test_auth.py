@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 from apiclient import SEED_AWS_BODY, Api
 
 ROUTES = [
@@ -64,10 +65,13 @@ def test_a_revoked_token_stops_working(api: Api):
 
 def test_tokens_are_stored_only_as_hashes(api: Api):
     token, info = api.app.state.api.tokens.create("user-123")
-    stored = b"".join(p.read_bytes() for p in api.service.settings.home.glob("ledger.db*"))
+    with api.service.ledger.engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT * FROM api_tokens")).all()
+    stored = repr(rows)
 
-    assert info.id.encode() in stored  # the record is there (main file or WAL)...
-    assert token.encode() not in stored  # ...but not the token
+    assert info.id in stored  # the record is there...
+    assert token not in stored  # ...but not the token
+    assert token.removeprefix("prov_") not in stored
 
 
 @pytest.mark.parametrize(("method", "path", "body"), ROUTES)

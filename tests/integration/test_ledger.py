@@ -1,4 +1,4 @@
-"""The ledger on a real SQLite file: migrations, conditional transitions, SQL statistics."""
+"""The ledger on real SQLite and PostgreSQL: migrations, conditional transitions, SQL statistics."""
 
 import threading
 from datetime import UTC, datetime, timedelta
@@ -11,6 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from databases import with_search_path
 from sqlmodel import SQLModel
 
 from provisioner.errors import ConflictError
@@ -45,8 +46,8 @@ def make_row(instance_id: str, **overrides) -> Instance:
 
 
 @pytest.fixture
-def ledger(tmp_path: Path):
-    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+def ledger(tmp_path: Path, database: str | None):
+    ledger = Ledger(database or f"sqlite:///{tmp_path / 'ledger.db'}")
     yield ledger
     ledger.dispose()
 
@@ -65,8 +66,24 @@ def test_migrations_build_exactly_the_models_schema(ledger):
     assert diff == []
 
 
-def test_first_use_migrates_once_even_from_several_threads(tmp_path):
-    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+@pytest.fixture
+def empty_database(tmp_path: Path, database: str | None):
+    """A URL to a database with no tables yet: a new SQLite file or a new PostgreSQL schema."""
+    if database is None:
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    schema = f"fresh_{tmp_path.name.lower().replace('-', '_')[:40]}"
+    admin = sa.create_engine(database)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    yield with_search_path(database.split("?")[0], schema)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+def test_first_use_migrates_once_even_from_several_threads(empty_database):
+    url = empty_database
     errors = []
 
     def open_ledger():
@@ -81,10 +98,14 @@ def test_first_use_migrates_once_even_from_several_threads(tmp_path):
     for t in threads:
         t.join()
     assert errors == []
-    with sa.create_engine(url).connect() as conn:
+    check = Ledger(url, migrate=False)
+    with check.engine.connect() as conn:
         assert (
             conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == SCHEMA_HEAD
         )
+        diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+    check.dispose()
+    assert diff == []
 
 
 def test_transition_is_conditional_so_two_movers_cannot_both_win(ledger):

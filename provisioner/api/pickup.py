@@ -1,0 +1,93 @@
+"""The pickup loop: every `serve` replica takes recorded ups that no live process runs (#6).
+
+A POST records its request before replying. The replica that got it runs the up when it has a
+free worker; otherwise it leaves the request queued (`operation` "up", no lease owner) and any
+replica with a free worker claims it here. A replica that dies mid-up leaves a stale lease (its
+heartbeat stops; on the same host its pid is gone at once): the next replica to look claims the
+row from that owner and finishes the up. Claims are conditional UPDATEs after
+`SELECT ... FOR UPDATE SKIP LOCKED` (`Leases.claim`), so of several replicas exactly one wins.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from sqlmodel import Session, col, select
+
+from provisioner.api.workers import Workers
+from provisioner.models import Instance
+from provisioner.provisioning import UP_STATES
+from provisioner.service import Provisioner
+
+log = logging.getLogger(__name__)
+
+
+class Pickup:
+    def __init__(self, service: Provisioner, workers: Workers):
+        self.service = service
+        self.workers = workers
+
+    def candidates(self, limit: int) -> list[Instance]:
+        """Ups (PROVISIONING/CONFIGURING) some other process (or none) holds, oldest first."""
+        query = (
+            select(Instance)
+            .where(col(Instance.status).in_(UP_STATES))
+            .where(
+                col(Instance.lease_owner).is_(None)
+                | (col(Instance.lease_owner) != self.service.leases.owner)
+            )
+            .order_by(col(Instance.created_at), col(Instance.id))
+            .limit(limit)
+        )
+        with Session(self.service.ledger.engine, expire_on_commit=False) as session:
+            return list(session.exec(query).all())
+
+    def once(self) -> int:
+        """Claim and start as many waiting ups as this replica has free workers: how many."""
+        free = self.workers.free()
+        if free <= 0:
+            return 0
+        leases = self.service.leases
+        started = 0
+        for instance in self.candidates(limit=free * 4):
+            if started >= free:
+                break
+            queued = instance.lease_owner is None and instance.operation == "up"
+            if not queued and not leases.is_stale(instance):
+                continue  # a live replica runs it
+            claimed = leases.claim(
+                instance,
+                operation="up",
+                event_type="instance:claimed",
+                detail="queued up picked up"
+                if queued
+                else f"taking over the interrupted up of {instance.lease_owner}",
+                stale_owner=not queued,
+            )
+            if claimed is None:
+                continue  # another replica got there first
+            self.workers.resume(claimed.id, interrupted=not queued)
+            started += 1
+        return started
+
+    def run(self, *, interval: float, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                self.once()
+            except Exception:  # a database blip must not end the loop
+                log.warning("pickup pass failed", exc_info=True)
+            stop.wait(interval)
+
+
+def start_pickup(service: Provisioner, workers: Workers, *, interval: float) -> threading.Event:
+    """Run the loop in a daemon thread; set the returned event to stop it."""
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=Pickup(service, workers).run,
+        kwargs={"interval": interval, "stop": stop},
+        name="provisioner-pickup",
+        daemon=True,
+    )
+    thread.start()
+    return stop
