@@ -95,6 +95,20 @@ class Leases:
             )
         ]
 
+    def maybe_stale(self) -> sa.ColumnElement[bool]:
+        """SQL for rows `is_stale` may call stale: unowned, expired, or owned by a process on this
+        host (whose pid `is_stale` then checks). Lets a query skip what live peers hold."""
+        local = self.owner.rsplit("|", 2)[0] + "|"  # host|pid namespace|
+        return (
+            col(Instance.lease_owner).is_(None)
+            | col(Instance.lease_expires_at).is_(None)
+            | (col(Instance.lease_expires_at) < self.clock())
+            | (
+                col(Instance.lease_owner).startswith(local, autoescape=True)
+                & (col(Instance.lease_owner) != self.owner)
+            )
+        )
+
     def is_stale(self, instance: Instance) -> bool:
         """The instance's lease belongs to a process that stopped (expired, or its pid is gone)."""
         if instance.lease_owner is None:

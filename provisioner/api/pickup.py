@@ -29,14 +29,12 @@ class Pickup:
         self.workers = workers
 
     def candidates(self, limit: int) -> list[Instance]:
-        """Ups (PROVISIONING/CONFIGURING) some other process (or none) holds, oldest first."""
+        """Ups (PROVISIONING/CONFIGURING) queued or maybe abandoned, oldest first; what live
+        peers hold is filtered out in SQL so it cannot crowd the queue out of `limit`."""
         query = (
             select(Instance)
             .where(col(Instance.status).in_(UP_STATES))
-            .where(
-                col(Instance.lease_owner).is_(None)
-                | (col(Instance.lease_owner) != self.service.leases.owner)
-            )
+            .where(self.service.leases.maybe_stale())
             .order_by(col(Instance.created_at), col(Instance.id))
             .limit(limit)
         )
