@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from provisioner.errors import ValidationError
 from provisioner.ledger import Ledger
@@ -57,11 +57,3 @@ class IdempotencyKeys:
                 return existing
             raise
         return instance_id
-
-    def forget_older_than(self, moment: datetime) -> int:
-        with Session(self.ledger.engine) as session:
-            result = session.execute(
-                sa.delete(IdempotencyKey).where(col(IdempotencyKey.created_at) < moment)
-            )
-            session.commit()
-            return int(result.rowcount)  # type: ignore[attr-defined]
