@@ -296,8 +296,8 @@ def test_help_imports_no_heavy_modules():
         "import sys, runpy; sys.argv = ['provisioner', '--help'];\n"
         "try: runpy.run_module('provisioner.cli.main', run_name='__main__')\n"
         "except SystemExit: pass\n"
-        "heavy = [m for m in ('pulumi', 'sqlmodel', 'sqlalchemy', 'fastapi', 'pydantic_settings')"
-        " if m in sys.modules]\n"
+        "heavy = [m for m in ('pulumi', 'sqlmodel', 'sqlalchemy', 'fastapi', 'pydantic_settings',"
+        " 'uvicorn', 'matplotlib', 'httpx') if m in sys.modules]\n"
         "print('HEAVY', heavy)"
     )
     out = subprocess.run(
@@ -309,3 +309,4 @@ def test_help_imports_no_heavy_modules():
     )
     assert "HEAVY []" in out.stdout
     assert "up" in out.stdout and "down" in out.stdout
+    assert "cost-report" in out.stdout and "budget" in out.stdout and "catalog" in out.stdout

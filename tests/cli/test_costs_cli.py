@@ -4,10 +4,6 @@ Instances with exact lifetimes are made through the service with a fake clock in
 dir (the CLI itself runs on the real clock)."""
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from factories import azure_request, make_request
@@ -140,21 +136,3 @@ def test_catalog_refresh_offline_fails_with_one_line_and_keeps_the_catalog(home,
     assert "Catalog refresh failed" in line and "the catalog was not changed" in line
     assert not (home / "catalog.json").exists()
     assert run_json("types")["pricesAsOf"] == before
-
-
-def test_help_does_not_import_the_plotting_or_http_libraries():
-    code = (
-        "import sys, runpy; sys.argv = ['provisioner', '--help'];\n"
-        "try: runpy.run_module('provisioner.cli.main', run_name='__main__')\n"
-        "except SystemExit: pass\n"
-        "print('HEAVY', [m for m in ('matplotlib', 'httpx', 'sqlalchemy') if m in sys.modules])"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
-    )
-    assert "HEAVY []" in out.stdout
-    assert "cost-report" in out.stdout and "budget" in out.stdout and "catalog" in out.stdout
