@@ -34,10 +34,10 @@ from fastapi.testclient import TestClient
 
 from provisioner.api.app import create_app
 from provisioner.config import Settings
-from provisioner.ledger import Ledger
-from provisioner.models import Instance
-from provisioner.reaper import Reaper
-from provisioner.service import Provisioner
+from provisioner.ledger.ledger import Ledger
+from provisioner.ledger.models import Instance
+from provisioner.ops.reaper import Reaper
+from provisioner.ops.service import Provisioner
 
 RAW_STATS = [
     "SELECT count(*), sum(CASE WHEN terminated_at IS NULL THEN 1 ELSE 0 END), "

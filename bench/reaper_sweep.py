@@ -15,9 +15,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from provisioner.config import Settings
-from provisioner.reaper import Reaper
-from provisioner.service import Provisioner
-from provisioner.validation import ProvisionRequest
+from provisioner.ops.reaper import Reaper
+from provisioner.ops.service import Provisioner
+from provisioner.rules.validation import ProvisionRequest
 
 
 class Clock:

@@ -15,8 +15,8 @@ from pathlib import Path
 from provisioner.config import Settings
 from provisioner.engine.fakecloud import FakeCloud
 from provisioner.engine.mockrun import run_program
-from provisioner.service import Provisioner
-from provisioner.validation import ProvisionRequest
+from provisioner.ops.service import Provisioner
+from provisioner.rules.validation import ProvisionRequest
 from stacks import program_for
 
 

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from provisioner.api.app import create_app
-from provisioner.service import Provisioner
+from provisioner.ops.service import Provisioner
 
 SEED_AZURE_BODY: dict[str, Any] = {
     "userId": "user-123",

@@ -20,8 +20,8 @@ from factories import FakeClock
 from sqlmodel import SQLModel
 
 from provisioner.config import Settings
-from provisioner.ledger import Ledger
-from provisioner.service import Provisioner
+from provisioner.ledger.ledger import Ledger
+from provisioner.ops.service import Provisioner
 
 BOTH_DATABASES = ("tests/integration/", "tests/api/")
 POSTGRES_ONLY = ("tests/replicas/",)  # several `serve` processes share a server's ledger

@@ -1,1 +1,3 @@
-"""The REST API (`provisioner serve`): `create_app(settings)` builds the FastAPI app."""
+"""The REST API (`provisioner serve`): `create_app(settings)` builds the FastAPI app.
+
+An edge (with cli and web): may import any layer; no layer below imports it."""

@@ -16,10 +16,10 @@ from provisioner.api.state import ApiState
 from provisioner.api.webhooks import WebhookSender
 from provisioner.api.workers import Workers
 from provisioner.config import Settings
-from provisioner.errors import ProvisionerError
-from provisioner.idempotency import IdempotencyKeys
-from provisioner.service import Provisioner
-from provisioner.tokens import Tokens
+from provisioner.ledger.idempotency import IdempotencyKeys
+from provisioner.ledger.tokens import Tokens
+from provisioner.ops.service import Provisioner
+from provisioner.rules.errors import ProvisionerError
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         stop_reaper = None
         if settings.serve_reaper if reaper is None else reaper:
-            from provisioner.reaper import start_reaper
+            from provisioner.ops.reaper import start_reaper
 
             stop_reaper = start_reaper(service, take_over_ups=not pickup)
         stop_pickup = None

@@ -8,10 +8,10 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from provisioner.api.state import ApiState, get_state
-from provisioner.errors import NotFoundError, PermissionDeniedError
-from provisioner.models import InstanceOut
-from provisioner.tokens import Principal
-from provisioner.validation import validate_id
+from provisioner.ledger.models import InstanceOut
+from provisioner.ledger.tokens import Principal
+from provisioner.rules.errors import NotFoundError, PermissionDeniedError
+from provisioner.rules.validation import validate_id
 
 bearer = HTTPBearer(
     auto_error=False,

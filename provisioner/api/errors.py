@@ -16,7 +16,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from provisioner.errors import (
+from provisioner.ledger.models import InstanceOut
+from provisioner.rules.errors import (
     AuthenticationError,
     CloudError,
     ConflictError,
@@ -27,7 +28,6 @@ from provisioner.errors import (
     ProvisionerError,
     ValidationError,
 )
-from provisioner.models import InstanceOut
 
 log = logging.getLogger(__name__)
 

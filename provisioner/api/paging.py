@@ -7,8 +7,8 @@ import binascii
 import json
 from datetime import datetime
 
-from provisioner.errors import ValidationError
-from provisioner.models import InstanceOut
+from provisioner.ledger.models import InstanceOut
+from provisioner.rules.errors import ValidationError
 
 DEFAULT_PAGE = 100
 MAX_PAGE = 500

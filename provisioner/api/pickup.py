@@ -16,9 +16,9 @@ import threading
 from sqlmodel import Session, col, select
 
 from provisioner.api.workers import Workers
-from provisioner.models import Instance
-from provisioner.provisioning import UP_STATES
-from provisioner.service import Provisioner
+from provisioner.ledger.models import Instance
+from provisioner.ops.provisioning import UP_STATES
+from provisioner.ops.service import Provisioner
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Path, Query
 
 from provisioner.api.auth import Caller, State, acting_user
 from provisioner.api.schemas import ErrorOut, _In, _Out
-from provisioner.budgets import BudgetOut
-from provisioner.errors import PermissionDeniedError
-from provisioner.tokens import Principal
+from provisioner.ledger.tokens import Principal
+from provisioner.ops.budgets import BudgetOut
+from provisioner.rules.errors import PermissionDeniedError
 
 router = APIRouter(tags=["costs"])
 ERRORS: dict[int | str, dict[str, Any]] = {

@@ -26,11 +26,11 @@ from provisioner.api.schemas import (
 )
 from provisioner.api.sse import parse_last_event_id, stream_events
 from provisioner.api.state import ApiState
-from provisioner.errors import ConflictError, ProvisionerError, ValidationError
-from provisioner.idempotency import validate_key
-from provisioner.lifecycle import Status, parse_status
-from provisioner.models import Instance, InstanceOut
-from provisioner.validation import ProvisionRequest
+from provisioner.ledger.idempotency import validate_key
+from provisioner.ledger.models import Instance, InstanceOut
+from provisioner.rules.errors import ConflictError, ProvisionerError, ValidationError
+from provisioner.rules.lifecycle import Status, parse_status
+from provisioner.rules.validation import ProvisionRequest
 
 router = APIRouter(prefix="/api/instances", tags=["instances"])
 

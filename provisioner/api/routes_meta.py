@@ -9,8 +9,8 @@ from fastapi import APIRouter, Query, Response
 
 from provisioner.api.auth import Caller, State
 from provisioner.api.schemas import ErrorOut, HealthCheck, HealthOut, InstanceTypeList
-from provisioner.errors import ProvisionerError
-from provisioner.validation import validate_provider
+from provisioner.rules.errors import ProvisionerError
+from provisioner.rules.validation import validate_provider
 
 router = APIRouter()
 

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from provisioner.models import EventOut, InstanceOut, StatisticsOut
+from provisioner.ledger.models import EventOut, InstanceOut, StatisticsOut
 
 
 class _In(BaseModel):

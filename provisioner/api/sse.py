@@ -19,8 +19,8 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
-from provisioner.lifecycle import FINAL, Status
-from provisioner.service import Provisioner
+from provisioner.ops.service import Provisioner
+from provisioner.rules.lifecycle import FINAL, Status
 
 POLL_SECONDS = 1.0
 KEEPALIVE_SECONDS = 15.0

@@ -11,9 +11,9 @@ from provisioner.api.sse import EventHub
 from provisioner.api.webhooks import WebhookSender
 from provisioner.api.workers import Workers
 from provisioner.config import Settings
-from provisioner.idempotency import IdempotencyKeys
-from provisioner.service import Provisioner
-from provisioner.tokens import Tokens
+from provisioner.ledger.idempotency import IdempotencyKeys
+from provisioner.ledger.tokens import Tokens
+from provisioner.ops.service import Provisioner
 
 
 @dataclass

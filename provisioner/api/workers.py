@@ -11,9 +11,9 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from provisioner.errors import ConflictError, ProvisionerError
-from provisioner.models import InstanceOut
-from provisioner.service import Provisioner
+from provisioner.ledger.models import InstanceOut
+from provisioner.ops.service import Provisioner
+from provisioner.rules.errors import ConflictError, ProvisionerError
 
 log = logging.getLogger(__name__)
 

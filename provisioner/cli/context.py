@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from provisioner.config import Settings
-    from provisioner.service import Provisioner
+    from provisioner.ops.service import Provisioner
 
 
 def load_settings(*, simulate: bool = False) -> Settings:
@@ -21,7 +21,7 @@ def load_settings(*, simulate: bool = False) -> Settings:
 
 
 def make_provisioner(*, simulate: bool = False) -> Provisioner:
-    from provisioner.service import Provisioner
+    from provisioner.ops.service import Provisioner
 
     return Provisioner(load_settings(simulate=simulate))
 

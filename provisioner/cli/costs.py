@@ -15,7 +15,7 @@ def parse_when(field_name: str, value: str | None) -> datetime | None:
     """A date (2026-11-26) or ISO time (2026-11-26T10:00Z); naive means UTC."""
     if value is None:
         return None
-    from provisioner.errors import ValidationError
+    from provisioner.rules.errors import ValidationError
 
     text = value.strip()
     try:
@@ -46,7 +46,7 @@ def cost_report(
 
     report = make_provisioner().cost_report(days=days, by=by.strip().lower(), user_id=user)
     if html is not None:
-        from provisioner.cost_report_html import render_html
+        from provisioner.pricing.cost_report_html import render_html
 
         html.write_text(render_html(report), encoding="utf-8")
     if json_output:
@@ -184,8 +184,8 @@ def catalog_refresh(
     """Pull on-demand Linux list prices from AWS's and Azure's public price files."""
     from provisioner.cli.context import load_settings
     from provisioner.cli.render import err, out, print_json
-    from provisioner.pricing_refresh import refresh_catalog
-    from provisioner.validation import validate_provider
+    from provisioner.pricing.refresh import refresh_catalog
+    from provisioner.rules.validation import validate_provider
 
     providers = (validate_provider(provider),) if provider else ("AWS", "AZURE")
     settings = load_settings()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from provisioner.errors import (
+from provisioner.rules.errors import (
     BudgetExceededError,
     InvalidTransitionError,
     NotFoundError,

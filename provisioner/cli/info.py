@@ -56,10 +56,10 @@ def types(
     """The instance type catalog: GPU, vCPU, RAM, $/hour, regions."""
     from rich.table import Table
 
-    from provisioner.catalog import load_catalog
     from provisioner.cli.context import load_settings
     from provisioner.cli.render import out, print_json
-    from provisioner.validation import validate_provider
+    from provisioner.rules.catalog import load_catalog
+    from provisioner.rules.validation import validate_provider
 
     catalog = load_catalog(home=load_settings().home)  # a refreshed catalog wins (#5)
     wanted = validate_provider(provider) if provider else None
@@ -109,12 +109,12 @@ def doctor(
     from provisioner.cli.render import out, print_json
     from provisioner.engine import create_engine
     from provisioner.engine.base import DoctorCheck
-    from provisioner.errors import ProvisionerError
+    from provisioner.rules.errors import ProvisionerError
 
     settings = load_settings(simulate=simulate)
     checks = [DoctorCheck("settings", True, f"data dir {settings.home}, engine {settings.engine}")]
     try:
-        from provisioner.ledger import Ledger
+        from provisioner.ledger.ledger import Ledger
 
         settings.ensure_home()
         ledger = Ledger(settings.effective_database_url)

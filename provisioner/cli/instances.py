@@ -14,7 +14,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print the API's JSON shap
 
 
 def _parse_tags(pairs: list[str]) -> dict[str, str]:
-    from provisioner.errors import ValidationError
+    from provisioner.rules.errors import ValidationError
 
     tags: dict[str, str] = {}
     for pair in pairs:
@@ -26,7 +26,7 @@ def _parse_tags(pairs: list[str]) -> dict[str, str]:
 
 
 def _read_key(path: Path | None) -> str | None:
-    from provisioner.errors import ValidationError
+    from provisioner.rules.errors import ValidationError
 
     if path is None:
         return None
@@ -100,7 +100,7 @@ def up(
     """Create an instance's stack and wait until it is READY."""
     from provisioner.cli.context import default_user, make_provisioner
     from provisioner.cli.render import err, instance_details, out, print_json, simulation_banner
-    from provisioner.validation import ProvisionRequest
+    from provisioner.rules.validation import ProvisionRequest
 
     request = ProvisionRequest(
         provider=provider,
@@ -145,7 +145,7 @@ def down(
     """Destroy instances' stacks and print the final cost."""
     from provisioner.cli.context import make_provisioner
     from provisioner.cli.render import err, money, out, print_json
-    from provisioner.errors import ProvisionerError, ValidationError
+    from provisioner.rules.errors import ProvisionerError, ValidationError
 
     if bool(instance_ids) == bool(task):
         raise ValidationError(
@@ -204,8 +204,8 @@ def list_instances(
     """List instances, newest first."""
     from provisioner.cli.context import make_provisioner
     from provisioner.cli.render import instance_table, out, print_json
-    from provisioner.errors import ValidationError
-    from provisioner.lifecycle import parse_status
+    from provisioner.rules.errors import ValidationError
+    from provisioner.rules.lifecycle import parse_status
 
     try:
         wanted = parse_status(status) if status else None

@@ -10,7 +10,7 @@ import typer
 from provisioner.cli.instances import JsonOpt
 
 if TYPE_CHECKING:
-    from provisioner.reaper import SweepResult
+    from provisioner.ops.reaper import SweepResult
 
 
 def _print_sweep(result: SweepResult, json_output: bool) -> None:
@@ -52,7 +52,7 @@ def reap(
 
     from provisioner.cli.context import make_provisioner
     from provisioner.cli.render import err
-    from provisioner.reaper import Reaper
+    from provisioner.ops.reaper import Reaper
 
     service = make_provisioner()
     reaper = Reaper(service)

@@ -9,7 +9,7 @@ import typer
 from provisioner.cli.instances import JsonOpt
 
 if TYPE_CHECKING:
-    from provisioner.tokens import Tokens
+    from provisioner.ledger.tokens import Tokens
 
 token_app = typer.Typer(
     help="Bearer tokens for the REST API (stored hashed; a new token is shown once).",
@@ -21,8 +21,8 @@ def _tokens() -> Tokens:
     from datetime import UTC, datetime
 
     from provisioner.cli.context import load_settings
-    from provisioner.ledger import Ledger
-    from provisioner.tokens import Tokens
+    from provisioner.ledger.ledger import Ledger
+    from provisioner.ledger.tokens import Tokens
 
     settings = load_settings()
     settings.ensure_home()

@@ -1,4 +1,7 @@
-"""Engines by name. Importing this package imports no Pulumi code."""
+"""Engines by name. Importing this package imports no Pulumi code.
+
+May import: provisioner.rules, provisioner.config and stacks (engine/pulumi*.py and simulated
+only)."""
 
 from __future__ import annotations
 

@@ -61,7 +61,7 @@ from provisioner.engine.pulumi_doctor import (
     passphrase_check,
 )
 from provisioner.engine.pulumi_events import EventRelay, error_line, failure
-from provisioner.errors import (
+from provisioner.rules.errors import (
     CloudError,
     DestroyFailedError,
     EngineUnavailableError,

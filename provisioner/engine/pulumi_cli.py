@@ -25,7 +25,7 @@ from pulumi import automation as auto
 from pulumi.automation import errors as auto_errors
 from semver import VersionInfo
 
-from provisioner.errors import EngineUnavailableError
+from provisioner.rules.errors import EngineUnavailableError
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from pulumi.automation import errors as auto_errors
 from pulumi.automation import events as auto_events
 
 from provisioner.engine.base import EngineEvent, EventCallback
-from provisioner.errors import (
+from provisioner.rules.errors import (
     CAPACITY_CODES,
     QUOTA_CODES,
     CloudError,

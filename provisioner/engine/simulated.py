@@ -31,13 +31,13 @@ from provisioner.engine.base import (
 )
 from provisioner.engine.fakecloud import FakeCloud
 from provisioner.engine.mockrun import run_program
-from provisioner.errors import (
+from provisioner.engine.processes import pid_alive
+from provisioner.rules.errors import (
     ConflictError,
     DestroyFailedError,
     ProvisioningFailedError,
     classify_cloud_message,
 )
-from provisioner.processes import pid_alive
 from stacks import program_for
 from stacks.spec import (
     OUTPUT_CLOUD_INSTANCE_ID,

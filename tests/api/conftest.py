@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from provisioner.api.app import create_app
 from provisioner.config import Settings
-from provisioner.service import Provisioner
+from provisioner.ops.service import Provisioner
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import pytest
 from factories import make_request
 
 from provisioner.config import Settings
-from provisioner.service import Provisioner
+from provisioner.ops.service import Provisioner
 
 
 def _libfaketime() -> Path | None:

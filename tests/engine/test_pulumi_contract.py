@@ -24,7 +24,7 @@ from provisioner.config import Settings
 from provisioner.engine.base import Engine, EngineEvent, StackOutputs
 from provisioner.engine.pulumi import PulumiEngine
 from provisioner.engine.pulumi_cli import CliCommand
-from provisioner.errors import (
+from provisioner.rules.errors import (
     DestroyFailedError,
     EngineUnavailableError,
     ProvisioningFailedError,

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from provisioner.engine.pulumi import PulumiEngine
-from provisioner.errors import CloudError
+from provisioner.rules.errors import CloudError
 from stacks.spec import InstanceSpec
 
 Spec = Callable[..., InstanceSpec]

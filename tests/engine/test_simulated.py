@@ -11,8 +11,8 @@ from factories import make_request
 
 from provisioner.config import Settings
 from provisioner.engine.simulated import SimulatedEngine
-from provisioner.errors import ConflictError, DestroyFailedError, ProvisioningFailedError
-from provisioner.service import Provisioner
+from provisioner.ops.service import Provisioner
+from provisioner.rules.errors import ConflictError, DestroyFailedError, ProvisioningFailedError
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ import pytest
 from factories import azure_request, make_request
 
 from provisioner.config import Settings
-from provisioner.errors import BudgetExceededError, ProvisioningFailedError, ValidationError
-from provisioner.service import Provisioner
-from provisioner.spend import user_spend
+from provisioner.ledger.spend import user_spend
+from provisioner.ops.service import Provisioner
+from provisioner.rules.errors import BudgetExceededError, ProvisioningFailedError, ValidationError
 
 AWS_DISK_30_MIN = Decimal("0.08") * 50 * Decimal("0.5") / 730
 AZURE_P10_2_H = Decimal("19.71") * 2 / 730

@@ -14,10 +14,10 @@ from alembic.script import ScriptDirectory
 from databases import with_search_path
 from sqlmodel import SQLModel
 
-from provisioner.errors import ConflictError
-from provisioner.ledger import SCHEMA_HEAD, Ledger
-from provisioner.lifecycle import Status
-from provisioner.models import Instance
+from provisioner.ledger.ledger import SCHEMA_HEAD, Ledger
+from provisioner.ledger.models import Instance
+from provisioner.rules.errors import ConflictError
+from provisioner.rules.lifecycle import Status
 
 T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 
@@ -55,7 +55,7 @@ def ledger(tmp_path: Path, database: str | None):
 def test_schema_head_constant_matches_the_newest_migration():
     config = Config()
     config.set_main_option(
-        "script_location", str(Path(__file__).parents[2] / "provisioner" / "migrations")
+        "script_location", str(Path(__file__).parents[2] / "provisioner" / "ledger" / "migrations")
     )
     assert ScriptDirectory.from_config(config).get_current_head() == SCHEMA_HEAD
 

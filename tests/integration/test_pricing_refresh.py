@@ -12,10 +12,10 @@ import httpx
 import pytest
 from factories import make_request
 
-from provisioner.catalog import LOCAL_CATALOG, load_catalog
-from provisioner.errors import CatalogRefreshError
-from provisioner.pricing_refresh import parse_aws_offer_csv, refresh_catalog
-from provisioner.service import Provisioner
+from provisioner.ops.service import Provisioner
+from provisioner.pricing.refresh import parse_aws_offer_csv, refresh_catalog
+from provisioner.rules.catalog import LOCAL_CATALOG, load_catalog
+from provisioner.rules.errors import CatalogRefreshError
 
 SAMPLES = Path(__file__).parents[1] / "data" / "pricing"
 

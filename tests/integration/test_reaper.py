@@ -9,14 +9,14 @@ from factories import make_request
 
 from provisioner.config import Settings
 from provisioner.engine.simulated import SimulatedEngine
-from provisioner.errors import (
+from provisioner.ops.reaper import Reaper
+from provisioner.ops.service import Provisioner
+from provisioner.rules.errors import (
     ConflictError,
     DestroyFailedError,
     ProvisioningFailedError,
     ValidationError,
 )
-from provisioner.reaper import Reaper
-from provisioner.service import Provisioner
 from stacks.spec import InstanceSpec
 
 

@@ -9,9 +9,9 @@ import pytest
 from factories import ED25519_KEY, azure_request, make_request
 
 from provisioner.config import Settings
-from provisioner.errors import ConflictError, DestroyFailedError, ProvisioningFailedError
-from provisioner.lifecycle import Status
-from provisioner.service import Provisioner
+from provisioner.ops.service import Provisioner
+from provisioner.rules.errors import ConflictError, DestroyFailedError, ProvisioningFailedError
+from provisioner.rules.lifecycle import Status
 
 DOC_NET = ipaddress.ip_network("203.0.113.0/24")
 

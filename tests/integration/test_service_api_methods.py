@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from factories import make_request
 
-from provisioner.errors import ConflictError, InvalidTransitionError, ValidationError
-from provisioner.lifecycle import Status
+from provisioner.rules.errors import ConflictError, InvalidTransitionError, ValidationError
+from provisioner.rules.lifecycle import Status
 
 
 def test_begin_terminate_records_stopping_and_finish_destroys(service):

@@ -106,7 +106,7 @@ def test_aws_g4dn_xlarge(live_engine: PulumiEngine) -> None:
 @pytest.mark.skipif(not HAS_PULUMI, reason="the pulumi CLI is not on PATH")
 @pytest.mark.skipif(not HAS_AZURE, reason="no ARM_*/AZURE_* service principal in the environment")
 def test_azure_nc4as_t4_v3(live_engine: PulumiEngine) -> None:
-    from provisioner.sshkeys import throwaway_public_key
+    from provisioner.remote.keys import throwaway_public_key
 
     spec = live_spec(
         provider="AZURE",

@@ -23,10 +23,10 @@ from apiclient import SEED_AWS_BODY, free_port
 from factories import make_request
 
 from provisioner.config import Settings
-from provisioner.ledger import Ledger
-from provisioner.reaper import Reaper
-from provisioner.service import Provisioner
-from provisioner.tokens import Tokens
+from provisioner.ledger.ledger import Ledger
+from provisioner.ledger.tokens import Tokens
+from provisioner.ops.reaper import Reaper
+from provisioner.ops.service import Provisioner
 
 SETTLED = ("READY", "RUNNING", "TERMINATED", "FAILED")
 

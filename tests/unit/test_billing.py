@@ -5,9 +5,9 @@ from decimal import Decimal
 
 import pytest
 
-from provisioner.billing import billed_seconds, cost_split, storage_price_gb_month
-from provisioner.budgets import usd
-from provisioner.catalog import load_catalog
+from provisioner.ops.budgets import usd
+from provisioner.rules.billing import billed_seconds, cost_split, storage_price_gb_month
+from provisioner.rules.catalog import load_catalog
 
 CATALOG = load_catalog()
 T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from provisioner.catalog import PROVIDERS, Catalog, load_catalog
+from provisioner.rules.catalog import PROVIDERS, Catalog, load_catalog
 
 
 @pytest.fixture(scope="module")
@@ -257,7 +257,7 @@ def test_billing_granularity_per_provider(catalog: Catalog) -> None:
 
 
 def test_packaged_file_records_date_sources_and_provenance() -> None:
-    text = resources.files("provisioner").joinpath("data/catalog.json").read_text("utf-8")
+    text = resources.files("provisioner.rules").joinpath("data/catalog.json").read_text("utf-8")
     raw = json.loads(text)
     assert raw["pricesAsOf"][:2] == "20" and len(raw["pricesAsOf"]) == 10
     assert raw["sources"] and all(url.startswith("https://") for url in raw["sources"])

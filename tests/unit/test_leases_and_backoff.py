@@ -6,8 +6,8 @@ import sys
 from datetime import timedelta
 
 from provisioner.config import Settings
-from provisioner.leases import make_owner, owner_is_dead
-from provisioner.retries import destroy_backoff
+from provisioner.ops.leases import make_owner, owner_is_dead
+from provisioner.ops.retries import destroy_backoff
 
 
 def owner_of_pid(pid: int) -> str:

@@ -2,8 +2,14 @@ import itertools
 
 import pytest
 
-from provisioner.errors import InvalidTransitionError
-from provisioner.lifecycle import EVENT_NAMES, TRANSITIONS, Status, check_transition, parse_status
+from provisioner.rules.errors import InvalidTransitionError
+from provisioner.rules.lifecycle import (
+    EVENT_NAMES,
+    TRANSITIONS,
+    Status,
+    check_transition,
+    parse_status,
+)
 
 
 def test_the_happy_path_is_legal_in_order():

@@ -3,10 +3,10 @@
 import pytest
 from factories import ED25519_KEY, azure_request, make_request
 
-from provisioner.catalog import load_catalog
 from provisioner.config import Settings
-from provisioner.errors import ValidationError
-from provisioner.validation import validate_request
+from provisioner.rules.catalog import load_catalog
+from provisioner.rules.errors import ValidationError
+from provisioner.rules.validation import validate_request
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from typing import TypeVar
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from provisioner.config import Settings
-from provisioner.errors import CloudError
+from provisioner.rules.errors import CloudError
 
 T = TypeVar("T")
 

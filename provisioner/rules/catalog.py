@@ -1,10 +1,9 @@
 """The instance-type catalog: GPU, vCPU, RAM, $/hour and regions per provider.
 
-The data lives in `provisioner/data/catalog.json` (prices, sources and per-entry provenance notes);
-this module loads and checks it. Standard library only, so importing it stays cheap for the CLI.
-Money is `Decimal` (the JSON is parsed with `parse_float=Decimal`); floats appear only in
-`to_json()`, at the edge.
-"""
+The data lives in `provisioner/rules/data/catalog.json` (prices, sources and per-entry
+provenance notes); this module loads and checks it. Standard library only, so importing it
+stays cheap for the CLI. Money is `Decimal` (the JSON is parsed with `parse_float=Decimal`);
+floats appear only in `to_json()`, at the edge."""
 
 from __future__ import annotations
 
@@ -157,7 +156,7 @@ def _local_catalog(path: str, _mtime_ns: int) -> Catalog:
 
 
 def packaged_catalog_text() -> str:
-    return resources.files("provisioner").joinpath(_DATA_FILE).read_text(encoding="utf-8")
+    return resources.files("provisioner.rules").joinpath(_DATA_FILE).read_text(encoding="utf-8")
 
 
 @functools.cache

@@ -29,9 +29,13 @@ from typing import Any
 
 from sqlmodel import col
 
-from provisioner import lifecycle
 from provisioner.engine.base import StackInfo
-from provisioner.errors import (
+from provisioner.ledger.models import Instance
+from provisioner.ops.leases import RELEASED
+from provisioner.ops.service import Provisioner
+from provisioner.ops.service_core import _iso
+from provisioner.rules import lifecycle
+from provisioner.rules.errors import (
     CloudError,
     ConflictError,
     EngineUnavailableError,
@@ -39,11 +43,7 @@ from provisioner.errors import (
     ProvisionerError,
     ProvisioningFailedError,
 )
-from provisioner.leases import RELEASED
-from provisioner.lifecycle import Status
-from provisioner.models import Instance
-from provisioner.service import Provisioner
-from provisioner.service_core import _iso
+from provisioner.rules.lifecycle import Status
 
 log = logging.getLogger(__name__)
 

@@ -7,22 +7,22 @@ import threading
 from datetime import timedelta
 from decimal import Decimal
 
-from provisioner import lifecycle
-from provisioner.billing import storage_price_gb_month
 from provisioner.engine.base import EngineEvent, EventCallback
-from provisioner.errors import (
+from provisioner.ledger.models import Instance, InstanceOut
+from provisioner.ops.leases import QUEUED, RELEASED
+from provisioner.ops.retries import destroy_backoff, retry_transient
+from provisioner.ops.service_core import ServiceCore, _iso, log, new_instance_id
+from provisioner.remote.keys import throwaway_public_key
+from provisioner.rules import lifecycle
+from provisioner.rules.billing import storage_price_gb_month
+from provisioner.rules.errors import (
     CloudError,
     ConflictError,
     ProvisionerError,
     ProvisioningFailedError,
 )
-from provisioner.leases import QUEUED, RELEASED
-from provisioner.lifecycle import Status
-from provisioner.models import Instance, InstanceOut
-from provisioner.retries import destroy_backoff, retry_transient
-from provisioner.service_core import ServiceCore, _iso, log, new_instance_id
-from provisioner.sshkeys import throwaway_public_key
-from provisioner.validation import ProvisionRequest, ValidRequest, validate_request
+from provisioner.rules.lifecycle import Status
+from provisioner.rules.validation import ProvisionRequest, ValidRequest, validate_request
 from stacks.spec import VM_RESOURCE_TYPES, InstanceSpec
 
 # The states an up runs in: before the VM exists, and while it boots.
@@ -268,7 +268,7 @@ class Provisioning(ServiceCore):
     def _check_budget(
         self, valid: ValidRequest, price_per_hour: Decimal, price_gb_month: Decimal
     ) -> None:
-        from provisioner.budgets import RequestCost, check_request
+        from provisioner.ops.budgets import RequestCost, check_request
 
         request = RequestCost(
             user_id=valid.user_id,

@@ -26,8 +26,8 @@ from typing import Any
 
 import httpx
 
-from provisioner.catalog import LOCAL_CATALOG, packaged_catalog_text, parse_catalog
-from provisioner.errors import CatalogRefreshError
+from provisioner.rules.catalog import LOCAL_CATALOG, packaged_catalog_text, parse_catalog
+from provisioner.rules.errors import CatalogRefreshError
 
 AWS_HOST = "https://pricing.us-east-1.amazonaws.com"
 AWS_REGION_INDEX = f"{AWS_HOST}/offers/v1.0/aws/AmazonEC2/current/region_index.json"

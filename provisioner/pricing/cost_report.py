@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from provisioner.catalog import Catalog
-from provisioner.errors import ValidationError
-from provisioner.ledger import Ledger
-from provisioner.spend import GROUPS, SpendRow, spend_by
+from provisioner.ledger.ledger import Ledger
+from provisioner.ledger.spend import GROUPS, SpendRow, spend_by
+from provisioner.rules.catalog import Catalog
+from provisioner.rules.errors import ValidationError
 
 MAX_DAYS = 366
 TOP_SPENDERS = 10

@@ -15,17 +15,17 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from provisioner import lifecycle
-from provisioner.billing import CostSplit, cost_split
-from provisioner.catalog import Catalog, load_catalog
 from provisioner.config import Settings
 from provisioner.engine import create_engine
 from provisioner.engine.base import Engine, EventCallback
-from provisioner.leases import Leases
-from provisioner.ledger import Ledger
-from provisioner.lifecycle import Status
-from provisioner.models import CostBreakdownOut, Instance, InstanceOut
-from provisioner.retries import retry_transient
+from provisioner.ledger.ledger import Ledger
+from provisioner.ledger.models import CostBreakdownOut, Instance, InstanceOut
+from provisioner.ops.leases import Leases
+from provisioner.ops.retries import retry_transient
+from provisioner.rules import lifecycle
+from provisioner.rules.billing import CostSplit, cost_split
+from provisioner.rules.catalog import Catalog, load_catalog
+from provisioner.rules.lifecycle import Status
 
 log = logging.getLogger(__name__)
 

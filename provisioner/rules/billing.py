@@ -20,8 +20,8 @@ from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 
-from provisioner.catalog import Catalog
-from provisioner.costs import SECONDS_PER_HOUR, round_money
+from provisioner.rules.catalog import Catalog
+from provisioner.rules.costs import SECONDS_PER_HOUR, round_money
 
 HOURS_PER_MONTH = Decimal(730)
 SECONDS_PER_MONTH = HOURS_PER_MONTH * SECONDS_PER_HOUR

@@ -18,10 +18,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
-from provisioner.billing import SECONDS_PER_MONTH
-from provisioner.costs import round_money
-from provisioner.ledger import Ledger
-from provisioner.models import Instance
+from provisioner.ledger.ledger import Ledger
+from provisioner.ledger.models import Instance
+from provisioner.rules.billing import SECONDS_PER_MONTH
+from provisioner.rules.costs import round_money
 
 GROUPS = ("user", "provider", "type", "day")
 

@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from provisioner.errors import ValidationError
-from provisioner.ledger import Ledger
-from provisioner.models import IdempotencyKey
+from provisioner.ledger.ledger import Ledger
+from provisioner.ledger.models import IdempotencyKey
+from provisioner.rules.errors import ValidationError
 
 WINDOW = timedelta(hours=24)
 MAX_KEY_LENGTH = 255

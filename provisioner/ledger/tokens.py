@@ -16,10 +16,10 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from provisioner.errors import AuthenticationError, NotFoundError, ValidationError
-from provisioner.ledger import Ledger
-from provisioner.models import ApiToken
-from provisioner.validation import validate_id
+from provisioner.ledger.ledger import Ledger
+from provisioner.ledger.models import ApiToken
+from provisioner.rules.errors import AuthenticationError, NotFoundError, ValidationError
+from provisioner.rules.validation import validate_id
 
 TOKEN_PREFIX = "prov_"
 # Record last use at most this often: a write per request would cost every GET a transaction.

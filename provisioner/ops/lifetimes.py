@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
-from provisioner.errors import ConflictError, NotFoundError, ValidationError
-from provisioner.ledger import Ledger
-from provisioner.lifecycle import Status
-from provisioner.models import Instance, InstanceEvent
+from provisioner.ledger.ledger import Ledger
+from provisioner.ledger.models import Instance, InstanceEvent
+from provisioner.rules.errors import ConflictError, NotFoundError, ValidationError
+from provisioner.rules.lifecycle import Status
 
 # States whose expiry can still move: the VM is (being) made and no destroy has started.
 EXTENDABLE = frozenset({Status.PROVISIONING, Status.CONFIGURING, Status.READY, Status.RUNNING})

@@ -22,9 +22,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
-from provisioner.ledger import Ledger
-from provisioner.models import Instance, InstanceEvent
-from provisioner.processes import pid_alive
+from provisioner.engine.processes import pid_alive
+from provisioner.ledger.ledger import Ledger
+from provisioner.ledger.models import Instance, InstanceEvent
 
 log = logging.getLogger(__name__)
 

@@ -12,18 +12,18 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from provisioner import lifecycle
-from provisioner.costs import round_money
 from provisioner.engine.base import HistoryEntry
-from provisioner.errors import ConflictError, NotFoundError
-from provisioner.lifecycle import Status
-from provisioner.models import CostBreakdownOut, EventOut, InstanceOut, StatisticsOut
-from provisioner.provisioning import Provisioning
-from provisioner.service_core import Clock, utc_now
-from provisioner.termination import Termination
+from provisioner.ledger.models import CostBreakdownOut, EventOut, InstanceOut, StatisticsOut
+from provisioner.ops.provisioning import Provisioning
+from provisioner.ops.service_core import Clock, utc_now
+from provisioner.ops.termination import Termination
+from provisioner.rules import lifecycle
+from provisioner.rules.costs import round_money
+from provisioner.rules.errors import ConflictError, NotFoundError
+from provisioner.rules.lifecycle import Status
 
 if TYPE_CHECKING:
-    from provisioner.budgets import BudgetOut
+    from provisioner.ops.budgets import BudgetOut
 
 __all__ = ["Clock", "Provisioner", "utc_now"]
 
@@ -66,7 +66,7 @@ class Provisioner(Provisioning, Termination):
     def extend(self, instance_id: str, minutes: int) -> InstanceOut:
         """Push the instance's expiresAt by `minutes` (from now if it already passed), never past
         the hard deadline set at creation."""
-        from provisioner.lifetimes import extend
+        from provisioner.ops.lifetimes import extend
 
         extension = extend(
             self.ledger,
@@ -121,8 +121,8 @@ class Provisioner(Provisioning, Termination):
         max_instances: int | None = None,
     ) -> BudgetOut:
         """Create or change a user's limits; limits not given keep their current value."""
-        from provisioner.budgets import save_budget, standing
-        from provisioner.validation import validate_id
+        from provisioner.ops.budgets import save_budget, standing
+        from provisioner.rules.validation import validate_id
 
         user_id = validate_id("userId", "User id", user_id)
         budget = save_budget(
@@ -137,7 +137,7 @@ class Provisioner(Provisioning, Termination):
 
     def get_budget(self, user_id: str) -> BudgetOut:
         """The user's limits and their spend today / this month; NotFoundError if none."""
-        from provisioner.budgets import load_budget, standing
+        from provisioner.ops.budgets import load_budget, standing
 
         budget = load_budget(self.ledger, user_id)
         if budget is None:
@@ -146,12 +146,12 @@ class Provisioner(Provisioning, Termination):
 
     def clear_budget(self, user_id: str) -> bool:
         """Remove the user's limits; False if there were none."""
-        from provisioner.budgets import delete_budget
+        from provisioner.ops.budgets import delete_budget
 
         return delete_budget(self.ledger, user_id)
 
     def list_budgets(self) -> builtins.list[BudgetOut]:
-        from provisioner.budgets import all_budgets, standing
+        from provisioner.ops.budgets import all_budgets, standing
 
         now = self.clock()
         return [standing(self.ledger, b, now=now) for b in all_budgets(self.ledger)]
@@ -160,7 +160,7 @@ class Provisioner(Provisioning, Termination):
         self, *, days: int = 30, by: str = "user", user_id: str | None = None
     ) -> dict[str, Any]:
         """Spend over the last `days` UTC days grouped `by` user|provider|type|day (JSON-able)."""
-        from provisioner.cost_report import build_report
+        from provisioner.pricing.cost_report import build_report
 
         return build_report(
             self.ledger, now=self.clock(), days=days, by=by, user_id=user_id, catalog=self.catalog

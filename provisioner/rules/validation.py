@@ -13,9 +13,9 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 
-from provisioner.catalog import PROVIDERS, Catalog, InstanceType
 from provisioner.config import Settings
-from provisioner.errors import ValidationError
+from provisioner.rules.catalog import PROVIDERS, Catalog, InstanceType
+from provisioner.rules.errors import ValidationError
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 MIN_DISK_GB, MAX_DISK_GB = 30, 4096

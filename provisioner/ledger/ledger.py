@@ -17,10 +17,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, col, select
 
-from provisioner.costs import round_money
-from provisioner.errors import ConflictError, NotFoundError
-from provisioner.lifecycle import Status
-from provisioner.models import Instance, InstanceEvent, UTCDateTime
+from provisioner.ledger.models import Instance, InstanceEvent, UTCDateTime
+from provisioner.rules.costs import round_money
+from provisioner.rules.errors import ConflictError, NotFoundError
+from provisioner.rules.lifecycle import Status
 
 SCHEMA_HEAD = "0002"  # the newest migration; tests check it matches migrations/versions
 
@@ -299,7 +299,7 @@ class Ledger:
 
         `since`/`until` keep instances created in [since, until).
         """
-        from provisioner.spend import cost_expressions, in_window
+        from provisioner.ledger.spend import cost_expressions, in_window
 
         seconds = self._seconds_alive(now)
         compute, storage = cost_expressions(self, now)

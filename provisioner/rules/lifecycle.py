@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from provisioner.errors import InvalidTransitionError
+from provisioner.rules.errors import InvalidTransitionError
 
 
 class Status(StrEnum):

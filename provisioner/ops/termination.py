@@ -6,16 +6,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from provisioner.engine.base import EventCallback
-from provisioner.errors import (
+from provisioner.ledger.models import Instance, InstanceOut
+from provisioner.ops.leases import RELEASED
+from provisioner.ops.retries import destroy_backoff
+from provisioner.ops.service_core import ServiceCore, _ended, _iso
+from provisioner.rules.errors import (
     CloudError,
     ConflictError,
     DestroyFailedError,
 )
-from provisioner.leases import RELEASED
-from provisioner.lifecycle import Status
-from provisioner.models import Instance, InstanceOut
-from provisioner.retries import destroy_backoff
-from provisioner.service_core import ServiceCore, _ended, _iso
+from provisioner.rules.lifecycle import Status
 
 
 class Termination(ServiceCore):

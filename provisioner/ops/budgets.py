@@ -17,11 +17,11 @@ from decimal import Decimal
 
 from sqlmodel import Session, col, select
 
-from provisioner.billing import projected_cost
-from provisioner.errors import BudgetExceededError, ValidationError
-from provisioner.ledger import Ledger
-from provisioner.models import Budget, _CamelModel
-from provisioner.spend import live_instances, user_spend
+from provisioner.ledger.ledger import Ledger
+from provisioner.ledger.models import Budget, _CamelModel
+from provisioner.ledger.spend import live_instances, user_spend
+from provisioner.rules.billing import projected_cost
+from provisioner.rules.errors import BudgetExceededError, ValidationError
 
 MAX_USD = Decimal("1000000")
 
