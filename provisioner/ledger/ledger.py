@@ -17,7 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, col, select
 
-from provisioner.ledger.models import Instance, InstanceEvent, UTCDateTime
+from provisioner.ledger.models import Instance, InstanceEvent
+from provisioner.ledger.spend import cost_expressions, in_window, seconds_alive
 from provisioner.rules.costs import round_money
 from provisioner.rules.errors import ConflictError, NotFoundError
 from provisioner.rules.lifecycle import Status
@@ -280,13 +281,6 @@ class Ledger:
 
     # -- statistics ----------------------------------------------------------------------------
 
-    def _seconds_alive(self, now: datetime) -> sa.ColumnElement[Any]:
-        """Seconds from created_at to terminated_at (or now), in this database's SQL."""
-        end = sa.func.coalesce(col(Instance.terminated_at), sa.literal(now, UTCDateTime()))
-        if self.engine.dialect.name == "sqlite":
-            return (sa.func.julianday(end) - sa.func.julianday(col(Instance.created_at))) * 86400.0
-        return sa.func.extract("epoch", end - col(Instance.created_at))
-
     def statistics(
         self,
         *,
@@ -299,10 +293,9 @@ class Ledger:
 
         `since`/`until` keep instances created in [since, until).
         """
-        from provisioner.ledger.spend import cost_expressions, in_window
-
-        seconds = self._seconds_alive(now)
-        compute, storage = cost_expressions(self, now)
+        dialect = self.engine.dialect.name
+        seconds = seconds_alive(dialect, now)
+        compute, storage = cost_expressions(dialect, now)
 
         def scoped(query: Any) -> Any:
             query = in_window(query, since, until)

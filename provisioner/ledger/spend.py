@@ -13,17 +13,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
-from provisioner.ledger.ledger import Ledger
-from provisioner.ledger.models import Instance
+from provisioner.ledger.models import Instance, UTCDateTime
 from provisioner.rules.billing import SECONDS_PER_MONTH
 from provisioner.rules.costs import round_money
 
 GROUPS = ("user", "provider", "type", "day")
+
+
+class HasEngine(Protocol):
+    """What the spend queries need of a ledger: its SQLAlchemy engine. (The ledger imports this
+    module for its cost expressions, so this one does not import the ledger.)"""
+
+    @property
+    def engine(self) -> sa.Engine: ...
 
 
 @dataclass(frozen=True)
@@ -38,11 +45,19 @@ class SpendRow:
         return self.compute + self.storage
 
 
+def seconds_alive(dialect: str, now: datetime) -> sa.ColumnElement[Any]:
+    """Seconds from created_at to terminated_at (or now), in this database's SQL."""
+    end = sa.func.coalesce(col(Instance.terminated_at), sa.literal(now, UTCDateTime()))
+    if dialect == "sqlite":
+        return (sa.func.julianday(end) - sa.func.julianday(col(Instance.created_at))) * 86400.0
+    return sa.func.extract("epoch", end - col(Instance.created_at))
+
+
 def cost_expressions(
-    ledger: Ledger, now: datetime
+    dialect: str, now: datetime
 ) -> tuple[sa.ColumnElement[Any], sa.ColumnElement[Any]]:
     """SQL for (compute, storage) cost of each row: frozen when ended, linear to `now` if live."""
-    seconds = ledger._seconds_alive(now)
+    seconds = seconds_alive(dialect, now)
     live = col(Instance.terminated_at).is_(None)
     linear_compute = col(Instance.cost_per_hour) * seconds / 3600.0
     linear_storage = (
@@ -65,7 +80,7 @@ def cost_expressions(
     return compute, storage
 
 
-def day_of(ledger: Ledger, column: Any) -> sa.ColumnElement[str]:
+def day_of(ledger: HasEngine, column: Any) -> sa.ColumnElement[str]:
     """The UTC calendar day (YYYY-MM-DD) of a timestamp column, in this database's SQL."""
     if ledger.engine.dialect.name == "sqlite":
         return sa.func.strftime("%Y-%m-%d", column)
@@ -86,7 +101,7 @@ def _money(value: Any) -> Decimal:
 
 
 def spend_by(
-    ledger: Ledger,
+    ledger: HasEngine,
     *,
     now: datetime,
     group: tuple[str, ...],
@@ -105,7 +120,7 @@ def spend_by(
     if unknown:
         raise ValueError(f"cannot group spend by {unknown[0]!r}; one of {', '.join(GROUPS)}")
     keys = [columns[g].label(f"k{i}") for i, g in enumerate(group)]
-    compute, storage = cost_expressions(ledger, now)
+    compute, storage = cost_expressions(ledger.engine.dialect.name, now)
     query = sa.select(*keys, sa.func.count(), sa.func.sum(compute), sa.func.sum(storage))
     query = in_window(query.select_from(Instance), since, until)
     if user_id is not None:
@@ -127,14 +142,14 @@ def spend_by(
 
 
 def user_spend(
-    ledger: Ledger, user_id: str, *, now: datetime, since: datetime, until: datetime
+    ledger: HasEngine, user_id: str, *, now: datetime, since: datetime, until: datetime
 ) -> Decimal:
     """What `user_id` spent on instances created in [since, until)."""
     rows = spend_by(ledger, now=now, group=(), since=since, until=until, user_id=user_id)
     return rows[0].total if rows else Decimal(0)
 
 
-def live_instances(ledger: Ledger, user_id: str) -> int:
+def live_instances(ledger: HasEngine, user_id: str) -> int:
     """The user's instances that may still hold resources (no terminatedAt)."""
     query = (
         sa.select(sa.func.count())

@@ -90,3 +90,33 @@ def test_no_layer_imports_a_higher_one() -> None:
 @pytest.mark.parametrize("part", sorted(set(ALLOWED) - EDGES - {"__init__"}))
 def test_nothing_below_the_edges_imports_them(part: str) -> None:
     assert not (ALLOWED[part] & EDGES)
+
+
+def module_graph() -> dict[str, set[str]]:
+    """provisioner module -> the provisioner modules it imports (packages' __init__ excluded)."""
+    modules = {
+        ".".join(p.relative_to(ROOT).with_suffix("").parts): p
+        for p in (ROOT / "provisioner").rglob("*.py")
+        if p.name != "__init__.py"
+    }
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        targets: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                candidates = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                candidates = [a.name for a in node.names]
+            else:
+                continue
+            targets |= {c for c in candidates if c in modules and c != name}
+        graph[name] = targets
+    return graph
+
+
+def test_no_two_modules_import_each_other() -> None:
+    graph = module_graph()
+    circles = {
+        tuple(sorted((a, b))) for a, targets in graph.items() for b in targets if a in graph[b]
+    }
+    assert circles == set()
