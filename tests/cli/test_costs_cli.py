@@ -1,22 +1,34 @@
 """Cost commands as a user drives them: CliRunner over the real app, real SQLite, simulated engine.
 
 Instances with exact lifetimes are made through the service with a fake clock in the same data
-dir (the CLI itself runs on the real clock)."""
+dir; each CLI call runs with the wall clock pinned to that fake clock's now (time-machine), so the
+figures do not depend on today's date."""
 
 import json
 
 import pytest
+import time_machine
 from factories import azure_request, make_request
 from typer.testing import CliRunner
 
 from provisioner.cli.main import app
 
 runner = CliRunner()
+_clock = None
+
+
+@pytest.fixture(autouse=True)
+def _cli_on_the_fake_clock(clock):
+    global _clock
+    _clock = clock
+    yield
+    _clock = None
 
 
 def run(*args: str):
-    result = runner.invoke(app, list(args))
-    return result
+    assert _clock is not None
+    with time_machine.travel(_clock.now, tick=False):
+        return runner.invoke(app, list(args))
 
 
 def run_json(*args: str) -> dict:
