@@ -28,7 +28,11 @@ TAG_EXPIRES_AT = "provisioner:expires-at"
 TAG_MANAGED_BY = "provisioner:managed-by"
 
 # Resource type tokens of the VM itself: the engines report its creation as "VM exists".
-VM_RESOURCE_TYPES = ("aws:ec2/instance:Instance", "azure-native:compute:VirtualMachine")
+VM_RESOURCE_TYPES = (
+    "aws:ec2/instance:Instance",
+    "azure-native:compute:VirtualMachine",
+    "gcp:compute/instance:Instance",
+)
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,7 @@ class InstanceSpec:
     """
 
     instance_id: str
-    provider: str  # "AWS" | "AZURE"
+    provider: str  # "AWS" | "AZURE" | "GCP"
     instance_type: str
     region: str
     disk_gb: int
@@ -56,6 +60,14 @@ class InstanceSpec:
     image: str | None = None
     # AWS only: launch into this subnet instead of the region's default VPC/subnet.
     subnet_id: str | None = None
+    # Where in the region (None: the program picks a zone that offers the type) and how:
+    # spot VMs are reclaimed by the cloud at will; spot_max_price None means "up to on-demand".
+    zone: str | None = None
+    spot: bool = False
+    spot_max_price: float | None = None
+    # First-boot work after the deadman is in place (cloud-init), and the idle auto-stop window.
+    setup_script: str | None = None
+    idle_minutes: int | None = None
 
     def provisioner_tags(self) -> dict[str, str]:
         """The tags that mark a resource as ours, user tags first so ours win on collision."""

@@ -18,12 +18,8 @@ from pulumi.automation import errors as auto_errors
 from pulumi.automation import events as auto_events
 
 from provisioner.engine.base import EngineEvent, EventCallback
-from provisioner.rules.errors import (
-    CAPACITY_CODES,
-    QUOTA_CODES,
-    CloudError,
-    classify_cloud_message,
-)
+from provisioner.rules.cloud_errors import CLOUD_ERROR_CODES
+from provisioner.rules.errors import CloudError, classify_cloud_message
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +85,7 @@ def _urn_part(urn: str | None, index: int) -> str | None:
     return parts[index].split("$")[-1] if index == -2 else parts[index]
 
 
-_KNOWN_CODES = CAPACITY_CODES + QUOTA_CODES
+_KNOWN_CODES = tuple(entry.code for entry in CLOUD_ERROR_CODES)
 _NOISE = re.compile(r"^(error:\s*)?(update failed|destroy failed|an error occurred.*)$", re.I)
 _LEADERS = re.compile(r"^(?:error:\s*|[\w./-]+\.go:\d+:\s*|sdk\.helper_schema:\s*)+")
 _TRAILER = re.compile(r":\s*provider=\S+$")

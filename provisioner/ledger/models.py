@@ -150,6 +150,31 @@ class CostBreakdownOut(_CamelModel):
     storage: float
 
 
+class CandidateOut(_CamelModel):
+    """Where an attempt tried to land (capacity/candidates.py: Candidate.to_json)."""
+
+    provider: str
+    region: str
+    zone: str | None
+    instance_type: str
+    spot: bool
+    cost_per_hour: float
+
+
+class AttemptOut(_CamelModel):
+    """One try of one candidate (capacity/candidates.py: Attempt.to_json)."""
+
+    number: int
+    candidate: CandidateOut
+    stack_name: str
+    outcome: str  # running | landed | failed
+    started_at: datetime
+    ended_at: datetime | None
+    failure_class: str | None
+    provider_code: str | None
+    message: str | None
+
+
 class InstanceOut(_CamelModel):
     """The API's and `--json`'s instance shape (DESIGN.md: Interfaces)."""
 
@@ -180,6 +205,16 @@ class InstanceOut(_CamelModel):
     updated_at: datetime
     error: str | None
     error_code: str | None
+    # Reaching the VM: who to log in as, the command that works from here (labelled when
+    # simulated), who may connect, and the key's fingerprint. Never a private key.
+    ssh_user: str | None = None
+    ssh_command: str | None = None
+    allowed_ssh_cidrs: list[str] = ApiField(default_factory=list)
+    ssh_key_fingerprint: str | None = None
+    # Where it landed and how: the zone, spot or on-demand, and every attempt to get there.
+    zone: str | None = None
+    spot: bool = False
+    attempts: list[AttemptOut] = ApiField(default_factory=list)
 
 
 class EventOut(_CamelModel):

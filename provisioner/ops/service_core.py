@@ -212,4 +212,8 @@ class ServiceCore:
             updated_at=instance.updated_at,
             error=instance.error,
             error_code=instance.error_code,
+            allowed_ssh_cidrs=list(instance.allowed_ssh_cidrs or []),
+            ssh_key_fingerprint=instance.ssh_key_fingerprint,
+            zone=instance.meta.get("zone"),
+            spot=bool(instance.meta.get("spot", False)),
         )

@@ -109,39 +109,9 @@ class DestroyFailedError(CloudError):
     code = "DESTROY_FAILED"
 
 
-# Cloud error codes by kind, as the providers spell them (see shared/PULUMI-NOTES.md).
-CAPACITY_CODES = (
-    "InsufficientInstanceCapacity",
-    "SkuNotAvailable",
-    "ZonalAllocationFailed",
-    "AllocationFailed",
-)
-QUOTA_CODES = (
-    "VcpuLimitExceeded",
-    "InstanceLimitExceeded",
-    "MaxSpotInstanceCountExceeded",
-    "OperationNotAllowed",
-)
-TRANSIENT_MARKERS = (
-    "RequestLimitExceeded",
-    "Throttling",
-    "TooManyRequests",
-    "InternalError",
-    "ServiceUnavailable",
-    "the stack is currently locked by",
-    "409 Conflict",
-)
-
-
 def classify_cloud_message(message: str) -> tuple[str, str | None]:
-    """Return (kind, provider_code) for an engine's error text."""
-    for code in CAPACITY_CODES:
-        if code in message:
-            return "capacity", code
-    for code in QUOTA_CODES:
-        if code in message and (code != "OperationNotAllowed" or "quota" in message.lower()):
-            return "quota", code
-    for marker in TRANSIENT_MARKERS:
-        if marker in message:
-            return "transient", None
-    return "error", None
+    """Return (kind, provider_code) for an engine's error text (the table: cloud_errors.py)."""
+    from provisioner.rules.cloud_errors import classify
+
+    failure_class, code = classify(message)
+    return failure_class.value, code

@@ -1,0 +1,24 @@
+"""clock-proof listing (issue: green on any day)
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-29
+
+Reserved for issue #9's schema changes so that parallel branches keep one linear chain; a
+no-op until that work lands (an empty upgrade is harmless on any ledger).
+"""
+
+from collections.abc import Sequence
+
+revision: str = "0003"
+down_revision: str | None = "0002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

@@ -1,0 +1,24 @@
+"""capacity (attempts, zones, spot, preemption)
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-11-29
+
+Reserved for issue #12's schema changes so that parallel branches keep one linear chain; a
+no-op until that work lands (an empty upgrade is harmless on any ledger).
+"""
+
+from collections.abc import Sequence
+
+revision: str = "0006"
+down_revision: str | None = "0005"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

@@ -1,0 +1,24 @@
+"""first real use (stack history export, archive)
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-11-29
+
+Reserved for issue #13's schema changes so that parallel branches keep one linear chain; a
+no-op until that work lands (an empty upgrade is harmless on any ledger).
+"""
+
+from collections.abc import Sequence
+
+revision: str = "0007"
+down_revision: str | None = "0006"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
