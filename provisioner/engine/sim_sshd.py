@@ -257,11 +257,13 @@ def is_running(endpoint: Endpoint) -> bool:
 
 
 def _is_our_sshd(pid: int, folder: Path) -> bool:
+    """A live (not zombie) sshd started with this VM's config."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+    except (OSError, IndexError):
         return False
-    return str(folder / "sshd_config").encode() in cmdline
+    return state != "Z" and str(folder / "sshd_config").encode() in cmdline
 
 
 def restart(endpoint: Endpoint) -> Endpoint:
@@ -292,6 +294,17 @@ def sandbox_pids(folder: Path) -> list[int]:
         if marker in environ + b"\0":
             found.append(int(entry.name))
     return found
+
+
+def stop_sshd_only(folder: Path) -> None:
+    """Kill the VM's sshd alone (a crash), and wait until it is gone."""
+    pid = _read_pid(folder / "sshd.pid", wait=0)
+    if pid is None or not _is_our_sshd(pid, folder):
+        return
+    _kill(pid)
+    end = time.monotonic() + 10
+    while _is_our_sshd(pid, folder) and time.monotonic() < end:
+        time.sleep(0.02)
 
 
 def stop(folder: Path) -> None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from provisioner.rules.errors import ProvisionerError
+from provisioner.rules.errors import ProvisionerError, ValidationError
 
 SSH_FAILED = 255  # ssh's own exit code when the connection (not the command) failed
 HOST_KEY_CHANGED = ("REMOTE HOST IDENTIFICATION HAS CHANGED", "Host key verification failed")
@@ -126,8 +126,8 @@ def display_command(target: SshTarget) -> str:
 def shell_command(args: Sequence[str]) -> str:
     """`exec ID -- ARGS`: one argument is a shell command line as typed; several are quoted
     words (so `-- sh -c 'exit 7'` runs exactly that)."""
-    if not args:
-        raise RemoteError("no command given: put it after `--`")
+    if not args or not "".join(args).strip():
+        raise ValidationError("command", "Command is missing: put it after `--`")
     return args[0] if len(args) == 1 else shlex.join(args)
 
 

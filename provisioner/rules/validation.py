@@ -223,7 +223,8 @@ def validate_ssh_key(key: str | None) -> tuple[str | None, str | None]:
             "SSH key must be a public key (this looks like a private key; never send it)",
         )
     parts = text.split()
-    if len(parts) < 2 or "\n" in text:
+    known_family = bool(parts) and parts[0].startswith(("ssh-", "ecdsa-", "sk-"))
+    if len(parts) < 2 or "\n" in text or not known_family:
         raise ValidationError(
             "sshPublicKey",
             "SSH key must be one OpenSSH public key line such as 'ssh-ed25519 AAAA... comment'",
