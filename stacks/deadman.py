@@ -2,8 +2,8 @@
 after N idle minutes), followed by the user's setup script.
 
 It runs even if provisioner is gone. Its only dynamic content is the deadline, parsed and
-re-rendered here, so nothing a user typed reaches the deadman (the setup script travels base64-encoded
-and runs as its own process after it). It arms itself at first boot
+re-rendered here, so nothing a user typed reaches the deadman (the setup script travels
+base64-encoded and runs as its own process after it). It arms itself at first boot
 (cloud-init runs the user-data script once) and on every later boot (a systemd unit), because a
 reboot cancels a pending `shutdown`. The time left is computed on the VM from its own clock,
 floored to whole minutes (so it fires at or just before the deadline, never after it) and at
@@ -179,7 +179,7 @@ def _setup_run(setup_script: str, login_user: str) -> str:
     # failure in it skips nothing of ours.
     encoded = base64.b64encode(setup_script.encode()).decode()
     user = re.sub(r"[^a-z0-9_-]", "", login_user) or "root"
-    return f"""# the user's setup script, as {user}; output to {SETUP_LOG}, exit status to {SETUP_RC}
+    return f"""# the user's setup script, as {user}: output to {SETUP_LOG}, status to {SETUP_RC}
 mkdir -p {STATE_DIR}
 echo '{encoded}' | base64 -d > {SETUP_PATH}
 chmod 0755 {SETUP_PATH}

@@ -185,7 +185,9 @@ def _down(instance_id: str, simulate: bool) -> None:
 
 def logs(
     instance_id: str,
-    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep going until it ends.")] = False,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep going until it ends.")
+    ] = False,
     setup: Annotated[
         bool, typer.Option("--setup", help="The setup script's output instead of a run's.")
     ] = False,

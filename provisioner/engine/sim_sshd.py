@@ -15,6 +15,7 @@ sshd daemonizes itself (so it outlives the process that ran `up`); its pid is in
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import shutil
@@ -91,7 +92,9 @@ exec /bin/sh -i
 CLOUD_INIT_STUB = """#!/bin/sh
 # simulated cloud-init: `status [--wait]` reports the simulated boot (the setup script)
 marker="$PROVISIONER_SANDBOX/var/lib/cloud/instance/boot-finished"
-if [ "$1" != "status" ]; then echo "simulated cloud-init: only 'status' is supported" >&2; exit 1; fi
+if [ "$1" != "status" ]; then
+  echo "simulated cloud-init: only 'status' is supported" >&2; exit 1
+fi
 if [ "$2" = "--wait" ]; then
   while [ ! -e "$marker" ]; do sleep 0.2; done
 fi
@@ -165,7 +168,18 @@ def create(
     folder.chmod(0o700)
     if not (folder / "host_key").exists():
         subprocess.run(
-            [keygen, "-q", "-t", "ed25519", "-N", "", "-C", instance_id, "-f", str(folder / "host_key")],
+            [
+                keygen,
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "",
+                "-C",
+                instance_id,
+                "-f",
+                str(folder / "host_key"),
+            ],
             check=True,
             capture_output=True,
         )
@@ -317,10 +331,8 @@ def stop(folder: Path) -> None:
         if not pids:
             break
         for pid in pids:
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
         time.sleep(0.05)
     shutil.rmtree(folder, ignore_errors=True)
 

@@ -21,6 +21,7 @@ from typing import Any
 from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks
 
 from provisioner.config import Settings
+from provisioner.engine import sim_sshd
 from provisioner.engine.base import (
     DoctorCheck,
     EngineEvent,
@@ -30,7 +31,6 @@ from provisioner.engine.base import (
     StackInfo,
     StackOutputs,
 )
-from provisioner.engine import sim_sshd
 from provisioner.engine.fakecloud import FakeCloud
 from provisioner.engine.mockrun import run_program
 from provisioner.engine.processes import pid_alive
@@ -242,7 +242,7 @@ class SimulatedEngine:
         return _outputs_from(run.outputs)
 
     def _start_vm(self, spec: InstanceSpec, stack: _StackFile) -> None:
-        """Give the VM its real SSH endpoint (an up resuming an interrupted one keeps a live one)."""
+        """Give the VM its real SSH endpoint (a resumed up keeps a live one)."""
         recorded = stack.data.get("sshEndpoint")
         if recorded and sim_sshd.is_running(sim_sshd.Endpoint.from_json(recorded)):
             return

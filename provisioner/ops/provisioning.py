@@ -10,8 +10,8 @@ from decimal import Decimal
 from provisioner.engine.base import EngineEvent, EventCallback
 from provisioner.ledger.models import Instance, InstanceOut
 from provisioner.ops.leases import QUEUED, RELEASED
-from provisioner.ops.retries import destroy_backoff, retry_transient
 from provisioner.ops.remote_access import RemoteAccess
+from provisioner.ops.retries import destroy_backoff, retry_transient
 from provisioner.ops.service_core import _iso, log, new_instance_id
 from provisioner.remote.keys import generate_key_pair, throwaway_public_key
 from provisioner.rules import lifecycle
@@ -321,6 +321,8 @@ def _reach_warnings(valid: ValidRequest) -> list[str]:
             "(it will idle until its TTL)"
         )
     if any(cidr in ("0.0.0.0/0", "::/0") for cidr in valid.allowed_ssh_cidrs):
-        warnings.append("SSH is open to the whole internet (0.0.0.0/0); keys only, but consider "
-                        "--allow-ssh-from me")
+        warnings.append(
+            "SSH is open to the whole internet (0.0.0.0/0); keys only, but consider "
+            "--allow-ssh-from me"
+        )
     return warnings

@@ -242,9 +242,9 @@ class RemoteAccess(ServiceCore):
             instance = self.ledger.get(instance_id)
             if instance is not None and not _ended(instance):
                 continue
-            if instance is not None and instance.terminated_at is not None:
-                if now - instance.terminated_at < grace:
-                    continue
+            ended_at = instance.terminated_at if instance is not None else None
+            if ended_at is not None and now - ended_at < grace:
+                continue
             if instance is None and keys.age_seconds(home, instance_id) < grace.total_seconds():
                 continue  # being created right now, or a crash just before it was recorded
             removed = keys.remove_key_files(home, instance_id)

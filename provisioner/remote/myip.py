@@ -12,7 +12,7 @@ from provisioner.remote.ssh import RemoteError
 def public_address(url: str, *, timeout: float = 10) -> str:
     """The address `url` sees us coming from, as a /32 (or /128) CIDR."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (fixed URL)
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             text = response.read(256).decode("ascii", errors="replace").strip()
     except (urllib.error.URLError, OSError, TimeoutError) as exc:
         reason = getattr(exc, "reason", exc)

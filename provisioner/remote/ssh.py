@@ -235,9 +235,7 @@ class _Tail:
         return self.data.decode(errors="replace")
 
 
-def interactive(
-    target: SshTarget, options: Sequence[str] = (), command: Sequence[str] = ()
-) -> int:
+def interactive(target: SshTarget, options: Sequence[str] = (), command: Sequence[str] = ()) -> int:
     """An interactive session on this terminal, or `command` (`ssh ID -- true`); `options` are
     the user's extra ssh options. No prompts when stdin is not a terminal."""
     args = argv(target, extra=options, batch=not sys.stdin.isatty())
@@ -262,7 +260,9 @@ def wait_until(
         try:
             code, out, err = capture(target, command, timeout=max(remaining, 1))
         except subprocess.TimeoutExpired:
-            raise RemoteError("SSH did not answer in time (the command was still running)") from None
+            raise RemoteError(
+                "SSH did not answer in time (the command was still running)"
+            ) from None
         if code != SSH_FAILED:
             return code, out, err
         last = err

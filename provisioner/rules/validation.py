@@ -305,7 +305,11 @@ def validate_idle_minutes(value: int | None, settings: Settings) -> int | None:
     if value is None:
         return None
     high = settings.hard_lifetime_minutes
-    if isinstance(value, bool) or not isinstance(value, int) or not MIN_IDLE_MINUTES <= value <= high:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not MIN_IDLE_MINUTES <= value <= high
+    ):
         raise ValidationError(
             "config.idleMinutes",
             f"Idle minutes must be between {MIN_IDLE_MINUTES} and {high} (got {value})",

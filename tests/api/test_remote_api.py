@@ -8,10 +8,10 @@ from typing import Any
 
 from apiclient import SEED_AWS_BODY, SEED_AZURE_BODY, Api
 from factories import ED25519_KEY
+from remote.conftest import needs_sshd
 from unit.test_validation_remote import ECDSA, RSA_1024
 
 from provisioner.remote import keys
-from remote.conftest import needs_sshd
 
 
 def aws_body(**config: Any) -> dict[str, Any]:
@@ -22,9 +22,7 @@ def aws_body(**config: Any) -> dict[str, Any]:
 
 @needs_sshd
 def test_post_with_cidrs_setup_and_idle_gives_a_usable_instance(api: Api):
-    body = aws_body(
-        allowedSshCidrs=["127.0.0.1/32"], setupScript="echo set up\n", idleMinutes=30
-    )
+    body = aws_body(allowedSshCidrs=["127.0.0.1/32"], setupScript="echo set up\n", idleMinutes=30)
     response = api.client.post("/api/instances?wait=true", json=body, headers=api.user)
     assert response.status_code == 201, response.text
     instance = response.json()["instance"]

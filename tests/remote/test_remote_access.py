@@ -13,6 +13,7 @@ from datetime import timedelta
 
 import pytest
 from factories import FakeClock, make_request
+from remote.conftest import LOCAL, cli, needs_sshd, sshd_processes
 from typer.testing import CliRunner
 
 from provisioner.cli.main import app
@@ -23,7 +24,6 @@ from provisioner.ops.service import Provisioner
 from provisioner.remote import keys, runlog
 from provisioner.remote.sync import sync
 from provisioner.rules.errors import ProvisioningFailedError
-from remote.conftest import LOCAL, cli, needs_sshd, sshd_processes
 
 pytestmark = needs_sshd
 runner = CliRunner()
@@ -101,9 +101,18 @@ def test_exec_runs_a_single_argument_as_a_shell_line(ready):
 
 
 def test_ssh_with_a_command_works_without_prompts(ready, home):
-    done = cli("ssh", ready, "--", "-o", "LogLevel=ERROR", "true", stdin=subprocess.DEVNULL,
-               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out, err = done.communicate(timeout=120)
+    done = cli(
+        "ssh",
+        ready,
+        "--",
+        "-o",
+        "LogLevel=ERROR",
+        "true",
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    _out, err = done.communicate(timeout=120)
     assert done.returncode == 0, err
 
 
@@ -176,8 +185,16 @@ def test_keys_the_clouds_refuse_exit_2_with_one_line(tmp_path, home, key, messag
     key_file.write_text(text + "\n")
     result = runner.invoke(
         app,
-        ["up", "--simulate", "--provider", "aws", "--instance-type", "g4dn.xlarge",
-         "--ssh-key", str(key_file)],
+        [
+            "up",
+            "--simulate",
+            "--provider",
+            "aws",
+            "--instance-type",
+            "g4dn.xlarge",
+            "--ssh-key",
+            str(key_file),
+        ],
     )
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
@@ -237,7 +254,7 @@ def test_readiness_past_the_timeout_ends_failed_and_destroyed(home, clock):
 
 def test_allow_ssh_from_me_resolves_this_machines_address(home, monkeypatch):
     class Answer(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             self.send_response(200)
             self.end_headers()
             self.wfile.write(b"198.51.100.7\n")
@@ -253,9 +270,20 @@ def test_allow_ssh_from_me_resolves_this_machines_address(home, monkeypatch):
         from provisioner.cli.instances import build_request
 
         request = build_request(
-            provider="aws", instance_type="g4dn.xlarge", region=None, disk_gb=None, ttl=None,
-            task=None, user=None, tag=None, purpose=None, ssh_key=None,
-            allow_ssh_from=["me", "10.0.0.0/8"], setup=None, idle_minutes=None, simulate=False,
+            provider="aws",
+            instance_type="g4dn.xlarge",
+            region=None,
+            disk_gb=None,
+            ttl=None,
+            task=None,
+            user=None,
+            tag=None,
+            purpose=None,
+            ssh_key=None,
+            allow_ssh_from=["me", "10.0.0.0/8"],
+            setup=None,
+            idle_minutes=None,
+            simulate=False,
         )
         assert request.allowed_ssh_cidrs == ("198.51.100.7/32", "10.0.0.0/8")
     finally:
@@ -302,8 +330,12 @@ def test_the_sweep_removes_key_files_after_the_grace_and_stray_endpoints(service
     late = Provisioner(service.settings, clock=later)
     result = Reaper(late).sweep().to_json()
     assert not keys.key_files(home, instance.id)
-    assert {"kind": "keys", "target": instance.id, "outcome": "done",
-            "detail": "removed 3 key file(s)"} in result["actions"]
+    assert {
+        "kind": "keys",
+        "target": instance.id,
+        "outcome": "done",
+        "detail": "removed 3 key file(s)",
+    } in result["actions"]
 
 
 def test_a_dead_endpoint_of_a_live_vm_comes_back_with_the_same_host_key(service, ready, home):
@@ -311,6 +343,10 @@ def test_a_dead_endpoint_of_a_live_vm_comes_back_with_the_same_host_key(service,
     sim_sshd.stop_sshd_only(folder)
     assert not sshd_processes(home)
     result = Reaper(service).sweep().to_json()
-    assert {"kind": "endpoint", "target": ready, "outcome": "done",
-            "detail": "SSH endpoint restarted"} in result["actions"]
+    assert {
+        "kind": "endpoint",
+        "target": ready,
+        "outcome": "done",
+        "detail": "SSH endpoint restarted",
+    } in result["actions"]
     assert runner.invoke(app, ["exec", ready, "--", "true"]).exit_code == 0  # same pinned key

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from factories import FakeClock
+from remote.conftest import cli, needs_sshd, sshd_processes
 
 from provisioner.config import Settings
 from provisioner.engine import sim_sshd
@@ -22,7 +23,6 @@ from provisioner.engine.simulated import SimulatedEngine
 from provisioner.ops.reaper import Reaper
 from provisioner.ops.service import Provisioner
 from provisioner.remote import keys, runlog
-from remote.conftest import cli, needs_sshd, sshd_processes
 
 pytestmark = needs_sshd
 LINE = "epoch 1: loss 0.25"
@@ -72,9 +72,22 @@ def start_run(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[str], Lines
     go = tmp_path / "go"
     make_job(tmp_path, go)
     process = cli(
-        "run", "--simulate", "--provider", "aws", "--instance-type", "g4dn.xlarge",
-        "--workdir", "./job", *extra, "--", "python3", "train.py",
-        cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        "run",
+        "--simulate",
+        "--provider",
+        "aws",
+        "--instance-type",
+        "g4dn.xlarge",
+        "--workdir",
+        "./job",
+        *extra,
+        "--",
+        "python3",
+        "train.py",
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     return process, Lines(process), go
 
@@ -99,7 +112,11 @@ def test_run_down_prints_live_exits_with_the_code_and_leaves_nothing(tmp_path, h
     assert instance.status == "TERMINATED" and instance.total_cost > 0
     types = [e.type for e in service.events(instance_id)]
     running = types.index("instance:running")
-    assert types[running : running + 3] == ["instance:running", "instance:ready", "instance:stopping"]
+    assert types[running : running + 3] == [
+        "instance:running",
+        "instance:ready",
+        "instance:stopping",
+    ]
     assert types[-1] == "instance:terminated"
     (record,) = runlog.runs(home, instance_id)
     assert record["exitCode"] == 3 and record["kind"] == "run"
@@ -117,7 +134,7 @@ def test_run_down_prints_live_exits_with_the_code_and_leaves_nothing(tmp_path, h
 
 
 def test_ctrl_c_during_the_command_still_destroys_with_down(tmp_path, home):
-    process, lines, go = start_run(tmp_path, "--down")
+    process, lines, _go = start_run(tmp_path, "--down")
     lines.wait_for(LINE)
     process.send_signal(signal.SIGINT)
     process.wait(timeout=SAFETY)
@@ -125,15 +142,19 @@ def test_ctrl_c_during_the_command_still_destroys_with_down(tmp_path, home):
     service, instance_id = only_instance(home)
     assert service.get(instance_id).status == "TERMINATED"
     types = [e.type for e in service.events(instance_id)]
-    assert types[-4:] == ["instance:running", "instance:ready", "instance:stopping",
-                          "instance:terminated"]
+    assert types[-4:] == [
+        "instance:running",
+        "instance:ready",
+        "instance:stopping",
+        "instance:terminated",
+    ]
     (record,) = runlog.runs(home, instance_id)
     assert record["exitCode"] is None and record["note"] == "interrupted"
     assert not sshd_processes(home) and not sim_sshd.existing(home)
 
 
 def test_sigkill_leaves_it_to_the_ttl_and_the_reaper_which_cleans_the_endpoint(tmp_path, home):
-    process, lines, go = start_run(tmp_path, "--down", "--ttl", "10")
+    process, lines, _go = start_run(tmp_path, "--down", "--ttl", "10")
     lines.wait_for(LINE)
     os.kill(process.pid, signal.SIGKILL)
     process.wait(timeout=SAFETY)
@@ -153,7 +174,6 @@ def test_sigkill_leaves_it_to_the_ttl_and_the_reaper_which_cleans_the_endpoint(t
 
 def test_the_sweep_stops_an_endpoint_whose_stack_is_gone(service, home):
     from factories import make_request
-
     from remote.conftest import LOCAL
 
     instance = service.provision(make_request(allowed_ssh_cidrs=(LOCAL,)))
@@ -162,8 +182,12 @@ def test_the_sweep_stops_an_endpoint_whose_stack_is_gone(service, home):
     (home / "simulated-stacks" / f"{instance.id}.json").unlink()
     assert sshd_processes(home)
     result = Reaper(service).sweep().to_json()
-    assert {"kind": "endpoint", "target": instance.id, "outcome": "done",
-            "detail": "SSH endpoint stopped"} in result["actions"]
+    assert {
+        "kind": "endpoint",
+        "target": instance.id,
+        "outcome": "done",
+        "detail": "SSH endpoint stopped",
+    } in result["actions"]
     assert not sshd_processes(home) and not sim_sshd.existing(home)
 
 
@@ -185,9 +209,18 @@ def test_logs_follow_replays_until_the_run_ends(tmp_path, home):
 @pytest.mark.parametrize("bad", [["--workdir", "./missing"], []])
 def test_run_refuses_bad_input_before_creating_anything(tmp_path, home, bad):
     process = cli(
-        "run", "--simulate", "--provider", "aws", "--instance-type", "g4dn.xlarge", *bad,
+        "run",
+        "--simulate",
+        "--provider",
+        "aws",
+        "--instance-type",
+        "g4dn.xlarge",
+        *bad,
         *(["--", "true"] if bad else []),
-        cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     _, err = process.communicate(timeout=SAFETY)
     assert process.returncode == 2
