@@ -72,7 +72,10 @@ class RemoteAccess(ServiceCore):
         if instance.status not in LIVE:
             return None
         try:
-            endpoint = self._endpoint(instance, revive=False)
+            # Only the simulated engine has local endpoints; don't build (import) others for this.
+            endpoint = (
+                self._endpoint(instance, revive=False) if instance.engine == "simulated" else None
+            )
             if endpoint is None and not instance.public_ip:
                 return None
             return ssh.display_command(self.ssh_target(instance, endpoint))
