@@ -14,11 +14,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from factories import make_request  # noqa: E402
+from factories import make_request
 
-from provisioner.config import Settings  # noqa: E402
-from provisioner.ops.service import Provisioner  # noqa: E402
-from provisioner.remote.sync import sync  # noqa: E402
+from provisioner.config import Settings
+from provisioner.ops.service import Provisioner
+from provisioner.remote.sync import sync
 
 ROUNDS = 5
 
