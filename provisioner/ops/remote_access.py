@@ -10,13 +10,12 @@ import ipaddress
 import time
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import BinaryIO
 
 from provisioner.engine.base import SshEndpoint
 from provisioner.ledger.models import Instance
 from provisioner.ops.service_core import ServiceCore, _ended, log
 from provisioner.remote import keys, runlog, ssh
-from provisioner.remote.ssh import HostKeyMismatchError, RemoteError, SshTarget
+from provisioner.remote.ssh import HostKeyMismatchError, RemoteError, Sink, SshTarget
 from provisioner.rules.errors import ConflictError, ProvisioningFailedError
 from provisioner.rules.lifecycle import Status
 from stacks.spec import ssh_user_for
@@ -185,8 +184,8 @@ class RemoteAccess(ServiceCore):
         *,
         workdir: str | None = None,
         kind: str = "exec",
-        stdout: Sequence[BinaryIO] = (),
-        stderr: Sequence[BinaryIO] = (),
+        stdout: Sequence[Sink] = (),
+        stderr: Sequence[Sink] = (),
     ) -> int:
         """Run `command` on the VM with its output streamed to the sinks and saved (`logs`);
         RUNNING while it runs, READY after. Returns the remote exit code (255: ssh failed)."""

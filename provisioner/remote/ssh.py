@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from provisioner.rules.errors import ProvisionerError, ValidationError
 
@@ -30,6 +30,14 @@ ACTIVE_DIR = "/var/tmp/provisioner-active"  # stacks/deadman.py ACTIVE_DIR: the 
 # The simulated VM's sandbox sets PROVISIONER_SANDBOX; on a real VM it is unset and paths are the
 # VM's own.
 SANDBOX = "${PROVISIONER_SANDBOX:-}"
+
+
+class Sink(Protocol):
+    """Where streamed output goes: a binary stream, or a run log."""
+
+    def write(self, chunk: bytes, /) -> int: ...
+
+    def flush(self) -> None: ...
 
 
 class RemoteError(ProvisionerError):
@@ -164,7 +172,7 @@ def capture(target: SshTarget, command: str, *, timeout: float | None = 60) -> t
     return done.returncode, done.stdout.decode(errors="replace"), err
 
 
-def _pump(source: BinaryIO, sinks: Sequence[BinaryIO]) -> None:
+def _pump(source: BinaryIO, sinks: Sequence[Sink]) -> None:
     read = getattr(source, "read1", source.read)
     while chunk := read(65536):
         for sink in sinks:
@@ -176,16 +184,15 @@ def stream(
     target: SshTarget,
     command: str,
     *,
-    stdout: Sequence[BinaryIO],
-    stderr: Sequence[BinaryIO],
+    stdout: Sequence[Sink],
+    stderr: Sequence[Sink],
     on_start: Callable[[subprocess.Popen[bytes]], None] | None = None,
 ) -> int:
     """Run a command with its output copied live to every sink; return the remote exit code.
 
     An interruption (Ctrl-C) stops the local `ssh` and re-raises."""
-    errors: list[BinaryIO] = [*stderr]
     tail = _Tail()
-    errors.append(tail)  # type: ignore[arg-type]
+    errors: list[Sink] = [*stderr, tail]
     process = subprocess.Popen(
         argv(target, command, tty=False),
         stdin=subprocess.DEVNULL,

@@ -98,7 +98,8 @@ def _sftp(target: SshTarget, local: Path, dest: str) -> None:
 
 
 def _without_port(opts: list[str]) -> list[str]:
-    result, skip = [], False
+    result: list[str] = []
+    skip = False
     for item in opts:
         if skip:
             skip = False
