@@ -305,7 +305,12 @@ def test_help_imports_no_heavy_modules():
         capture_output=True,
         text=True,
         check=True,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(
+                [str(Path(__file__).parents[2]), os.environ.get("PYTHONPATH", "")]
+            ),
+        },
     )
     assert "HEAVY []" in out.stdout
     assert "up" in out.stdout and "down" in out.stdout
