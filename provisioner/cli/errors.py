@@ -43,7 +43,9 @@ def one_line(exc: BaseException) -> str:
 
 
 def report_error(exc: BaseException, *, json_mode: bool) -> None:
-    line = one_line(exc)
+    from provisioner.cli.render import inert
+
+    line = inert(one_line(exc))
     print(f"error: {line}", file=sys.stderr)
     if json_mode:
         code = exc.code if isinstance(exc, ProvisionerError) else "VALIDATION_ERROR"

@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 from provisioner.ledger.models import Instance, InstanceEvent
 from provisioner.ledger.spend import cost_expressions, in_window, seconds_alive
 from provisioner.rules.costs import round_money
-from provisioner.rules.errors import ConflictError, NotFoundError
+from provisioner.rules.errors import ConflictError, NotFoundError, shown_id
 from provisioner.rules.lifecycle import Status
 
 SCHEMA_HEAD = "0009"  # the newest migration; tests check it matches migrations/versions
@@ -141,7 +141,7 @@ class Ledger:
     def require(self, instance_id: str) -> Instance:
         instance = self.get(instance_id)
         if instance is None:
-            raise NotFoundError(f"Instance {instance_id} not found")
+            raise NotFoundError(f"Instance {shown_id(instance_id)} not found")
         return instance
 
     def list(

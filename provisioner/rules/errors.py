@@ -15,6 +15,14 @@ def shown(value: object, limit: int = MAX_ECHO) -> str:
     return f"{text[: limit - 1]}…{length}"
 
 
+def shown_id(value: object) -> str:
+    """An id as a message names it: bare when it looks like an id, else quoted and cut."""
+    if isinstance(value, str) and 0 < len(value) <= 64 and value.isascii():
+        if all(ch.isalnum() or ch in "._-" for ch in value):
+            return value
+    return shown(value)
+
+
 class ProvisionerError(Exception):
     """Base of every error the core raises on purpose.
 
