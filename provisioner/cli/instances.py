@@ -95,6 +95,9 @@ def up(
         typer.Option(help="CIDR allowed to reach tcp/22; repeatable. Default: none."),
     ] = None,
     simulate: Annotated[bool, typer.Option("--simulate", help="Use the simulated engine.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print only the instance id (for scripts).")
+    ] = False,
     json_output: JsonOpt = False,
 ) -> None:
     """Create an instance's stack and wait until it is READY."""
@@ -129,16 +132,20 @@ def up(
     for event in service.events(pending.id):
         if event.type == "instance:warning":
             err.print(f"warning: {inert(event.detail)}", style="yellow", markup=False)
-    if not json_output:
+    if not (json_output or quiet):
         err.print(
             f"provisioning {pending.id}: {pending.provider} {pending.instance_type} "
             f"in {pending.region} ({per_hour(pending.cost_per_hour)})",
             markup=False,
         )
-    with _Progress(f"provisioning {pending.id}", enabled=not json_output) as progress:
+    progress_shown = not (json_output or quiet)
+    with _Progress(f"provisioning {pending.id}", enabled=progress_shown) as progress:
         instance = service.run_provision(pending.id, on_progress=progress).to_json()
     if json_output:
         print_json({"success": True, "instance": instance})
+        return
+    if quiet:
+        print(instance["id"])
         return
     emit(instance_details(instance))
     simulation_banner(instance["engine"])
@@ -219,6 +226,9 @@ def list_instances(
         typer.Option(min=1, help=f"Show the newest N (default {DEFAULT_LIST_LIMIT})."),
     ] = DEFAULT_LIST_LIMIT,
     show_all: Annotated[bool, typer.Option("--all", help="Show every match.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print only the ids, one a line.")
+    ] = False,
     json_output: JsonOpt = False,
 ) -> None:
     """List instances, newest first: the newest 50 unless --limit or --all."""
@@ -238,7 +248,10 @@ def list_instances(
             {"success": True, "instances": rows, "count": len(rows), "total": total, "more": more}
         )
         return
-    if rows:
+    if quiet:
+        for row in rows:
+            print(row["id"])
+    elif rows:
         emit(instance_table(rows))
     else:
         say("no instances")
