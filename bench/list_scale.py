@@ -4,7 +4,7 @@ memory; asserts nothing.
 
 Rows are bulk-loaded as bench/ledger_scale.py does (90% ended, 10% live, 100 users).
 
-Usage: .venv/bin/python bench/list_scale.py [--sizes 1000,10000,100000]
+Usage: .venv/bin/python bench/list_scale.py [--sizes 1000,10000,100000] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from ledger_scale import load  # noqa: E402
+from ledger_scale import load
 
-from provisioner.ledger.ledger import Ledger  # noqa: E402
+from provisioner.ledger.ledger import Ledger
 
 VARIANTS = (("list", []), ("list --json", ["--json"]), ("list --all --json", ["--all", "--json"]))
 
@@ -44,6 +44,7 @@ def run(home: Path, url: str, args: list[str]) -> tuple[float, int, int]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--repeats", type=int, default=3, help="best of N runs")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
@@ -54,7 +55,7 @@ def main() -> None:
             ledger.dispose()
             print(f"sqlite {n:>9,} rows (loaded in {took:.1f} s)")
             for name, extra in VARIANTS:
-                best = min((run(home, url, extra) for _ in range(3)), key=lambda r: r[0])
+                best = min((run(home, url, extra) for _ in range(args.repeats)), key=lambda r: r[0])
                 print(
                     f"  {name:<20} {best[0]:6.2f} s  {best[1] / 1024:10,.0f} KiB out  "
                     f"peak RSS (any child so far) {best[2] / 1024:6.0f} MiB"

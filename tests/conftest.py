@@ -30,7 +30,7 @@ from provisioner.ledger.ledger import Ledger
 from provisioner.ops.service import Provisioner
 
 sys.path.insert(0, str(Path(__file__).parent / "clockshift"))
-import clockshift_travel  # noqa: E402  (a plain module, shared with sitecustomize.py)
+import clockshift_travel
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -45,6 +45,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_report_header(config: pytest.Config) -> str | None:
     days = clockshift_travel.shift_days(os.environ.get(clockshift_travel.ENV))
     return f"wall clock shifted {days} days ahead ({clockshift_travel.ENV})" if days else None
+
 
 BOTH_DATABASES = ("tests/integration/", "tests/api/")
 POSTGRES_ONLY = ("tests/replicas/",)  # several `serve` processes share a server's ledger

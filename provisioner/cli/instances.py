@@ -181,7 +181,8 @@ def down(
             except ProvisionerError as exc:
                 failure = exc
                 if len(instance_ids or []) > 1:  # the last failure is reported on exit anyway
-                    err.print(f"{inert(instance_id)}: {inert(exc.message)}", style="red", markup=False)
+                    line = f"{inert(instance_id)}: {inert(exc.message)}"
+                    err.print(line, style="red", markup=False)
     if json_output:
         if len(results) == 1 and not task:
             print_json(

@@ -29,7 +29,7 @@ try:
 except ImportError:  # pragma: no cover - newer Typer without click installed
     pass
 
-from provisioner.cli import costs, info, instances, reap, serve, tokens
+from provisioner.cli import costs, info, instances, reap, serve, tokens  # noqa: E402
 
 
 class ProvisionerGroup(TyperGroup):

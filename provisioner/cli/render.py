@@ -10,6 +10,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from provisioner.rules.text import inert as inert  # re-exported for the commands
+
 
 def _console(*, stderr: bool = False) -> Console:
     return Console(stderr=stderr, highlight=False)
@@ -19,24 +21,6 @@ out = _console()
 err = _console(stderr=True)
 
 SIMULATION_LABEL = "SIMULATION: run under Pulumi mocks; nothing was created in any cloud"
-
-
-def inert(value: object) -> str:
-    """Text from the ledger or a cloud made safe for a terminal: control characters (ESC, CSI,
-    OSC, BEL, DEL, C1), bidi controls and lone surrogates are shown as escapes, never written."""
-    text = str(value)
-    if not any(_unsafe(ch) for ch in text):
-        return text
-    return "".join(ascii(ch)[1:-1] if _unsafe(ch) else ch for ch in text)
-
-
-_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
-
-
-def _unsafe(ch: str) -> bool:
-    import unicodedata
-
-    return ch in _BIDI or unicodedata.category(ch) in ("Cc", "Cs")
 
 
 def cell(value: object) -> Text:
@@ -98,10 +82,10 @@ def money(value: float) -> str:
     return f"${value:,.4f}" if abs(value) < 1 else f"${value:,.2f}"
 
 
-def per_hour(price: float) -> str:
-    """An hourly price, the same way everywhere: $0.90/hour, $0.526/hour."""
+def per_hour(price: float, unit: str = "/hour") -> str:
+    """An hourly price, the same way everywhere: $0.90/hour, $0.526/hour ($0.90/h in tables)."""
     whole, _, decimals = f"{price:,.4f}".partition(".")
-    return f"${whole}.{decimals.rstrip('0').ljust(2, '0')}/hour"
+    return f"${whole}.{decimals.rstrip('0').ljust(2, '0')}{unit}"
 
 
 def instance_table(instances: list[dict[str, Any]]) -> Table:
@@ -120,7 +104,7 @@ def instance_table(instances: list[dict[str, Any]]) -> Table:
             cell(i["status"]),
             cell(f"{i['instanceType']} {i['region']}"),
             cell(i["publicIp"] or "-"),
-            cell(money(i["costPerHour"]) + "/h"),
+            cell(per_hour(i["costPerHour"], "/h")),
             cell(money(i["totalCost"])),
             cell(when_short(i["expiresAt"]) if not i["terminatedAt"] else "-"),
             cell(i["userId"]),

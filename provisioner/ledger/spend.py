@@ -11,10 +11,10 @@ this keeps a report's rows and a budget's periods exact sums of whole instances.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from collections.abc import Mapping
 from typing import Any, Protocol
 
 import sqlalchemy as sa

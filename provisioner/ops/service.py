@@ -99,8 +99,9 @@ class Provisioner(Provisioning, Termination):
         """The seed's statistics over instances created in [since, until) (default: all)."""
         if since is not None and until is not None and since >= until:
             raise ValidationError(
-                "until", f"The window is empty: until ({until:%Y-%m-%d %H:%M}Z) must be after "
-                f"since ({since:%Y-%m-%d %H:%M}Z)"
+                "until",
+                f"The window is empty: until ({until:%Y-%m-%d %H:%M}Z) must be after "
+                f"since ({since:%Y-%m-%d %H:%M}Z)",
             )
         stats = self.ledger.statistics(
             now=self.clock(),

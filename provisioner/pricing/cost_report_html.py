@@ -36,6 +36,9 @@ def _svg(fig: Any) -> str:
 def usd_labels(values: list[float]) -> list[str]:
     """Tick labels in USD with the fewest decimals (2 to 6) that keep every label distinct, so
     a cheap week's axis doesn't read $0.00, $0.00, $0.01, $0.01."""
+    for decimals in range(2, 7):  # exact if possible (ticks are round numbers)
+        if all(abs(round(v, decimals) - v) < 1e-9 for v in values):
+            return [f"${v:,.{decimals}f}" for v in values]
     for decimals in range(2, 7):
         labels = [f"${v:,.{decimals}f}" for v in values]
         if len(set(labels)) == len(labels):

@@ -17,9 +17,9 @@ def shown(value: object, limit: int = MAX_ECHO) -> str:
 
 def shown_id(value: object) -> str:
     """An id as a message names it: bare when it looks like an id, else quoted and cut."""
-    if isinstance(value, str) and 0 < len(value) <= 64 and value.isascii():
-        if all(ch.isalnum() or ch in "._-" for ch in value):
-            return value
+    plain = isinstance(value, str) and 0 < len(value) <= 64 and value.isascii()
+    if plain and all(ch.isalnum() or ch in "._-" for ch in str(value)):
+        return str(value)
     return shown(value)
 
 

@@ -11,20 +11,18 @@ import binascii
 import hashlib
 import ipaddress
 import re
-import unicodedata
 from dataclasses import dataclass, field
 
 from provisioner.config import Settings
 from provisioner.rules.catalog import PROVIDERS, Catalog, InstanceType
 from provisioner.rules.errors import ValidationError, shown
+from provisioner.rules.text import unsafe_character
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 MIN_DISK_GB, MAX_DISK_GB = 30, 4096
 MAX_TAGS, MAX_TAG_KEY, MAX_TAG_VALUE, MAX_PURPOSE = 40, 128, 256, 256
 RESERVED_TAG_PREFIXES = ("aws:", "provisioner:", "azure", "microsoft", "windows")
 FORBIDDEN_TAG_KEY_CHARS = set("<>%&\\?/")
-# Unicode bidi embeddings/overrides (U+202A..U+202E), isolates (U+2066..U+2069), marks.
-BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
 DEFAULT_REGIONS = {"AWS": "us-east-1", "AZURE": "eastus"}
 SSH_KEY_TYPES = (
     "ssh-ed25519",
@@ -98,7 +96,9 @@ def validate_request(
 def validate_provider(value: str | None) -> str:
     provider = (value or "").strip().upper()
     if provider not in PROVIDERS:
-        raise ValidationError("config.provider", f"Provider must be AWS or AZURE (got {shown(value)})")
+        raise ValidationError(
+            "config.provider", f"Provider must be AWS or AZURE (got {shown(value)})"
+        )
     return provider
 
 
@@ -110,7 +110,7 @@ def _validate_type(catalog: Catalog, provider: str, name: str | None) -> Instanc
     if elsewhere is not None:
         raise ValidationError(
             "config.instanceType",
-            f"Instance type {shown(name)} is an {elsewhere.provider} type, not offered on {provider}; "
+            f"Instance type {name} is an {elsewhere.provider} type, not offered on {provider}; "
             f"see `provisioner types --provider {provider.lower()}`",
         )
     raise ValidationError(
@@ -157,16 +157,6 @@ def validate_ttl(value: int | None, settings: Settings) -> int:
             f"Auto-terminate must be between {low} and {high} minutes (got {shown(value)})",
         )
     return ttl
-
-
-def unsafe_character(text: str) -> str | None:
-    """The first character a free-text field refuses, as U+XXXX: C0/C1 controls and DEL
-    (category Cc), bidi embeddings, overrides and isolates, and lone UTF-16 surrogates (which no
-    database, cloud API or terminal can take)."""
-    for ch in text:
-        if ch in BIDI_CONTROLS or unicodedata.category(ch) in ("Cc", "Cs"):
-            return f"U+{ord(ch):04X}"
-    return None
 
 
 def check_text(field_name: str, label: str, value: str) -> str:
@@ -219,7 +209,8 @@ def validate_tags(tags: dict[str, str] | None) -> dict[str, str]:
         if not isinstance(value, str) or len(value) > MAX_TAG_VALUE:
             raise ValidationError(
                 "config.tags",
-                f"Tag value for {shown(key)} must be a string of at most {MAX_TAG_VALUE} characters",
+                f"Tag value for {shown(key)} must be a string of at most {MAX_TAG_VALUE} "
+                "characters",
             )
     return dict(tags)
 
@@ -277,6 +268,7 @@ def validate_cidrs(cidrs: tuple[str, ...] | list[str] | None) -> tuple[str, ...]
             result.append(str(ipaddress.ip_network(str(cidr).strip(), strict=False)))
         except ValueError:
             raise ValidationError(
-                "allowedSshCidrs", f"Allowed SSH CIDR {shown(cidr)} is not a valid IPv4/IPv6 network"
+                "allowedSshCidrs",
+                f"Allowed SSH CIDR {shown(cidr)} is not a valid IPv4/IPv6 network",
             ) from None
     return tuple(dict.fromkeys(result))

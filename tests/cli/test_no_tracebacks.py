@@ -49,7 +49,7 @@ def _bad_argument_sets(command: Any) -> list[list[str]]:
         ids = ["inst-000000000000"] * len(arguments)
         sets.append(ids)  # well-formed but unknown ids
         sets.append([HUGE] * len(arguments))  # absurd values
-        sets.append(ids[:-1] + ["bogus"] if len(arguments) > 1 else ["bogus"])
+        sets.append([*ids[:-1], "bogus"] if len(arguments) > 1 else ["bogus"])
     return sets
 
 
