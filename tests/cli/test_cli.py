@@ -263,14 +263,14 @@ def test_list_rejects_an_unknown_status(home):
 
 
 def test_types_lists_the_catalog_and_marks_retired_types(home):
-    code, body, _ = run("types", "--provider", "azure", "--json")
+    code, body, _ = run("types", "--provider", "azure", "--all", "--json")
     assert code == 0
     by_name = {t["instanceType"]: t for t in body["instanceTypes"]}
     assert by_name["Standard_NC6"]["retired"] is True
     assert by_name["Standard_NC6"]["costPerHour"] == 0.9
     assert all(t["provider"] == "AZURE" for t in body["instanceTypes"])
-    result = runner.invoke(app, ["types"])
-    assert "retired" in result.stdout and "g4dn.xlarge" in result.stdout
+    result = runner.invoke(app, ["types", "--all"])
+    assert "Retired" in result.stdout and "g4dn.xlarge" in result.stdout
 
 
 def test_doctor_on_the_simulated_engine_never_prints_secrets(home, monkeypatch):
