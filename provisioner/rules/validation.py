@@ -164,8 +164,8 @@ def check_text(field_name: str, label: str, value: str) -> str:
     if bad is not None:
         raise ValidationError(
             field_name,
-            f"{label} must not contain control characters, bidi controls or lone surrogates "
-            f"(found {bad})",
+            f"{label} must be one line without control characters, bidi controls or lone "
+            f"surrogates (found {bad})",
         )
     return value
 
