@@ -119,7 +119,7 @@ def create_app(
     )
     app.add_middleware(AllowMiddleware, routes_of=app)
     install_error_handlers(app)
-    document_limits(app, settings)
+    document_limits(app, settings, service.catalog)
     app.include_router(routes_instances.router)
     app.include_router(routes_meta.router)
     app.include_router(routes_costs.router)

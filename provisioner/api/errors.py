@@ -202,7 +202,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 405:  # every method of the path, not just one route's (#10)
             from provisioner.api.methods import allowed_methods
 
-            methods = allowed_methods(_request.app, _request.scope)
+            methods = allowed_methods(_request.app, _request.url.path)
             if methods:
                 response.headers["Allow"] = ", ".join(methods)
         return response

@@ -18,7 +18,8 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from provisioner.config import Settings
-from provisioner.rules.catalog import PROVIDERS
+from provisioner.ops.budgets import MAX_INSTANCES_CAP, MAX_USD
+from provisioner.rules.catalog import PROVIDERS, Catalog
 from provisioner.rules.lifecycle import Status
 from provisioner.rules.validation import (
     MAX_DISK_GB,
@@ -72,11 +73,17 @@ def _set(schema: dict[str, Any], **rules: Any) -> None:
     schema.update(rules)
 
 
-def _constrain(spec: dict[str, Any], settings: Settings) -> None:
+def _constrain(spec: dict[str, Any], settings: Settings, catalog: Catalog) -> None:
     schemas = spec.get("components", {}).get("schemas", {})
     config = schemas.get("ConfigIn", {}).get("properties", {})
     if config:
         _set(config["provider"], pattern=one_of_words(list(PROVIDERS)))
+        types = catalog.for_provider(None)
+        _set(config["instanceType"], enum=sorted({t.name for t in types}))
+        regions = sorted({r for t in types for r in t.regions})
+        for option in config["region"].get("anyOf", []):
+            if option.get("type") == "string":
+                option["pattern"] = one_of_words(regions)
         _set(config["diskSizeGB"], minimum=MIN_DISK_GB, maximum=MAX_DISK_GB)
         _set(
             config["autoTerminateMinutes"],
@@ -103,6 +110,9 @@ def _constrain(spec: dict[str, Any], settings: Settings) -> None:
         _set(status["status"], pattern=one_of_words([Status.RUNNING.value, Status.READY.value]))
     budget = schemas.get("BudgetIn")
     if budget:
+        for name in ("dailyUsd", "monthlyUsd"):
+            _set(budget["properties"][name], minimum=0, maximum=float(MAX_USD))
+        _set(budget["properties"]["maxInstances"], minimum=0, maximum=MAX_INSTANCES_CAP)
         budget["anyOf"] = [
             {"required": [name], "properties": {name: {"not": {"type": "null"}}}}
             for name in ("dailyUsd", "monthlyUsd", "maxInstances")
@@ -124,6 +134,10 @@ def _parameters(spec: dict[str, Any]) -> None:
                     for option in schema.get("anyOf", [schema]):
                         if option.get("type") == "string":
                             option["pattern"] = statuses
+                elif name.lower() == "idempotency-key":
+                    for option in schema.get("anyOf", [schema]):
+                        if option.get("type") == "string":
+                            option.update(pattern=r"^[\x21-\x7e]{1,255}$")
                 elif name == "provider" and parameter["in"] == "query":
                     for option in schema.get("anyOf", [schema]):
                         if option.get("type") == "string":
@@ -149,7 +163,7 @@ def _responses(spec: dict[str, Any]) -> None:
                 )
 
 
-def document_limits(app: FastAPI, settings: Settings) -> None:
+def document_limits(app: FastAPI, settings: Settings, catalog: Catalog) -> None:
     """Replace the app's `openapi()` with one that adds the rules above (built once)."""
     original: Callable[[], dict[str, Any]] = app.openapi
 
@@ -161,7 +175,7 @@ def document_limits(app: FastAPI, settings: Settings) -> None:
                 description=app.description,
                 routes=app.routes,
             )
-            _constrain(spec, settings)
+            _constrain(spec, settings, catalog)
             _parameters(spec)
             _responses(spec)
             app.openapi_schema = spec

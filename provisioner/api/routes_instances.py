@@ -167,6 +167,8 @@ def list_instances(
     """Newest first, a page at a time (at most `limit`): follow `nextCursor` for the rest."""
     user = acting_user(caller, user_id, everyone=True)
     try:
+        if status and not status.isascii():
+            raise ValueError(f"Status must be one of {', '.join(Status)} (got {status!r})")
         wanted = parse_status(status) if status else None
     except ValueError as exc:
         raise ValidationError("status", str(exc)) from None
@@ -261,7 +263,7 @@ def extend(instance_id: str, body: ExtendIn, caller: Caller, state: State) -> In
 )
 def set_status(instance_id: str, body: StatusIn, caller: Caller, state: State) -> InstanceEnvelope:
     owned_instance(state, caller, instance_id)
-    wanted = body.status.strip().upper()
+    wanted = body.status.upper() if body.status.isascii() else ""
     if wanted not in (Status.RUNNING, Status.READY):
         raise ValidationError(
             "status",
