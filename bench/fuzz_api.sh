@@ -39,6 +39,6 @@ for who in user admin; do
   echo "== schemathesis --checks all as the $who token"
   "$venv/schemathesis" --no-color --config-file bench/schemathesis.toml run "$base/openapi.json" \
     --checks all -H "Authorization: Bearer $token" --generation-database none \
-    --seed 10 -n 100 "$@" || status=$?
+    --seed 10 -n 100 --suppress-health-check too_slow --request-timeout 60 "$@" || status=$?
 done
 exit $status

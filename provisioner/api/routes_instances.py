@@ -81,6 +81,7 @@ def _begin(
     """
     service = state.service
     if key is not None:
+        service.validate(request)  # a replay still refuses a body that is not valid (400)
         earlier = state.idempotency.lookup(request.user_id, key)
         if earlier is not None:
             return service.get(earlier), state.workers.pending(earlier), True
@@ -169,7 +170,7 @@ def list_instances(
     try:
         if status and not status.isascii():
             raise ValueError(f"Status must be one of {', '.join(Status)} (got {status!r})")
-        wanted = parse_status(status) if status else None
+        wanted = parse_status(status) if status is not None else None
     except ValueError as exc:
         raise ValidationError("status", str(exc)) from None
     after = decode_cursor(cursor) if cursor else None
