@@ -6,7 +6,9 @@
 #   bench/fuzz_api.sh                 # default: 100 examples per operation and mode
 #   bench/fuzz_api.sh -n 300          # extra arguments go to `schemathesis run`
 #
-# Config: bench/schemathesis.toml (why any status is allowed is written there).
+# Config: bench/schemathesis.toml (why any status is allowed is written there). One check is left
+# out: use_after_free, because DELETE /api/instances/{id} terminates an instance and its record
+# (TERMINATED, final cost) stays readable by design, so GET after DELETE is 200, not 404.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=.venv/bin
@@ -38,7 +40,7 @@ for who in user admin; do
   [ "$who" = admin ] && token=$admin
   echo "== schemathesis --checks all as the $who token"
   "$venv/schemathesis" --no-color --config-file bench/schemathesis.toml run "$base/openapi.json" \
-    --checks all -H "Authorization: Bearer $token" --generation-database none \
+    --checks all --exclude-checks use_after_free -H "Authorization: Bearer $token" --generation-database none \
     --seed 10 -n 100 --suppress-health-check too_slow --request-timeout 60 "$@" || status=$?
 done
 exit $status
