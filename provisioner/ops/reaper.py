@@ -44,6 +44,7 @@ from provisioner.rules.errors import (
     ProvisioningFailedError,
 )
 from provisioner.rules.lifecycle import Status
+from stacks.spec import instance_of_stack
 
 log = logging.getLogger(__name__)
 
@@ -299,13 +300,20 @@ class Reaper:
     def _orphan(self, engine_name: str, stack: StackInfo, result: SweepResult) -> None:
         if not stack.resource_count:
             return
-        row = self.ledger.get(stack.name)
-        if row is not None and not (
+        # One instance may own several stacks, one per attempt (`<id>`, `<id>-a2`, ...): only the
+        # one its row points at is live; a live instance's other attempts must hold nothing.
+        row = self.ledger.get(instance_of_stack(stack.name))
+        ended = row is not None and (
             row.status == Status.TERMINATED.value
             or (row.status == Status.FAILED.value and row.terminated_at is not None)
-        ):
-            return  # a live instance's stack
-        why = "no ledger row" if row is None else f"ledger says {row.status}"
+        )
+        if row is not None and not ended:
+            if stack.name == row.stack_name or self._busy(row):
+                return  # a live instance's stack, or its failover is under way
+            why = f"a failed attempt of {row.id} (now on {row.stack_name})"
+            row = None  # the row is live: destroy the leftover without claiming it
+        else:
+            why = "no ledger row" if row is None else f"ledger says {row.status}"
         engine = self.service.engine_for(engine_name)
         tags = stack.tags or engine.stack_tags(stack.name)
         grace = timedelta(minutes=self.settings.orphan_grace_minutes)

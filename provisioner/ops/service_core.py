@@ -19,12 +19,15 @@ from provisioner.config import Settings
 from provisioner.engine import create_engine
 from provisioner.engine.base import Engine, EventCallback
 from provisioner.ledger.ledger import Ledger
-from provisioner.ledger.models import CostBreakdownOut, Instance, InstanceOut
+from provisioner.capacity.candidates import Attempt, Candidate
+from provisioner.ledger.attempts import attempts_of
+from provisioner.ledger.models import AttemptOut, CostBreakdownOut, Instance, InstanceOut
 from provisioner.ops.leases import Leases
 from provisioner.ops.retries import retry_transient
 from provisioner.rules import lifecycle
 from provisioner.rules.billing import CostSplit, cost_split
 from provisioner.rules.catalog import Catalog, load_catalog
+from provisioner.rules.cloud_errors import FailureClass
 from provisioner.rules.lifecycle import Status
 
 log = logging.getLogger(__name__)
@@ -216,4 +219,28 @@ class ServiceCore:
             ssh_key_fingerprint=instance.ssh_key_fingerprint,
             zone=instance.meta.get("zone"),
             spot=bool(instance.meta.get("spot", False)),
+            attempts=[
+                AttemptOut.model_validate(a.to_json()) for a in self._attempts(instance)
+            ],
         )
+
+    def _attempts(self, instance: Instance) -> list[Attempt]:
+        """The instance's attempts (#12); rows made before failover existed have none."""
+        if "capacity" not in (instance.meta or {}):
+            return []
+        return [
+            Attempt(
+                number=a.number,
+                candidate=Candidate(
+                    a.provider, a.region, a.instance_type, a.zone, a.spot, Decimal(a.price_per_hour)
+                ),
+                stack_name=a.stack_name,
+                outcome=a.outcome,
+                started_at=a.started_at,
+                ended_at=a.ended_at,
+                failure_class=None if a.failure_class is None else FailureClass(a.failure_class),
+                provider_code=a.provider_code,
+                message=a.message,
+            )
+            for a in attempts_of(self.ledger, instance.id)
+        ]
