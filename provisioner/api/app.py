@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from provisioner.api import routes_costs, routes_instances, routes_meta
+from provisioner.api import routes_costs, routes_instances, routes_meta, routes_offers
 from provisioner.api.errors import install_error_handlers
 from provisioner.api.sse import EventHub
 from provisioner.api.state import ApiState
@@ -112,4 +112,5 @@ def create_app(
     app.include_router(routes_instances.router)
     app.include_router(routes_meta.router)
     app.include_router(routes_costs.router)
+    app.include_router(routes_offers.router)
     return app

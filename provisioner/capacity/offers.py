@@ -26,7 +26,7 @@ class GpuSpec:
     min_vcpus: int | None = None
 
     def matches(self, itype: InstanceType) -> bool:
-        if itype.gpu_model.lower() != self.model.lower():
+        if self.model != "*" and itype.gpu_model.lower() != self.model.lower():
             return False
         if self.count is not None and (itype.gpu_fraction or itype.gpu_count != self.count):
             return False
@@ -119,3 +119,49 @@ def find_offers(
                     continue
                 offers.append(offer)
     return sorted(offers, key=lambda o: o.price(spot) or Decimal(0))
+
+
+def query_offers(
+    catalog: Catalog,
+    *,
+    gpu: str | None = None,
+    provider: str | None = None,
+    region: str | None = None,
+    spot: bool = False,
+    max_price: float | None = None,
+    min_gpu_memory_gb: int | None = None,
+    min_vcpus: int | None = None,
+) -> dict[str, Any]:
+    """`provisioner offers` and GET /api/offers: the same JSON. ValidationError names the field."""
+    spec = None
+    if gpu:
+        spec = parse_gpu(gpu, min_gpu_memory_gb=min_gpu_memory_gb, min_vcpus=min_vcpus)
+    elif min_gpu_memory_gb is not None or min_vcpus is not None:
+        spec = GpuSpec("*", None, min_gpu_memory_gb, min_vcpus)
+    providers = None
+    if provider and provider.strip().upper() != "ANY":
+        known = provider_order(catalog)
+        if provider.strip().upper() not in known:
+            raise ValidationError(
+                "provider", f"Provider must be {', '.join(known)} or ANY (got {provider!r})"
+            )
+        providers = [provider.strip().upper()]
+    if max_price is not None and max_price <= 0:
+        raise ValidationError("maxPrice", "Max price must be a positive $/hour")
+    offers = find_offers(
+        catalog,
+        spec,
+        providers=providers,
+        regions=[region.strip().lower()] if region else None,
+        spot=spot,
+        max_price=None if max_price is None else Decimal(str(max_price)),
+    )
+    return {
+        "success": True,
+        "gpu": None if spec is None or spec.model == "*" else spec.label(),
+        "spot": spot,
+        "pricesAsOf": catalog.prices_as_of,
+        "spotPricesAsOf": catalog.spot_prices_as_of,
+        "offers": [o.to_json() for o in offers],
+        "count": len(offers),
+    }

@@ -62,7 +62,8 @@ class Failover(ServiceCore):
             spot=request.spot,
         )
         if not is_multi(capacity):  # one type in one region: the plain rules and messages
-            valid = validate_request(request, self.settings, self.catalog)
+            single = replace(request, region=regions[0] if regions else None)
+            valid = validate_request(single, self.settings, self.catalog)
             capacity = replace(
                 capacity,
                 provider=valid.provider,

@@ -161,14 +161,27 @@ class ServiceCore:
     def _billed(self, instance: Instance, end: datetime) -> CostSplit:
         """Compute and disk cost from createdAt to `end`, per the provider's billing rule."""
         price_gb_month = instance.storage_price_gb_month
-        return cost_split(
+        meta = instance.meta or {}
+        # After a recovery (#12) the current VM bills from its relaunch; the earlier ones' cost
+        # is carried.
+        start = instance.created_at
+        if meta.get("segmentStart"):
+            start = datetime.fromisoformat(str(meta["segmentStart"]).replace("Z", "+00:00"))
+        split = cost_split(
             self.catalog,
             provider=instance.provider,
             price_per_hour=Decimal(instance.cost_per_hour),
             price_gb_month=None if price_gb_month is None else Decimal(price_gb_month),
             disk_gb=instance.disk_size_gb,
-            start=instance.created_at,
-            end=end,
+            start=start,
+            end=max(end, start),
+        )
+        carried = meta.get("carriedCost")
+        if not carried:
+            return split
+        return CostSplit(
+            compute=split.compute + Decimal(str(carried.get("compute", 0))),
+            storage=split.storage + Decimal(str(carried.get("storage", 0))),
         )
 
     def _cost_split(self, instance: Instance) -> CostSplit:
