@@ -60,7 +60,11 @@ def _zones_offering(spec: InstanceSpec, invoke: pulumi.InvokeOutputOptions) -> p
     zone (in name order) that does. Raises with AWS's own wording when none does."""
     offerings = ec2.get_instance_type_offerings_output(
         location_type="availability-zone",
-        filters=[ec2.GetInstanceTypeOfferingsFilterArgs(name="instance-type", values=[spec.instance_type])],
+        filters=[
+            ec2.GetInstanceTypeOfferingsFilterArgs(
+                name="instance-type", values=[spec.instance_type]
+            )
+        ],
         opts=invoke,
     )
     return offerings.locations.apply(lambda zones: pick_zone(spec, list(zones or [])))

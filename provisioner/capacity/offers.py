@@ -113,7 +113,9 @@ def find_offers(
             for region in itype.regions:
                 if regions and region not in regions:
                     continue
-                offer = Offer(itype, region, itype.price_in(region), catalog.spot_price(itype, region))
+                offer = Offer(
+                    itype, region, itype.price_in(region), catalog.spot_price(itype, region)
+                )
                 price = offer.price(spot)
                 if price is None or (max_price is not None and price > max_price):
                     continue

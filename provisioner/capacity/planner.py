@@ -127,9 +127,7 @@ def plan_candidates(catalog: Catalog, request: CapacityRequest) -> list[Candidat
     candidates: list[Candidate] = []
     for itype in types:
         for region in _regions(itype, request):
-            price = (
-                catalog.spot_price(itype, region) if request.spot else itype.price_in(region)
-            )
+            price = catalog.spot_price(itype, region) if request.spot else itype.price_in(region)
             if price is None:  # no spot price known: bill at the on-demand cap
                 price = itype.price_in(region)
             if max_price is not None and price > max_price:
@@ -165,8 +163,10 @@ def _explain_empty(request: CapacityRequest) -> None:
 
 def validate_max_attempts(value: int | None, default: int) -> int:
     attempts = default if value is None else value
-    if isinstance(attempts, bool) or not isinstance(attempts, int) or not (
-        1 <= attempts <= MAX_ATTEMPTS_LIMIT
+    if (
+        isinstance(attempts, bool)
+        or not isinstance(attempts, int)
+        or not (1 <= attempts <= MAX_ATTEMPTS_LIMIT)
     ):
         raise ValidationError(
             "config.maxAttempts",

@@ -51,14 +51,20 @@ def parse_rules(text: str) -> list[CapacityRule]:
         where, sep, outcome = raw.partition("=")
         parts = where.strip().split("/")
         spot_only = len(parts) == 5 and parts[4].lower() == "spot"
-        if not sep or outcome.strip().lower() not in OUTCOMES or len(parts) not in (4, 5) or (
-            len(parts) == 5 and not spot_only
+        if (
+            not sep
+            or outcome.strip().lower() not in OUTCOMES
+            or len(parts) not in (4, 5)
+            or (len(parts) == 5 and not spot_only)
         ):
             raise ValueError(
                 f"PROVISIONER_SIM_CAPACITY rule {raw!r} must be "
                 "PROVIDER/REGION/ZONE/TYPE[/spot]=none|quota|unsupported"
             )
-        rules.append(CapacityRule(*parts[:4], spot_only, outcome.strip().lower()))
+        provider, region, zone, itype = parts[:4]
+        rules.append(
+            CapacityRule(provider, region, zone, itype, spot_only, outcome.strip().lower())
+        )
     return rules
 
 

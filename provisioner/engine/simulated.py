@@ -31,10 +31,10 @@ from provisioner.engine.base import (
     StackOutputs,
 )
 from provisioner.engine.fakecloud import FakeCloud
-from provisioner.engine.simcapacity import CapacityRule, outcome_for, parse_rules
-from provisioner.rules.catalog import load_catalog
 from provisioner.engine.mockrun import run_program
 from provisioner.engine.processes import pid_alive
+from provisioner.engine.simcapacity import CapacityRule, outcome_for, parse_rules
+from provisioner.rules.catalog import load_catalog
 from provisioner.rules.errors import (
     ConflictError,
     DestroyFailedError,
@@ -303,7 +303,7 @@ class SimulatedEngine:
         stack.data["outputs"] = run.outputs
         stack.data["preemptAt"] = None
         if spec.spot and self.settings.sim_preempt_after is not None:
-            # The cloud takes a spot VM back this long after it is ready (PROVISIONER_SIM_PREEMPT_AFTER).
+            # The cloud takes a spot VM back this long after READY (PROVISIONER_SIM_PREEMPT_AFTER).
             stack.data["preemptAt"] = (
                 _now() + timedelta(seconds=self.settings.sim_preempt_after)
             ).isoformat()

@@ -202,7 +202,9 @@ class Failover(ServiceCore):
         where = labels.index(_label(last)) if _label(last) in labels else -1
         return (where + 1) % len(candidates)
 
-    def may_fail_over(self, instance: Instance, attempt: InstanceAttempt, error: CloudError) -> bool:
+    def may_fail_over(
+        self, instance: Instance, attempt: InstanceAttempt, error: CloudError
+    ) -> bool:
         if not failure_class(error).fails_over:
             return False
         if attempt.number >= self.max_attempts_of(instance):
@@ -248,22 +250,24 @@ class Failover(ServiceCore):
         )
 
     def landed(self, attempt: InstanceAttempt) -> None:
-        end_attempt(
-            self.ledger, attempt.id or 0, at=self.clock(), outcome=AttemptOutcome.LANDED
-        )
+        end_attempt(self.ledger, attempt.id or 0, at=self.clock(), outcome=AttemptOutcome.LANDED)
 
     def final_failure(self, instance: Instance, last: CloudError) -> CloudError:
         """The error a request ends FAILED with: every attempt and what would help."""
         attempts = attempts_of(self.ledger, instance.id)
         fclass = failure_class(last)
         hint = advice(
-            fclass, instance.provider, instance.instance_type, last.message, bool(
-                (instance.meta or {}).get("spot")
-            )
+            fclass,
+            instance.provider,
+            instance.instance_type,
+            last.message,
+            bool((instance.meta or {}).get("spot")),
         )
         if len(attempts) <= 1:
             message = last.message if not hint else f"{last.message} ({hint})"
-            return ProvisioningFailedError(message, kind=last.kind, provider_code=last.provider_code)
+            return ProvisioningFailedError(
+                message, kind=last.kind, provider_code=last.provider_code
+            )
         tried = "; ".join(
             f"{a.number}. {_label(a)}: {a.provider_code or a.failure_class or a.outcome}"
             for a in attempts

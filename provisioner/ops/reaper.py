@@ -194,7 +194,9 @@ class Reaper:
                 continue
             result.preempted += 1
             vanished = check.vanished_at or self.service.clock()
-            jobs.append(("preempted", claimed, partial(handle_preempted, self.service, claimed, vanished)))
+            jobs.append(
+                ("preempted", claimed, partial(handle_preempted, self.service, claimed, vanished))
+            )
         self._run(jobs, result)
 
     def _liveness(self, instance: Instance) -> Liveness | None:

@@ -15,12 +15,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from provisioner.capacity.candidates import Attempt, Candidate
 from provisioner.config import Settings
 from provisioner.engine import create_engine
 from provisioner.engine.base import Engine, EventCallback
-from provisioner.ledger.ledger import Ledger
-from provisioner.capacity.candidates import Attempt, Candidate
 from provisioner.ledger.attempts import attempts_of
+from provisioner.ledger.ledger import Ledger
 from provisioner.ledger.models import AttemptOut, CostBreakdownOut, Instance, InstanceOut
 from provisioner.ops.leases import Leases
 from provisioner.ops.retries import retry_transient
@@ -232,9 +232,7 @@ class ServiceCore:
             ssh_key_fingerprint=instance.ssh_key_fingerprint,
             zone=instance.meta.get("zone"),
             spot=bool(instance.meta.get("spot", False)),
-            attempts=[
-                AttemptOut.model_validate(a.to_json()) for a in self._attempts(instance)
-            ],
+            attempts=[AttemptOut.model_validate(a.to_json()) for a in self._attempts(instance)],
         )
 
     def _attempts(self, instance: Instance) -> list[Attempt]:

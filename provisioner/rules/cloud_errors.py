@@ -9,9 +9,9 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import functools
 import re
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -79,9 +79,7 @@ CLOUD_ERROR_CODES: tuple[CloudErrorCode, ...] = (
         also_contains="not supported",
     ),
     # The subnet (so the zone) is full; another zone's subnet may not be.
-    CloudErrorCode(
-        "AWS", "InsufficientFreeAddressesInSubnet", FailureClass.CAPACITY, _AWS_ERRORS
-    ),
+    CloudErrorCode("AWS", "InsufficientFreeAddressesInSubnet", FailureClass.CAPACITY, _AWS_ERRORS),
     # The spot price there is above the max price asked: elsewhere it may be below.
     CloudErrorCode("AWS", "SpotMaxPriceTooLow", FailureClass.CAPACITY, _AWS_SPOT),
     CloudErrorCode("AWS", "VcpuLimitExceeded", FailureClass.QUOTA, _AWS_ERRORS),
@@ -94,9 +92,7 @@ CLOUD_ERROR_CODES: tuple[CloudErrorCode, ...] = (
     CloudErrorCode("AZURE", "SkuNotAvailable", FailureClass.CAPACITY, _AZ_SKU),
     CloudErrorCode("AZURE", "ZonalAllocationFailed", FailureClass.CAPACITY, _AZ_ALLOC),
     CloudErrorCode("AZURE", "AllocationFailed", FailureClass.CAPACITY, _AZ_ALLOC),
-    CloudErrorCode(
-        "AZURE", "OverconstrainedAllocationRequest", FailureClass.CAPACITY, _AZ_ALLOC
-    ),
+    CloudErrorCode("AZURE", "OverconstrainedAllocationRequest", FailureClass.CAPACITY, _AZ_ALLOC),
     CloudErrorCode(
         "AZURE",
         "OperationNotAllowed",

@@ -49,7 +49,9 @@ def test_up_fails_over_to_the_first_candidate_with_capacity(home):
     assert codes == ["InsufficientInstanceCapacity"] * 2
     shown = run(home, "events", instance["id"], "--json")
     assert shown.returncode == 0, shown.stderr
-    failed = [e for e in json.loads(shown.stdout)["events"] if e["type"] == "instance:attempt-failed"]
+    failed = [
+        e for e in json.loads(shown.stdout)["events"] if e["type"] == "instance:attempt-failed"
+    ]
     assert len(failed) == 2
     assert all("InsufficientInstanceCapacity" in e["detail"] for e in failed)
     held = stacks(home)
@@ -85,7 +87,9 @@ def test_offers_t4_lists_both_clouds_cheapest_first(home):
 def test_offers_spot_orders_by_spot_price_and_excludes_retired(home):
     result = CliRunner().invoke(app, ["offers", "--gpu", "K80", "--json"])
     assert json.loads(result.output)["count"] == 0, "K80 types are retired"
-    spot = json.loads(CliRunner().invoke(app, ["offers", "--gpu", "A100", "--spot", "--json"]).output)
+    spot = json.loads(
+        CliRunner().invoke(app, ["offers", "--gpu", "A100", "--spot", "--json"]).output
+    )
     prices = [o["spotCostPerHour"] for o in spot["offers"]]
     assert prices and prices == sorted(prices)
     assert spot["spotPricesAsOf"]

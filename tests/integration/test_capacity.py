@@ -37,7 +37,9 @@ G5_ABSENT = "aws/us-east-1/us-east-1a/g5.xlarge=none,aws/us-east-1/us-east-1b/g5
 
 def test_failover_lands_in_the_first_zone_with_capacity(home):
     service = make_service(home, sim_capacity=G5_ABSENT)
-    request = make_request(instance_type="g5.xlarge", region=None, regions=("us-east-1", "us-west-2"))
+    request = make_request(
+        instance_type="g5.xlarge", region=None, regions=("us-east-1", "us-west-2")
+    )
 
     out = service.provision(request)
 
@@ -128,7 +130,9 @@ def test_failover_across_clouds_after_a_refusal(home):
 def test_spot_bills_the_spot_price_captured_at_creation(home):
     service = make_service(home)
     out = service.provision(make_request(spot=True))
-    spot_price = float(service.catalog.spot_price(service.catalog.get("AWS", "g4dn.xlarge"), "us-east-1"))
+    spot_price = float(
+        service.catalog.spot_price(service.catalog.get("AWS", "g4dn.xlarge"), "us-east-1")
+    )
     assert out.spot is True
     assert out.cost_per_hour == pytest.approx(spot_price)
     assert out.cost_per_hour < 0.526

@@ -1,9 +1,9 @@
 """The service end to end: simulated engine, real SQLite ledger, a fake clock."""
 
 import ipaddress
-from dataclasses import replace
 import json
 import threading
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
