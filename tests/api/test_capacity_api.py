@@ -27,6 +27,8 @@ def test_offers_need_a_token(api: Api):
 
 
 def test_post_with_provider_any_and_a_gpu_lands_on_the_cheapest(api: Api):
+    cheapest = api.client.get("/api/offers?gpu=T4:1&spot=true", headers=api.user).json()
+    first = cheapest["offers"][0]
     body = {
         "config": {"provider": "ANY", "gpu": "T4:1", "maxAttempts": 3, "spot": True},
         "taskId": "t-1",
@@ -36,7 +38,12 @@ def test_post_with_provider_any_and_a_gpu_lands_on_the_cheapest(api: Api):
     instance = response.json()["instance"]
     assert instance["status"] == "READY"
     assert instance["spot"] is True
-    assert instance["instanceType"] == "g4dn.xlarge"
+    assert (instance["provider"], instance["instanceType"], instance["region"]) == (
+        first["provider"],
+        first["instanceType"],
+        first["region"],
+    )
+    assert instance["costPerHour"] == first["spotCostPerHour"]
     assert [a["outcome"] for a in instance["attempts"]] == ["landed"]
     assert instance["attempts"][0]["candidate"]["spot"] is True
 
