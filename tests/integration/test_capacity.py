@@ -158,6 +158,8 @@ def test_the_orphan_sweep_keeps_a_live_attempt_stack_and_reports_no_orphans(home
 def test_preempted_spot_vm_is_detected_in_one_sweep_and_ends_terminated(home):
     with time_machine.travel(START, tick=False) as traveller:
         service = make_service(home, sim_preempt_after=5)
+        seen: list[str] = []
+        service.on("*", lambda event: seen.append(event["type"]))  # what webhooks receive
         out = service.provision(make_request(spot=True))
         assert out.status == "READY"
         reaper = Reaper(service)
@@ -173,6 +175,7 @@ def test_preempted_spot_vm_is_detected_in_one_sweep_and_ends_terminated(home):
         assert final.terminated_at == START + timedelta(seconds=5), "billed until it vanished"
         assert final.total_cost > 0
         assert events(service, out.id, "instance:preempted")
+        assert "instance:preempted" in seen and "instance:terminated" in seen
         assert set(held(service).values()) == {0}
 
 
