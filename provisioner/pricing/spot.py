@@ -142,7 +142,7 @@ def apply_spot_prices(raw: dict[str, Any], found: dict[str, SpotPrices], day: st
     returns one line per type whose spot prices were read."""
     spot = raw.setdefault("spotPrices", {"prices": {}})
     table = spot.setdefault("prices", {})
-    lines = []
+    lines: list[str] = []
     for provider, prices in found.items():
         by_type: dict[str, dict[str, Decimal]] = {}
         for (name, region), price in sorted(prices.items()):
