@@ -8,12 +8,15 @@ from datetime import timedelta
 from decimal import Decimal
 
 from provisioner.engine.base import EngineEvent, EventCallback
+from provisioner.ledger.admission import admit
+from provisioner.ledger.idempotency import WINDOW as KEY_WINDOW
 from provisioner.ledger.models import Instance, InstanceAttempt, InstanceOut
 from provisioner.ops.failover import Failover
 from provisioner.ops.leases import QUEUED, RELEASED
+from provisioner.ops.remote_access import RemoteAccess
 from provisioner.ops.retries import destroy_backoff, retry_transient
 from provisioner.ops.service_core import _iso, log, new_instance_id
-from provisioner.remote.keys import throwaway_public_key
+from provisioner.remote.keys import generate_key_pair, throwaway_public_key
 from provisioner.rules import lifecycle
 from provisioner.rules.billing import storage_price_gb_month
 from provisioner.rules.errors import (
@@ -30,28 +33,50 @@ from stacks.spec import VM_RESOURCE_TYPES, InstanceSpec
 UP_STATES = (Status.PROVISIONING.value, Status.CONFIGURING.value)
 
 
-class Provisioning(Failover):
+class _Ended(Exception):
+    """An attempt that failed after its clean-up already ran (no failover after it)."""
+
+    def __init__(self, error: ProvisionerError):
+        super().__init__(error.message)
+        self.error = error
+
+
+class Provisioning(Failover, RemoteAccess):
     # -- provisioning --------------------------------------------------------------------------
 
     def validate(self, request: ProvisionRequest) -> ValidRequest:
         return self.plan(request)[0]
 
     def begin_provision(
-        self, request: ProvisionRequest, *, engine: str | None = None, hold: bool = True
+        self,
+        request: ProvisionRequest,
+        *,
+        engine: str | None = None,
+        hold: bool = True,
+        idempotency_key: str | None = None,
     ) -> Instance:
         """Validate and record the request as PROVISIONING. Nothing is created in a cloud yet.
 
         `hold`: this process takes the up's lease (and runs it next). Without it the request is
-        queued for any replica: `operation` "up" with no owner, claimed by `pickup`."""
+        queued for any replica: `operation` "queued", owned by this process until a pickup loop
+        claims it (a sweep cancels it once this process is gone). The budget check, the
+        Idempotency-Key claim and the insert are one atomic step (`ledger/admission.py`); a key
+        already used raises KeyTakenError with its instance."""
         valid, candidates, max_attempts = self.plan(request)
-        first = candidates[0]
-        price_per_hour = first.price_per_hour
+        price_per_hour = candidates[0].price_per_hour
         price_gb_month = storage_price_gb_month(self.catalog, valid.provider, valid.disk_size_gb)
-        self._check_budget(valid, price_per_hour, price_gb_month)
         engine_name = engine or self.default_engine
         self.engine_for(engine_name).ensure_ready()
         now = self.clock()
         instance_id = new_instance_id()
+        public_key, fingerprint = valid.ssh_public_key, valid.ssh_key_fingerprint
+        if public_key is None:  # a pair of its own: the private half stays in <home>/keys
+            from provisioner.rules.validation import validate_ssh_key
+
+            self.settings.ensure_home()
+            public_key, fingerprint = validate_ssh_key(
+                generate_key_pair(self.settings.home, instance_id)
+            )
         instance = Instance(
             id=instance_id,
             user_id=valid.user_id,
@@ -68,27 +93,37 @@ class Provisioning(Failover):
             tags=valid.tags,
             meta=self.capacity_meta(candidates, max_attempts, request),
             allowed_ssh_cidrs=list(valid.allowed_ssh_cidrs),
-            ssh_public_key=valid.ssh_public_key,
-            ssh_key_fingerprint=valid.ssh_key_fingerprint,
+            ssh_public_key=public_key,
+            ssh_key_fingerprint=fingerprint,
+            setup_script=valid.setup_script,
+            idle_minutes=valid.idle_minutes,
             engine=engine_name,
             stack_name=instance_id,
             created_at=now,
             expires_at=now + timedelta(minutes=valid.auto_terminate_minutes),
             hard_deadline=now + timedelta(minutes=self.settings.hard_lifetime_minutes),
             updated_at=now,
-            **(self.leases.fields("up") if hold else QUEUED),
+            **self.leases.fields("up" if hold else QUEUED),
         )
         detail = f"{valid.provider} {valid.type.name} in {valid.region} on the {engine_name} engine"
         if len(candidates) > 1:
             detail += f" ({len(candidates)} candidates, at most {max_attempts} attempts)"
-        instance = self.ledger.add(
-            instance, event_type=lifecycle.EVENT_NAMES[Status.PROVISIONING], detail=detail
+        instance = admit(
+            self.ledger,
+            instance,
+            event_type=lifecycle.EVENT_NAMES[Status.PROVISIONING],
+            detail=detail,
+            check=lambda: self._check_budget(valid, price_per_hour, price_gb_month),
+            key=idempotency_key,
+            key_oldest=now - KEY_WINDOW,
         )
-        if hold:
-            self.leases.hold(instance.id)  # renewed until run_provision ends, even while queued
+        # Renewed until run_provision ends (or, queued, until a replica claims it).
+        self.leases.hold(instance.id)
         self._emit("instance:provisioning", {"instanceId": instance.id, "status": instance.status})
         if valid.type.retired:
             self._warn(instance, f"{valid.type.name} is retired: {valid.type.note or ''}".strip())
+        for warning in _reach_warnings(valid):
+            self._warn(instance, warning)
         return instance
 
     def _warn(self, instance: Instance, message: str) -> None:
@@ -123,6 +158,8 @@ class Provisioning(Failover):
             if instance.provider == "AWS"
             else self.settings.azure_image,
             subnet_id=self.settings.aws_subnet_id if instance.provider == "AWS" else None,
+            setup_script=instance.setup_script,
+            idle_minutes=instance.idle_minutes,
             zone=(instance.meta or {}).get("zone"),
             spot=bool((instance.meta or {}).get("spot")),
             spot_max_price=((instance.meta or {}).get("capacity") or {}).get("spotMaxPrice"),
@@ -164,6 +201,8 @@ class Provisioning(Failover):
             attempt, instance = self.next_attempt(instance)
             try:
                 out = self._run_attempt(instance, attempt, on_progress)
+            except _Ended as ended:
+                raise ended.error from None
             except CloudError as exc:
                 instance = self.ledger.require(instance_id)
                 if not self.may_fail_over(instance, attempt, exc):
@@ -207,8 +246,8 @@ class Provisioning(Failover):
     def _run_attempt(
         self, instance: Instance, attempt: InstanceAttempt, on_progress: EventCallback | None
     ) -> InstanceOut:
-        """One attempt's up, carried to READY. Raises with nothing cleaned up: the caller decides
-        between the next candidate and FAILED."""
+        """One attempt's up, carried to READY. A refusal is raised with nothing cleaned up: the
+        caller decides between the next candidate and FAILED."""
         instance_id = instance.id
         engine = self.engine_for(instance.engine)
         number = attempt.number
@@ -258,15 +297,27 @@ class Provisioning(Failover):
             cloud_instance_id=outputs.cloud_instance_id,
             meta=meta,
         )
+        try:
+            usable = self.wait_usable(instance_id)
+        except ProvisioningFailedError as exc:  # timeout or a changed host key: destroy it
+            self._clean_up_failed_up(instance_id, exc, on_progress)
+            raise _Ended(exc) from exc
+        except BaseException as exc:
+            failure = ProvisioningFailedError(f"interrupted while waiting for SSH: {exc!r}")
+            self._clean_up_failed_up(instance_id, failure, on_progress)
+            if isinstance(exc, Exception):
+                raise _Ended(failure) from exc
+            raise
         ip = outputs.public_ip or outputs.private_ip or "no address"
         where = f"{instance.provider.lower()} {instance.region}"
         if meta.get("zone"):
             where += f" zone {meta['zone']}"
         kind = "spot " if meta.get("spot") else ""
         instance = self._move(
-            instance,
+            self.ledger.require(instance_id),
             Status.READY,
-            detail=f"ready at {ip} ({kind}{instance.instance_type} in {where}, attempt {number})",
+            detail=f"ready at {ip}: {usable} ({kind}{instance.instance_type} in {where}, "
+            f"attempt {number})",
             ready_at=self.clock(),
             **RELEASED,
         )
@@ -337,3 +388,19 @@ class Provisioning(Failover):
             minutes=valid.auto_terminate_minutes,
         )
         check_request(self.ledger, request, now=self.clock())
+
+
+def _reach_warnings(valid: ValidRequest) -> list[str]:
+    """Who can reach the VM: nobody (no CIDR, no setup script: it can do nothing), or anyone."""
+    warnings = []
+    if not valid.allowed_ssh_cidrs and not valid.setup_script:
+        warnings.append(
+            "nobody can reach this instance: no --allow-ssh-from CIDR and no setup script "
+            "(it will idle until its TTL)"
+        )
+    if any(cidr in ("0.0.0.0/0", "::/0") for cidr in valid.allowed_ssh_cidrs):
+        warnings.append(
+            "SSH is open to the whole internet (0.0.0.0/0); keys only, but consider "
+            "--allow-ssh-from me"
+        )
+    return warnings
