@@ -50,6 +50,15 @@ class Settings(BaseSettings):
     sim_fail_up: float = Field(default=0.0, ge=0, le=1)
     sim_fail_destroy: float = Field(default=0.0, ge=0, le=1)
     sim_fail_kind: FailKind = "error"
+    sim_capacity: str = Field(
+        default="", description="rules PROVIDER/REGION/ZONE/TYPE[/spot]=none|quota (#12)"
+    )
+    sim_preempt_after: float | None = Field(
+        default=None, ge=0, description="seconds after READY a simulated spot VM vanishes"
+    )
+
+    # Capacity (#12): how many candidates one request may try before it ends FAILED.
+    max_attempts: int = Field(default=6, ge=1, le=50)
 
     # Reaper and recovery (issue #4): sweep interval, operation leases, retries, orphan sweeps.
     reap_interval_seconds: float = Field(default=60, gt=0)

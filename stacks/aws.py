@@ -56,30 +56,81 @@ def _ingress(cidrs: tuple[str, ...]) -> list[ec2.SecurityGroupIngressArgs]:
     ]
 
 
+def _zones_offering(spec: InstanceSpec, invoke: pulumi.InvokeOutputOptions) -> pulumi.Output[str]:
+    """The availability zone to launch in: `spec.zone` if it offers the type, else the first
+    zone (in name order) that does. Raises with AWS's own wording when none does."""
+    offerings = ec2.get_instance_type_offerings_output(
+        location_type="availability-zone",
+        filters=[
+            ec2.GetInstanceTypeOfferingsFilterArgs(
+                name="instance-type", values=[spec.instance_type]
+            )
+        ],
+        opts=invoke,
+    )
+    return offerings.locations.apply(lambda zones: pick_zone(spec, list(zones or [])))
+
+
+def pick_zone(spec: InstanceSpec, offered: list[str]) -> str:
+    zones = sorted(set(offered))
+    if spec.zone:
+        if spec.zone in zones:
+            return spec.zone
+        elsewhere = ", ".join(zones) or "no zone of this region"
+        raise ValueError(
+            f"Unsupported: Your requested instance type ({spec.instance_type}) is not supported "
+            f"in your requested Availability Zone ({spec.zone}). Please retry your request by "
+            f"not specifying an Availability Zone or choosing {elsewhere}."
+        )
+    if not zones:
+        raise ValueError(
+            f"Unsupported: Your requested instance type ({spec.instance_type}) is not supported "
+            f"in any Availability Zone of {spec.region}."
+        )
+    return zones[0]
+
+
 def _network(
     spec: InstanceSpec, invoke: pulumi.InvokeOutputOptions
-) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
-    """(vpc id, subnet id): `spec.subnet_id` and its VPC, else the region's default VPC/subnet."""
+) -> tuple[pulumi.Output[str], pulumi.Output[str], pulumi.Output[str]]:
+    """(vpc id, subnet id, zone): `spec.subnet_id` with its VPC and zone, else the default VPC's
+    default subnet in a zone that offers the type (`spec.zone` when given)."""
     if spec.subnet_id:
         subnet = ec2.get_subnet_output(id=spec.subnet_id, opts=invoke)
-        return subnet.vpc_id, pulumi.Output.from_input(spec.subnet_id)
+        return subnet.vpc_id, pulumi.Output.from_input(spec.subnet_id), subnet.availability_zone
     vpc_id = ec2.get_vpc_output(default=True, opts=invoke).id
+    zone = _zones_offering(spec, invoke)
     subnets = ec2.get_subnets_output(
-        filters=vpc_id.apply(
-            lambda vpc: [
-                ec2.GetSubnetsFilterArgs(name="vpc-id", values=[vpc]),
+        filters=pulumi.Output.all(vpc_id, zone).apply(
+            lambda args: [
+                ec2.GetSubnetsFilterArgs(name="vpc-id", values=[args[0]]),
                 ec2.GetSubnetsFilterArgs(name="default-for-az", values=["true"]),
+                ec2.GetSubnetsFilterArgs(name="availability-zone", values=[args[1]]),
             ]
         ),
         opts=invoke,
     )
-    return vpc_id, subnets.ids.apply(_first_subnet)
+    return vpc_id, subnets.ids.apply(_first_subnet), zone
 
 
 def _first_subnet(ids: list[str]) -> str:
     if not ids:
-        raise ValueError("the region has no default subnet; set a subnet id")
+        raise ValueError("the zone has no default subnet; set a subnet id")
     return ids[0]
+
+
+def _market_options(spec: InstanceSpec) -> ec2.InstanceInstanceMarketOptionsArgs | None:
+    """A one-time spot request that terminates on interruption (nothing left to restart)."""
+    if not spec.spot:
+        return None
+    return ec2.InstanceInstanceMarketOptionsArgs(
+        market_type="spot",
+        spot_options=ec2.InstanceInstanceMarketOptionsSpotOptionsArgs(
+            spot_instance_type="one-time",
+            instance_interruption_behavior="terminate",
+            max_price=None if spec.spot_max_price is None else f"{spec.spot_max_price:.4f}",
+        ),
+    )
 
 
 def _ami(spec: InstanceSpec, invoke: pulumi.InvokeOutputOptions) -> pulumi.Output[str]:
@@ -104,7 +155,7 @@ def program(spec: InstanceSpec) -> None:
     tags = spec.provisioner_tags()
     name = f"provisioner-{spec.instance_id}"
 
-    vpc_id, subnet_id = _network(spec, invoke)
+    vpc_id, subnet_id, zone = _network(spec, invoke)
     ami_id = _ami(spec, invoke)
 
     security_group = ec2.SecurityGroup(
@@ -144,6 +195,8 @@ def program(spec: InstanceSpec) -> None:
         ami=ami_id,
         instance_type=spec.instance_type,
         subnet_id=subnet_id,
+        availability_zone=zone,
+        instance_market_options=_market_options(spec),
         vpc_security_group_ids=[security_group.id],
         associate_public_ip_address=True,
         key_name=key_name,
@@ -175,6 +228,8 @@ def program(spec: InstanceSpec) -> None:
         {
             "region": spec.region,
             "availabilityZone": instance.availability_zone,
+            "zone": zone,
+            "spot": spec.spot,
             "instanceType": spec.instance_type,
             "amiId": ami_id,
             "securityGroupId": security_group.id,

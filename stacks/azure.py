@@ -78,6 +78,16 @@ def _ssh_rules(cidrs: tuple[str, ...]) -> list[network.SecurityRuleArgs]:
     return rules
 
 
+def _billing_profile(spec: InstanceSpec) -> compute.BillingProfileArgs | None:
+    """Spot VMs are deleted (not deallocated) on eviction so nothing is left billing; max price
+    -1 means "up to the on-demand price": evicted for capacity only, never for price."""
+    if not spec.spot:
+        return None
+    return compute.BillingProfileArgs(
+        max_price=-1 if spec.spot_max_price is None else spec.spot_max_price
+    )
+
+
 def program(spec: InstanceSpec) -> None:
     if not spec.ssh_public_key:
         raise ValueError(
@@ -188,6 +198,10 @@ def program(spec: InstanceSpec) -> None:
                 )
             ]
         ),
+        zones=[spec.zone] if spec.zone else None,
+        priority="Spot" if spec.spot else None,
+        eviction_policy="Delete" if spec.spot else None,
+        billing_profile=_billing_profile(spec),
         tags=tags,
         opts=opts,
     )
@@ -218,5 +232,11 @@ def program(spec: InstanceSpec) -> None:
     pulumi.export(OUTPUT_CLOUD_INSTANCE_ID, vm.id)
     pulumi.export(
         OUTPUT_METADATA,
-        {"resourceGroup": group.name, "location": location, "vmSize": spec.instance_type},
+        {
+            "resourceGroup": group.name,
+            "location": location,
+            "vmSize": spec.instance_type,
+            "zone": spec.zone,
+            "spot": spec.spot,
+        },
     )

@@ -44,6 +44,17 @@ def ssh_user_for(provider: str) -> str | None:
     return SSH_USERS.get(provider.upper())
 
 
+def attempt_stack_name(instance_id: str, attempt: int) -> str:
+    """The stack of one attempt: the instance id for the first, `<id>-a<N>` after it."""
+    return instance_id if attempt <= 1 else f"{instance_id}-a{attempt}"
+
+
+def instance_of_stack(stack_name: str) -> str:
+    """The instance id a stack belongs to (inverse of `attempt_stack_name`)."""
+    base, sep, number = stack_name.rpartition("-a")
+    return base if sep and base and number.isdigit() and len(number) <= 3 else stack_name
+
+
 @dataclass(frozen=True)
 class InstanceSpec:
     """One instance request, as a Pulumi program sees it.
@@ -77,6 +88,12 @@ class InstanceSpec:
     # First-boot work after the deadman is in place (cloud-init), and the idle auto-stop window.
     setup_script: str | None = None
     idle_minutes: int | None = None
+    # Which try of the request this is (failover, recovery): each attempt has its own stack.
+    attempt: int = 1
+
+    @property
+    def stack_name(self) -> str:
+        return attempt_stack_name(self.instance_id, self.attempt)
 
     def provisioner_tags(self) -> dict[str, str]:
         """The tags that mark a resource as ours, user tags first so ours win on collision."""

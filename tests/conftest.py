@@ -119,6 +119,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database: str | None) 
         "PROVISIONER_SIM_FAIL_UP",
         "PROVISIONER_SIM_FAIL_DESTROY",
         "PROVISIONER_SIM_DELAY",
+        "PROVISIONER_SIM_CAPACITY",
+        "PROVISIONER_SIM_PREEMPT_AFTER",
     ):
         monkeypatch.delenv(name, raising=False)
     if database is not None:

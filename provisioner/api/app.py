@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
-from provisioner.api import routes_costs, routes_instances, routes_meta
+from provisioner.api import routes_costs, routes_instances, routes_meta, routes_offers
 from provisioner.api.errors import install_error_handlers
 from provisioner.api.guard import RequestGuard
 from provisioner.api.methods import AllowMiddleware
@@ -124,4 +124,5 @@ def create_app(
     app.include_router(routes_instances.router)
     app.include_router(routes_meta.router)
     app.include_router(routes_costs.router)
+    app.include_router(routes_offers.router)
     return app

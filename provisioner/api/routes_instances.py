@@ -56,7 +56,17 @@ def _request(body: ProvisionIn, user_id: str) -> ProvisionRequest:
     config = body.config
     return ProvisionRequest(
         provider=config.provider,
-        instance_type=config.instance_type,
+        instance_type=config.instance_type or "",
+        instance_types=tuple(config.instance_types or ()),
+        regions=tuple(config.regions or ()),
+        zone=config.zone,
+        gpu=config.gpu,
+        min_gpu_memory_gb=config.min_gpu_memory,
+        min_vcpus=config.min_vcpus,
+        max_price=config.max_price,
+        spot=config.spot,
+        max_attempts=config.max_attempts,
+        recover=config.recover,
         user_id=user_id,
         task_id=body.task_id,
         region=config.region,

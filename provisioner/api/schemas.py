@@ -31,9 +31,28 @@ class _Out(BaseModel):
 
 
 class ConfigIn(_In):
-    provider: str = Field(description="AWS or AZURE (case-insensitive)")
-    instance_type: str = Field(description="A type from GET /api/instance-types")
+    provider: str = Field(description="AWS or AZURE (case-insensitive), or ANY with a gpu")
+    instance_type: str | None = Field(
+        default=None, description="A type from GET /api/instance-types (or give gpu)"
+    )
     region: str | None = Field(default=None, description="Default us-east-1 / eastus")
+    # Capacity (#12): alternatives to fail over across, GPU spec, spot, recovery.
+    instance_types: list[str] | None = Field(
+        default=None, description="Alternative types, tried cheapest first"
+    )
+    regions: list[str] | None = Field(
+        default=None, description='Regions to fail over across, or ["any"]'
+    )
+    zone: str | None = Field(default=None, description="Only this zone")
+    gpu: str | None = Field(default=None, description="GPU spec: T4:1, A100:8, H100")
+    min_gpu_memory: int | None = Field(default=None, description="GB per GPU, with gpu")
+    min_vcpus: int | None = Field(default=None, description="With gpu")
+    max_price: float | None = Field(default=None, description="Highest $/hour (spot: max bid)")
+    spot: bool = Field(default=False, description="Spot VMs: cheaper, may be reclaimed")
+    max_attempts: int | None = Field(default=None, description="Candidates to try (default 6)")
+    recover: bool = Field(
+        default=False, description="Relaunch on the next candidate when the cloud takes it"
+    )
     disk_size_gb: WholeNumber | None = Field(
         default=None, alias="diskSizeGB", description="30..4096 GB (default 100)"
     )

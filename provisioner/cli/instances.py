@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -84,9 +85,33 @@ class _Progress:
 
 
 def up(
-    provider: Annotated[str, typer.Option(help="aws or azure")],
-    instance_type: Annotated[str, typer.Option(help="A type from `provisioner types`.")],
-    region: Annotated[str | None, typer.Option(help="Default: us-east-1 / eastus.")] = None,
+    provider: Annotated[str, typer.Option(help="aws, azure, or any (with --gpu).")],
+    instance_type: Annotated[
+        str | None,
+        typer.Option(help="A type from `provisioner types`; a,b tries b when a is refused."),
+    ] = None,
+    region: Annotated[
+        str | None, typer.Option(help="Default: us-east-1 / eastus; `any`: every region.")
+    ] = None,
+    regions: Annotated[
+        str | None, typer.Option(help="Regions to fail over across, e.g. us-east-1,us-west-2.")
+    ] = None,
+    zone: Annotated[str | None, typer.Option(help="Only this zone (e.g. us-east-1b).")] = None,
+    gpu: Annotated[
+        str | None, typer.Option(help="GPU spec instead of a type: T4:1, A100:8, H100.")
+    ] = None,
+    min_gpu_memory: Annotated[int | None, typer.Option(help="GB per GPU, with --gpu.")] = None,
+    min_vcpus: Annotated[int | None, typer.Option(help="With --gpu.")] = None,
+    max_price: Annotated[
+        float | None, typer.Option(help="Highest $/hour to accept (spot: the max bid).")
+    ] = None,
+    spot: Annotated[bool, typer.Option("--spot", help="Spot VMs: cheaper, may vanish.")] = False,
+    max_attempts: Annotated[
+        int | None, typer.Option(help="Candidates to try before giving up (default 6).")
+    ] = None,
+    recover: Annotated[
+        bool, typer.Option("--recover", help="Relaunch elsewhere when the cloud takes it.")
+    ] = False,
     disk_gb: Annotated[
         int | None, typer.Option(help="Root disk, 30..4096 GB (default 100).")
     ] = None,
@@ -122,7 +147,7 @@ def up(
 
     request = build_request(
         provider=provider,
-        instance_type=instance_type,
+        instance_type=instance_type or "",
         region=region,
         disk_gb=disk_gb,
         ttl=ttl,
@@ -135,6 +160,18 @@ def up(
         setup=setup,
         idle_minutes=idle_minutes,
         simulate=simulate,
+    )
+    request = replace(  # capacity (#12): alternatives, GPU spec, spot, recovery
+        request,
+        regions=tuple(regions.split(",")) if regions else (),
+        zone=zone,
+        gpu=gpu,
+        min_gpu_memory_gb=min_gpu_memory,
+        min_vcpus=min_vcpus,
+        max_price=max_price,
+        spot=spot,
+        max_attempts=max_attempts,
+        recover=recover,
     )
     instance = provision_with_progress(
         request, simulate=simulate, json_output=json_output, quiet=quiet

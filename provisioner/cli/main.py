@@ -29,7 +29,16 @@ try:
 except ImportError:  # pragma: no cover - newer Typer without click installed
     pass
 
-from provisioner.cli import costs, info, instances, reap, remote, serve, tokens  # noqa: E402
+from provisioner.cli import (  # noqa: E402
+    capacity,
+    costs,
+    info,
+    instances,
+    reap,
+    remote,
+    serve,
+    tokens,
+)
 
 
 class ProvisionerGroup(TyperGroup):
@@ -114,6 +123,7 @@ costs.register(app)
 serve.register(app)
 tokens.register(app)
 remote.register(app)
+capacity.register(app)
 
 
 def main() -> None:

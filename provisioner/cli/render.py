@@ -139,8 +139,17 @@ def instance_details(i: dict[str, Any]) -> Table:
         rows.append(("ssh user / from", f"{i['sshUser']} / {cidrs}"))
     if i.get("sshKeyFingerprint"):
         rows.append(("ssh key", i["sshKeyFingerprint"]))
-    if i.get("metadata"):
-        rows.append(("metadata", ", ".join(f"{k}={v}" for k, v in i["metadata"].items())))
+    if i.get("zone") or i.get("spot"):
+        rows.append(("zone", f"{i.get('zone') or '-'}{' (spot)' if i.get('spot') else ''}"))
+    for a in i.get("attempts") or []:
+        if len(i["attempts"]) > 1 or a["outcome"] != "landed":
+            c = a["candidate"]
+            where = f"{c['provider'].lower()}/{c['region']}/{c['zone'] or '*'}/{c['instanceType']}"
+            why = f": {a['providerCode'] or a['failureClass']}" if a["outcome"] == "failed" else ""
+            rows.append((f"attempt {a['number']}", f"{where} {a['outcome']}{why}"))
+    shown = {k: v for k, v in (i.get("metadata") or {}).items() if k != "capacity"}
+    if shown:
+        rows.append(("metadata", ", ".join(f"{k}={v}" for k, v in shown.items())))
     if i.get("tags"):
         rows.append(("tags", ", ".join(f"{k}={v}" for k, v in i["tags"].items())))
     if i.get("purpose"):

@@ -68,6 +68,18 @@ class StackInfo:
 
 
 @dataclass(frozen=True)
+class Liveness:
+    """Whether a stack's VM still exists in the cloud (#12: preemption, eviction, manual delete).
+
+    `alive` None: the engine could not tell (it keeps the instance as it is). `vanished_at`: when
+    the VM disappeared, if the engine knows (else the caller uses the time it noticed)."""
+
+    alive: bool | None
+    vanished_at: datetime | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
 class SshEndpoint:
     """Where a VM's SSH answers when that is not its public IP on port 22 (the simulated VMs'
     local sshd), and the user to log in as there."""
@@ -97,7 +109,7 @@ class Engine(Protocol):
     def up(
         self, spec: InstanceSpec, *, message: str, on_event: EventCallback | None = None
     ) -> StackOutputs:
-        """Create (or select) the stack named `spec.instance_id` and run `up`."""
+        """Create (or select) the stack named `spec.stack_name` (one per attempt) and run `up`."""
         ...
 
     def destroy(
@@ -109,6 +121,10 @@ class Engine(Protocol):
     def recover(self, stack_name: str) -> None:
         """After the process running an operation died: clear the stack's lock (cancel) and
         refresh it, dropping pending creates, so a destroy can run."""
+        ...
+
+    def liveness(self, stack_name: str) -> Liveness:
+        """Whether the stack's VM is still there (the reaper asks once per sweep)."""
         ...
 
     def stack_tags(self, stack_name: str) -> dict[str, str]: ...

@@ -17,7 +17,7 @@ import json
 import secrets
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks
@@ -55,6 +55,13 @@ _AZURE_TYPES: dict[str, tuple[str, str]] = {
 }
 
 ResourceHook = Callable[[MockResourceArgs], None]
+# (region, instance type, the region's zones) -> the zones that offer the type.
+OfferingHook = Callable[[str, str, list[str]], list[str]]
+
+
+def default_zones(region: str) -> list[str]:
+    """Zones of a region the table passed in does not know: a, b and c, as most regions have."""
+    return [f"{region}{letter}" for letter in "abc"]
 
 
 class FakeCloud(Mocks):
@@ -65,9 +72,18 @@ class FakeCloud(Mocks):
     (providers included); if it raises, that resource's creation fails with its exception.
     """
 
-    def __init__(self, seed: str | None = None, on_resource: ResourceHook | None = None):
+    def __init__(
+        self,
+        seed: str | None = None,
+        on_resource: ResourceHook | None = None,
+        *,
+        zones: Mapping[str, Sequence[str]] | None = None,
+        offered: OfferingHook | None = None,
+    ):
         self.seed = seed if seed is not None else secrets.token_hex(8)
         self.on_resource = on_resource
+        self.zones = {region: list(names) for region, names in (zones or {}).items()}
+        self.offered = offered
         self._lock = threading.Lock()
         self._provider_regions: dict[str, str] = {}
 
@@ -134,14 +150,39 @@ class FakeCloud(Mocks):
         if args.token == "aws:ec2/getVpc:getVpc":
             return self._vpc(region)
         if args.token == "aws:ec2/getSubnets:getSubnets":
-            ids = [f"subnet-{self._hex(17, 'subnet', region, az)}" for az in "abc"]
+            zones = self.zones_of(region)
+            for item in args.args.get("filters") or []:
+                if item.get("name") == "availability-zone":
+                    zones = [z for z in zones if z in item.get("values", [])]
+            ids = [self.subnet_id(region, zone) for zone in zones]
             return {"id": region, "ids": ids, "filters": args.args.get("filters", [])}
+        if args.token == "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings":
+            types = [
+                value
+                for item in args.args.get("filters") or []
+                if item.get("name") == "instance-type"
+                for value in item.get("values", [])
+            ]
+            zones = self.zones_of(region)
+            pairs = [
+                (itype, zone)
+                for itype in types
+                for zone in (self.offered(region, itype, zones) if self.offered else zones)
+            ]
+            return {
+                "id": region,
+                "filters": args.args.get("filters", []),
+                "locationType": args.args.get("locationType", "availability-zone"),
+                "instanceTypes": [t for t, _ in pairs],
+                "locations": [z for _, z in pairs],
+                "locationTypes": ["availability-zone"] * len(pairs),
+            }
         if args.token == "aws:ec2/getSubnet:getSubnet":
             subnet_id = str(args.args.get("id") or f"subnet-{self._hex(17, 'subnet', *parts)}")
             return {
                 "id": subnet_id,
                 "vpcId": self._vpc(region)["id"],
-                "availabilityZone": f"{region}a",
+                "availabilityZone": self.zones_of(region)[0],
                 "cidrBlock": f"10.0.{self._octet(0, 255, 'cidr', subnet_id)}.0/24",
                 "defaultForAz": False,
                 "state": "available",
@@ -149,6 +190,14 @@ class FakeCloud(Mocks):
         raise NotImplementedError(f"FakeCloud has no answer for the invoke {args.token}")
 
     # -- AWS -----------------------------------------------------------------------------------
+
+    def zones_of(self, region: str) -> list[str]:
+        return list(self.zones.get(region) or default_zones(region))
+
+    def subnet_id(self, region: str, zone: str) -> str:
+        """The default subnet of `zone`: the same id in every stack, as in one real account."""
+        digest = hashlib.sha256(f"subnet\x1f{region}\x1f{zone}".encode()).hexdigest()
+        return f"subnet-{digest[:17]}"
 
     def _region_of(self, provider_ref: str | None, inputs: dict[str, Any]) -> str:
         if inputs.get("region"):
@@ -191,7 +240,7 @@ class FakeCloud(Mocks):
             root.setdefault("deviceName", "/dev/sda1")
             state.update(
                 arn=f"{arn_prefix}:instance/{resource_id}",
-                availabilityZone=state.get("availabilityZone") or f"{region}a",
+                availabilityZone=state.get("availabilityZone") or self.zones_of(region)[0],
                 instanceState="running",
                 privateIp=private_ip,
                 privateDns=f"ip-{private_ip.replace('.', '-')}.{internal}",

@@ -46,6 +46,7 @@ from provisioner.engine.base import (
     DoctorCheck,
     EventCallback,
     HistoryEntry,
+    Liveness,
     SshEndpoint,
     StackInfo,
     StackOutputs,
@@ -77,6 +78,7 @@ from stacks.spec import (
     TAG_INSTANCE_ID,
     TAG_TASK_ID,
     TAG_USER_ID,
+    VM_RESOURCE_TYPES,
     InstanceSpec,
 )
 
@@ -127,10 +129,10 @@ class PulumiEngine:
         self, spec: InstanceSpec, *, message: str, on_event: EventCallback | None = None
     ) -> StackOutputs:
         relay = EventRelay(on_event)
-        workspace = self._workspace(spec.instance_id, program_for(spec))
+        workspace = self._workspace(spec.stack_name, program_for(spec))
         self._install_plugin(workspace, spec.provider)
         try:
-            stack = auto.Stack.create_or_select(spec.instance_id, workspace)
+            stack = auto.Stack.create_or_select(spec.stack_name, workspace)
             _tag_stack(stack, spec)
             result = self._up_with_watchdog(stack, message, relay)
         except auto_errors.CommandError as exc:
@@ -171,6 +173,32 @@ class PulumiEngine:
             )
         except auto_errors.CommandError as exc:
             raise failure(CloudError, exc, relay.errors) from exc
+
+    def liveness(self, stack_name: str) -> Liveness:
+        """`pulumi refresh` of the stack (the provider describes each resource: for AWS one
+        DescribeInstances, DescribeSecurityGroups, ...; for Azure one GET per resource), then
+        whether its VM is still in the refreshed state. Costs one Pulumi CLI run per live
+        instance per sweep (seconds each, run side by side by the reaper's pool)."""
+        try:
+            stack = self._select(stack_name)
+        except auto_errors.StackNotFoundError:
+            return Liveness(alive=False, detail="no such stack")
+        relay = EventRelay(None)
+        try:
+            stack.refresh(
+                message=f"provisioner liveness {stack_name}",
+                on_event=relay,
+                color="never",
+                show_secrets=False,
+            )
+            deployment = stack.export_stack().deployment or {}
+        except auto_errors.CommandError as exc:
+            log.info("liveness of %s unknown: %s", stack_name, error_line(relay.errors, str(exc)))
+            return Liveness(alive=None, detail="refresh failed")
+        resources = deployment.get("resources") or []
+        if any(r.get("type") in VM_RESOURCE_TYPES for r in resources):
+            return Liveness(alive=True)
+        return Liveness(alive=False, detail="refresh found the VM gone")
 
     def stack_tags(self, stack_name: str) -> dict[str, str]:
         try:
@@ -414,6 +442,8 @@ def _tag_stack(stack: auto.Stack, spec: InstanceSpec) -> None:
     """Stack tags for the console and `stack ls --tag`; best effort, since DIY backends in
     older CLIs refuse tags ("stack tags not supported in diy mode")."""
     tags = {TAG_USER_ID: spec.user_id, TAG_TASK_ID: spec.task_id, TAG_INSTANCE_ID: spec.instance_id}
+    if spec.attempt > 1:
+        tags["provisioner:attempt"] = str(spec.attempt)
     for name, value in tags.items():
         if not value:
             continue

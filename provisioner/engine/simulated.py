@@ -14,7 +14,7 @@ import os
 import random
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from provisioner.engine.base import (
     EngineEvent,
     EventCallback,
     HistoryEntry,
+    Liveness,
     SshEndpoint,
     StackInfo,
     StackOutputs,
@@ -34,6 +35,8 @@ from provisioner.engine.base import (
 from provisioner.engine.fakecloud import FakeCloud
 from provisioner.engine.mockrun import run_program
 from provisioner.engine.processes import pid_alive
+from provisioner.engine.simcapacity import CapacityRule, outcome_for, parse_rules
+from provisioner.rules.catalog import load_catalog
 from provisioner.rules.errors import (
     ConflictError,
     DestroyFailedError,
@@ -57,7 +60,24 @@ _FAILURES: dict[tuple[str, str], str] = {
     ("AWS", "capacity"): (
         "creating EC2 Instance: operation error EC2: RunInstances, api error "
         "InsufficientInstanceCapacity: We currently do not have sufficient {type} capacity in "
-        "the Availability Zone you requested ({region}a)."
+        "the Availability Zone you requested ({zone}). Our system will be working on "
+        "provisioning additional capacity. You can currently get {type} capacity by not "
+        "specifying an Availability Zone in your request or choosing another zone."
+    ),
+    ("AWS", "spot-quota"): (
+        "creating EC2 Instance: operation error EC2: RunInstances, api error "
+        "MaxSpotInstanceCountExceeded: Max spot instance count exceeded"
+    ),
+    ("AZURE", "zonal-capacity"): (
+        'Code="ZonalAllocationFailed" Message="Allocation failed. We do not have sufficient '
+        "capacity for the requested VM size in this zone. Read more about improving likelihood "
+        'of allocation success at http://aka.ms/allocation-guidance"'
+    ),
+    ("AZURE", "spot-quota"): (
+        'Code="OperationNotAllowed" Message="Operation could not be completed as it results in '
+        "exceeding approved LowPriorityCores quota. Additional details - Deployment Model: "
+        "Resource Manager, Location: {region}, Current Limit: 0, Current Usage: 0, Additional "
+        'Required: 4, (Minimum) New Limit Required: 4."'
     ),
     ("AWS", "quota"): (
         "creating EC2 Instance: operation error EC2: RunInstances, api error VcpuLimitExceeded: "
@@ -133,13 +153,54 @@ class _SimulatedCloud(Mocks):
         stack: _StackFile,
         fail_kind: str | None,
         on_event: EventCallback | None,
+        rules: list[CapacityRule] | None = None,
     ):
         self.spec = spec
         self.settings = settings
         self.stack = stack
         self.fail_kind = fail_kind
         self.on_event = on_event
-        self.cloud = FakeCloud(seed=spec.instance_id)
+        self.rules = rules or []
+        zones = load_catalog(home=settings.home).zones.get(spec.provider, {})
+        self.cloud = FakeCloud(seed=spec.stack_name, zones=zones, offered=self._offered)
+
+    def _offered(self, region: str, itype: str, zones: list[str]) -> list[str]:
+        return [
+            zone
+            for zone in zones
+            if outcome_for(
+                self.rules,
+                self.spec.provider,
+                region,
+                zone,
+                itype,
+                self.spec.spot,
+                kinds=("unsupported",),
+            )
+            is None
+        ]
+
+    def _vm_zone(self, args: MockResourceArgs) -> str | None:
+        if args.inputs.get("availabilityZone"):
+            return str(args.inputs["availabilityZone"])
+        zones = args.inputs.get("zones") or args.inputs.get("zone")
+        if isinstance(zones, list):
+            return str(zones[0]) if zones else None
+        return None if zones is None else str(zones)
+
+    def _refusal(self, zone: str | None) -> str | None:
+        """The failure kind of the VM's creation: an injected one, else a capacity rule's."""
+        if self.fail_kind is not None:
+            return self.fail_kind
+        spec = self.spec
+        outcome = outcome_for(
+            self.rules, spec.provider, spec.region, zone, spec.instance_type, spec.spot
+        )
+        if outcome == "none":
+            return "zonal-capacity" if spec.provider == "AZURE" and zone else "capacity"
+        if outcome == "quota":
+            return "spot-quota" if spec.spot else "quota"
+        return None
 
     def _emit(self, args: MockResourceArgs, status: str, message: str) -> None:
         if self.on_event is not None:
@@ -160,10 +221,14 @@ class _SimulatedCloud(Mocks):
         if is_vm:
             # Half the delay before the VM exists (network, disks), half while it boots.
             time.sleep(self.settings.sim_delay / 2)
-            if self.fail_kind is not None:
-                template = _FAILURES.get((self.spec.provider, self.fail_kind), _GENERIC_FAILURE)
+            zone = self._vm_zone(args)
+            kind = self._refusal(zone)
+            if kind is not None:
+                template = _FAILURES.get((self.spec.provider, kind), _GENERIC_FAILURE)
                 message = "[simulated] " + template.format(
-                    type=self.spec.instance_type, region=self.spec.region
+                    type=self.spec.instance_type,
+                    region=self.spec.region,
+                    zone=zone or f"{self.spec.region}a",
                 )
                 self._emit(args, "failed", message)
                 raise RuntimeError(message)
@@ -197,6 +262,7 @@ class SimulatedEngine:
         self.settings = settings
         self.root = settings.home / "simulated-stacks"
         self.rng = rng or random.Random()
+        self.rules = parse_rules(settings.sim_capacity)
 
     def _stack(self, name: str) -> _StackFile:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -211,19 +277,21 @@ class SimulatedEngine:
     def up(
         self, spec: InstanceSpec, *, message: str, on_event: EventCallback | None = None
     ) -> StackOutputs:
-        stack = self._stack(spec.instance_id)
+        stack = self._stack(spec.stack_name)
         stack.acquire("update")
         stack.data["tags"] = {
             "provisioner:user-id": spec.user_id,
             "provisioner:instance-id": spec.instance_id,
         }
+        if spec.attempt > 1:
+            stack.data["tags"]["provisioner:attempt"] = str(spec.attempt)
         if spec.task_id:
             stack.data["tags"]["provisioner:task-id"] = spec.task_id
         stack.data["message"] = message
         fail_kind = self.settings.sim_fail_kind if self._roll(self.settings.sim_fail_up) else None
-        cloud = _SimulatedCloud(spec, self.settings, stack, fail_kind, on_event)
+        cloud = _SimulatedCloud(spec, self.settings, stack, fail_kind, on_event, self.rules)
         try:
-            run = run_program(program_for(spec), cloud, project=PROJECT, stack=spec.instance_id)
+            run = run_program(program_for(spec), cloud, project=PROJECT, stack=spec.stack_name)
             time.sleep(self.settings.sim_delay / 2)  # the VM boots
         except Exception as exc:
             stack.release()
@@ -235,11 +303,45 @@ class SimulatedEngine:
                 provider_code=code,
             ) from exc
         stack.data["outputs"] = run.outputs
+        stack.data["preemptAt"] = None
+        if spec.spot and self.settings.sim_preempt_after is not None:
+            # The cloud takes a spot VM back this long after READY (PROVISIONER_SIM_PREEMPT_AFTER).
+            stack.data["preemptAt"] = (
+                _now() + timedelta(seconds=self.settings.sim_preempt_after)
+            ).isoformat()
         try:
             self._start_vm(spec, stack)
         finally:
             stack.release()
         return _outputs_from(run.outputs)
+
+    def liveness(self, stack_name: str) -> Liveness:
+        """Reads the stack's file: no cloud call, so a sweep's check costs one file read per
+        live instance. A spot VM past its preemption time is removed from the stack's resources
+        here, as the cloud would have removed it."""
+        if not (self.root / f"{stack_name}.json").exists():
+            return Liveness(alive=False, detail="no such stack")
+        stack = self._stack(stack_name)
+        with stack.lock:
+            preempt_at = stack.data.get("preemptAt")
+            vanished = stack.data.get("vanishedAt")
+            if preempt_at and vanished is None and _now() >= datetime.fromisoformat(preempt_at):
+                vanished = preempt_at
+                stack.data["vanishedAt"] = vanished
+                stack.data["resources"] = [
+                    r for r in stack.data["resources"] if r["type"] not in VM_RESOURCE_TYPES
+                ]
+                stack.save()
+            has_vm = any(r["type"] in VM_RESOURCE_TYPES for r in stack.data["resources"])
+        if has_vm:
+            return Liveness(alive=True)
+        if vanished:
+            return Liveness(
+                alive=False,
+                vanished_at=datetime.fromisoformat(vanished),
+                detail="the spot VM was reclaimed by the (simulated) cloud",
+            )
+        return Liveness(alive=False, detail="the VM is gone from the (simulated) cloud")
 
     def _start_vm(self, spec: InstanceSpec, stack: _StackFile) -> None:
         """Give the VM its real SSH endpoint (a resumed up keeps a live one)."""
@@ -283,6 +385,7 @@ class SimulatedEngine:
             stack.data["sshEndpoint"] = None
             stack.data["resources"] = []
             stack.data["outputs"] = {}
+            stack.data["preemptAt"] = None
             stack.data["message"] = message
         finally:
             stack.release()

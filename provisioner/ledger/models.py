@@ -103,6 +103,29 @@ class InstanceEvent(SQLModel, table=True):
     detail: str | None = Field(default=None, sa_type=sa.Text)
 
 
+class InstanceAttempt(SQLModel, table=True):
+    """One try of one candidate for an instance, with its own stack (#12)."""
+
+    __tablename__ = "instance_attempts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    instance_id: str = Field(foreign_key="instances.id", index=True, max_length=32)
+    number: int
+    provider: str = Field(max_length=16)
+    region: str = Field(max_length=64)
+    zone: str | None = Field(default=None, max_length=64)
+    instance_type: str = Field(max_length=64)
+    spot: bool = Field(default=False)
+    price_per_hour: Decimal = Field(sa_type=MONEY)
+    stack_name: str = Field(max_length=64)
+    outcome: str = Field(max_length=16)
+    started_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    ended_at: datetime | None = _utc_column()
+    failure_class: str | None = Field(default=None, max_length=32)
+    provider_code: str | None = Field(default=None, max_length=64)
+    message: str | None = Field(default=None, sa_type=sa.Text)
+
+
 class ApiToken(SQLModel, table=True):
     """A bearer token for the REST API, stored only as its SHA-256 hash (#3)."""
 

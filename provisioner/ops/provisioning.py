@@ -10,7 +10,8 @@ from decimal import Decimal
 from provisioner.engine.base import EngineEvent, EventCallback
 from provisioner.ledger.admission import admit
 from provisioner.ledger.idempotency import WINDOW as KEY_WINDOW
-from provisioner.ledger.models import Instance, InstanceOut
+from provisioner.ledger.models import Instance, InstanceAttempt, InstanceOut
+from provisioner.ops.failover import Failover
 from provisioner.ops.leases import QUEUED, RELEASED
 from provisioner.ops.remote_access import RemoteAccess
 from provisioner.ops.retries import destroy_backoff, retry_transient
@@ -25,18 +26,26 @@ from provisioner.rules.errors import (
     ProvisioningFailedError,
 )
 from provisioner.rules.lifecycle import Status
-from provisioner.rules.validation import ProvisionRequest, ValidRequest, validate_request
+from provisioner.rules.validation import ProvisionRequest, ValidRequest
 from stacks.spec import VM_RESOURCE_TYPES, InstanceSpec
 
 # The states an up runs in: before the VM exists, and while it boots.
 UP_STATES = (Status.PROVISIONING.value, Status.CONFIGURING.value)
 
 
-class Provisioning(RemoteAccess):
+class _Ended(Exception):
+    """An attempt that failed after its clean-up already ran (no failover after it)."""
+
+    def __init__(self, error: ProvisionerError):
+        super().__init__(error.message)
+        self.error = error
+
+
+class Provisioning(Failover, RemoteAccess):
     # -- provisioning --------------------------------------------------------------------------
 
     def validate(self, request: ProvisionRequest) -> ValidRequest:
-        return validate_request(request, self.settings, self.catalog)
+        return self.plan(request)[0]
 
     def begin_provision(
         self,
@@ -53,8 +62,8 @@ class Provisioning(RemoteAccess):
         claims it (a sweep cancels it once this process is gone). The budget check, the
         Idempotency-Key claim and the insert are one atomic step (`ledger/admission.py`); a key
         already used raises KeyTakenError with its instance."""
-        valid = self.validate(request)
-        price_per_hour = valid.type.price_in(valid.region)
+        valid, candidates, max_attempts = self.plan(request)
+        price_per_hour = candidates[0].price_per_hour
         price_gb_month = storage_price_gb_month(self.catalog, valid.provider, valid.disk_size_gb)
         engine_name = engine or self.default_engine
         self.engine_for(engine_name).ensure_ready()
@@ -82,7 +91,7 @@ class Provisioning(RemoteAccess):
             storage_price_gb_month=price_gb_month,
             purpose=valid.purpose,
             tags=valid.tags,
-            meta={},
+            meta=self.capacity_meta(candidates, max_attempts, request),
             allowed_ssh_cidrs=list(valid.allowed_ssh_cidrs),
             ssh_public_key=public_key,
             ssh_key_fingerprint=fingerprint,
@@ -97,6 +106,8 @@ class Provisioning(RemoteAccess):
             **self.leases.fields("up" if hold else QUEUED),
         )
         detail = f"{valid.provider} {valid.type.name} in {valid.region} on the {engine_name} engine"
+        if len(candidates) > 1:
+            detail += f" ({len(candidates)} candidates, at most {max_attempts} attempts)"
         instance = admit(
             self.ledger,
             instance,
@@ -125,7 +136,7 @@ class Provisioning(RemoteAccess):
             detail=message,
         )
 
-    def _spec(self, instance: Instance) -> InstanceSpec:
+    def _spec(self, instance: Instance, attempt: int = 1) -> InstanceSpec:
         ssh_public_key = instance.ssh_public_key
         if ssh_public_key is None and instance.provider == "AZURE":
             # Azure needs a key when passwords are off; nobody holds this one's private half.
@@ -149,6 +160,10 @@ class Provisioning(RemoteAccess):
             subnet_id=self.settings.aws_subnet_id if instance.provider == "AWS" else None,
             setup_script=instance.setup_script,
             idle_minutes=instance.idle_minutes,
+            zone=(instance.meta or {}).get("zone"),
+            spot=bool((instance.meta or {}).get("spot")),
+            spot_max_price=((instance.meta or {}).get("capacity") or {}).get("spotMaxPrice"),
+            attempt=attempt,
         )
 
     def run_provision(
@@ -180,9 +195,63 @@ class Provisioning(RemoteAccess):
     def _run_provision(
         self, instance_id: str, *, on_progress: EventCallback | None = None
     ) -> InstanceOut:
-        instance = self.ledger.require(instance_id)
+        """Try the request's candidates in order until one lands (see failover.py)."""
+        while True:
+            instance = self.ledger.require(instance_id)
+            attempt, instance = self.next_attempt(instance)
+            try:
+                out = self._run_attempt(instance, attempt, on_progress)
+            except _Ended as ended:
+                raise ended.error from None
+            except CloudError as exc:
+                instance = self.ledger.require(instance_id)
+                if not self.may_fail_over(instance, attempt, exc):
+                    self.record_failed_attempt(instance, attempt, exc)
+                    final = self.final_failure(instance, exc)
+                    self._clean_up_failed_up(instance_id, final, on_progress)
+                    raise final from exc
+                try:  # destroyed completely before the next attempt starts
+                    self._destroy_stack(
+                        instance, f"clean up failed attempt {attempt.number}", on_progress
+                    )
+                except CloudError:
+                    self.record_failed_attempt(instance, attempt, exc)
+                    final = self.final_failure(instance, exc)
+                    self._clean_up_failed_up(instance_id, final, on_progress)
+                    raise final from exc
+                self.record_failed_attempt(instance, attempt, exc)
+            except ProvisionerError as exc:  # e.g. a provider plugin could not be installed
+                failure = ProvisioningFailedError(exc.message, kind="error")
+                self._clean_up_failed_up(instance_id, failure, on_progress)
+                raise failure from exc
+            except BaseException as exc:  # interrupted (Ctrl-C) or a bug: never leave it billing
+                self._clean_up_failed_up(
+                    instance_id,
+                    ProvisioningFailedError(f"interrupted: {exc!r}", kind="error"),
+                    on_progress,
+                )
+                raise
+            else:
+                return out
+
+    def _end_running_attempt(self, instance_id: str) -> None:
+        from provisioner.ledger.attempts import attempts_of, end_attempt
+
+        for row in attempts_of(self.ledger, instance_id):
+            if row.outcome == "running" and row.id is not None:
+                end_attempt(
+                    self.ledger, row.id, at=self.clock(), outcome="failed", failure_class="error"
+                )
+
+    def _run_attempt(
+        self, instance: Instance, attempt: InstanceAttempt, on_progress: EventCallback | None
+    ) -> InstanceOut:
+        """One attempt's up, carried to READY. A refusal is raised with nothing cleaned up: the
+        caller decides between the next candidate and FAILED."""
+        instance_id = instance.id
         engine = self.engine_for(instance.engine)
-        spec = self._spec(instance)
+        number = attempt.number
+        spec = self._spec(instance, number)
         vm_seen = threading.Event()
         if instance.status == Status.CONFIGURING.value:  # resuming an up that got this far
             vm_seen.set()
@@ -208,54 +277,47 @@ class Provisioning(RemoteAccess):
                 on_progress(event)
 
         message = f"provisioner up {instance.id} (user {instance.user_id}, task {instance.task_id})"
-        try:
-            outputs = retry_transient(
-                lambda: engine.up(spec, message=message, on_event=forward), self.settings
-            )
-        except CloudError as exc:
-            self._clean_up_failed_up(instance_id, exc, on_progress)
-            raise
-        except ProvisionerError as exc:  # e.g. a provider plugin could not be installed
-            failure = ProvisioningFailedError(exc.message, kind="error")
-            self._clean_up_failed_up(instance_id, failure, on_progress)
-            raise failure from exc
-        except BaseException as exc:  # interrupted (Ctrl-C) or a bug: never leave it billing
-            self._clean_up_failed_up(
-                instance_id,
-                ProvisioningFailedError(f"interrupted: {exc!r}", kind="error"),
-                on_progress,
-            )
-            raise
+        outputs = retry_transient(
+            lambda: engine.up(spec, message=message, on_event=forward), self.settings
+        )
+        self.landed(attempt)
         instance = self.ledger.require(instance_id)
         if instance.status == Status.PROVISIONING.value:
             instance = self._move(
                 instance, Status.CONFIGURING, detail="the VM exists and is booting"
             )
+        zone = outputs.metadata.get("zone") or outputs.metadata.get("availabilityZone")
+        meta = {**(instance.meta or {}), **outputs.metadata}
+        meta["zone"] = zone or (instance.meta or {}).get("zone")
         instance = self.ledger.update(
             instance_id,
             at=self.clock(),
             public_ip=outputs.public_ip,
             private_ip=outputs.private_ip,
             cloud_instance_id=outputs.cloud_instance_id,
-            meta=outputs.metadata,
+            meta=meta,
         )
         try:
             usable = self.wait_usable(instance_id)
         except ProvisioningFailedError as exc:  # timeout or a changed host key: destroy it
             self._clean_up_failed_up(instance_id, exc, on_progress)
-            raise
+            raise _Ended(exc) from exc
         except BaseException as exc:
-            self._clean_up_failed_up(
-                instance_id,
-                ProvisioningFailedError(f"interrupted while waiting for SSH: {exc!r}"),
-                on_progress,
-            )
+            failure = ProvisioningFailedError(f"interrupted while waiting for SSH: {exc!r}")
+            self._clean_up_failed_up(instance_id, failure, on_progress)
+            if isinstance(exc, Exception):
+                raise _Ended(failure) from exc
             raise
         ip = outputs.public_ip or outputs.private_ip or "no address"
+        where = f"{instance.provider.lower()} {instance.region}"
+        if meta.get("zone"):
+            where += f" zone {meta['zone']}"
+        kind = "spot " if meta.get("spot") else ""
         instance = self._move(
             self.ledger.require(instance_id),
             Status.READY,
-            detail=f"ready at {ip}: {usable}",
+            detail=f"ready at {ip}: {usable} ({kind}{instance.instance_type} in {where}, "
+            f"attempt {number})",
             ready_at=self.clock(),
             **RELEASED,
         )
@@ -276,6 +338,7 @@ class Provisioning(RemoteAccess):
         self, instance_id: str, error: CloudError, on_progress: EventCallback | None
     ) -> None:
         """Destroy what a failed up created, then record FAILED with the cause."""
+        self._end_running_attempt(instance_id)
         instance = self.ledger.require(instance_id)
         code = error.provider_code or error.kind.upper()
         cause = f"{error.kind}: {error.message}"

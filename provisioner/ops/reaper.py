@@ -3,6 +3,10 @@
 Each sweep, in order:
 
 1. expired: CONFIGURING/READY/RUNNING instances past `expiresAt` are terminated (reason `ttl`).
+1b. preempted: READY/RUNNING instances whose VM vanished (spot interruption, eviction, a delete
+   outside provisioner; `Engine.liveness`, checked side by side) are claimed, what remains of
+   their stack is destroyed, and they end TERMINATED (reason `preempted`) or, if the request
+   asked to `recover`, are relaunched under the same id on the next candidate (#12).
 2. recovered: PROVISIONING/CONFIGURING/STOPPING instances whose lease is stale (the process
    running their up or destroy died) are taken over: the stack is unlocked and refreshed
    (`Engine.recover`), then an interrupted up is destroyed and ends FAILED ("interrupted"), an
@@ -30,11 +34,12 @@ from typing import Any
 
 from sqlmodel import col
 
-from provisioner.engine.base import StackInfo
+from provisioner.engine.base import Liveness, StackInfo
 from provisioner.ledger.admission import purge_keys
 from provisioner.ledger.idempotency import WINDOW as KEY_WINDOW
 from provisioner.ledger.models import Instance
 from provisioner.ops.leases import QUEUED, RELEASED
+from provisioner.ops.preemption import handle_preempted
 from provisioner.ops.service import Provisioner
 from provisioner.ops.service_core import _iso
 from provisioner.rules import lifecycle
@@ -47,6 +52,7 @@ from provisioner.rules.errors import (
     ProvisioningFailedError,
 )
 from provisioner.rules.lifecycle import Status
+from stacks.spec import instance_of_stack
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +84,7 @@ class SweepResult:
 
     at: datetime
     expired: int = 0
+    preempted: int = 0
     recovered: int = 0
     retried: int = 0
     orphans: int = 0
@@ -95,6 +102,7 @@ class SweepResult:
         return {
             "at": _iso(self.at),
             "expired": self.expired,
+            "preempted": self.preempted,
             "recovered": self.recovered,
             "retried": self.retried,
             "orphans": self.orphans,
@@ -119,6 +127,7 @@ class Reaper:
         result = SweepResult(at=self.service.clock())
         for step in (
             self._expire,
+            self._preempted,
             self._recover,
             self._retry,
             self._orphans,
@@ -178,6 +187,46 @@ class Reaper:
             return f"expired at {_iso(claimed.expires_at)}"
 
         return job
+
+    # -- 1b. preempted ------------------------------------------------------------------------
+
+    def _preempted(self, result: SweepResult) -> None:
+        live = [
+            i
+            for i in self.ledger.list(statuses=(Status.READY, Status.RUNNING))
+            if not self._busy(i)
+        ]
+        if not live:
+            return
+        workers = min(self.settings.reap_parallel, len(live))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="liveness") as pool:
+            checks = list(pool.map(self._liveness, live))
+        jobs: list[Job] = []
+        for instance, check in zip(live, checks, strict=True):
+            if check is None or check.alive is not False:
+                continue
+            try:
+                claimed = self.service.claim_destroy(instance, reason="preempted")
+            except (ConflictError, InvalidTransitionError):
+                continue
+            result.preempted += 1
+            vanished = check.vanished_at or self.service.clock()
+            jobs.append(
+                ("preempted", claimed, partial(handle_preempted, self.service, claimed, vanished))
+            )
+        self._run(jobs, result)
+
+    def _liveness(self, instance: Instance) -> Liveness | None:
+        engine = self.service.engine_for(instance.engine)
+        check = getattr(engine, "liveness", None)
+        if check is None:
+            return None
+        try:
+            found: Liveness = check(instance.stack_name)
+        except ProvisionerError as exc:
+            log.info("liveness of %s unknown: %s", instance.id, exc.message)
+            return None
+        return found
 
     def _run(self, jobs: list[Job], result: SweepResult) -> None:
         """Run the claimed instances' destroys side by side (each takes minutes for real)."""
@@ -342,13 +391,20 @@ class Reaper:
     def _orphan(self, engine_name: str, stack: StackInfo, result: SweepResult) -> None:
         if not stack.resource_count:
             return
-        row = self.ledger.get(stack.name)
-        if row is not None and not (
+        # One instance may own several stacks, one per attempt (`<id>`, `<id>-a2`, ...): only the
+        # one its row points at is live; a live instance's other attempts must hold nothing.
+        row = self.ledger.get(instance_of_stack(stack.name))
+        ended = row is not None and (
             row.status == Status.TERMINATED.value
             or (row.status == Status.FAILED.value and row.terminated_at is not None)
-        ):
-            return  # a live instance's stack
-        why = "no ledger row" if row is None else f"ledger says {row.status}"
+        )
+        if row is not None and not ended:
+            if stack.name == row.stack_name or self._busy(row):
+                return  # a live instance's stack, or its failover is under way
+            why = f"a failed attempt of {row.id} (now on {row.stack_name})"
+            row = None  # the row is live: destroy the leftover without claiming it
+        else:
+            why = "no ledger row" if row is None else f"ledger says {row.status}"
         engine = self.service.engine_for(engine_name)
         tags = stack.tags or engine.stack_tags(stack.name)
         grace = timedelta(minutes=self.settings.orphan_grace_minutes)

@@ -15,16 +15,19 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from provisioner.capacity.candidates import Attempt, Candidate
 from provisioner.config import Settings
 from provisioner.engine import create_engine
 from provisioner.engine.base import Engine, EventCallback
+from provisioner.ledger.attempts import attempts_of
 from provisioner.ledger.ledger import Ledger
-from provisioner.ledger.models import CostBreakdownOut, Instance, InstanceOut
+from provisioner.ledger.models import AttemptOut, CostBreakdownOut, Instance, InstanceOut
 from provisioner.ops.leases import Leases
 from provisioner.ops.retries import retry_transient
 from provisioner.rules import lifecycle
 from provisioner.rules.billing import CostSplit, cost_split
 from provisioner.rules.catalog import Catalog, load_catalog
+from provisioner.rules.cloud_errors import FailureClass
 from provisioner.rules.lifecycle import Status
 from stacks.spec import ssh_user_for
 
@@ -159,14 +162,27 @@ class ServiceCore:
     def _billed(self, instance: Instance, end: datetime) -> CostSplit:
         """Compute and disk cost from createdAt to `end`, per the provider's billing rule."""
         price_gb_month = instance.storage_price_gb_month
-        return cost_split(
+        meta = instance.meta or {}
+        # After a recovery (#12) the current VM bills from its relaunch; the earlier ones' cost
+        # is carried.
+        start = instance.created_at
+        if meta.get("segmentStart"):
+            start = datetime.fromisoformat(str(meta["segmentStart"]).replace("Z", "+00:00"))
+        split = cost_split(
             self.catalog,
             provider=instance.provider,
             price_per_hour=Decimal(instance.cost_per_hour),
             price_gb_month=None if price_gb_month is None else Decimal(price_gb_month),
             disk_gb=instance.disk_size_gb,
-            start=instance.created_at,
-            end=end,
+            start=start,
+            end=max(end, start),
+        )
+        carried = meta.get("carriedCost")
+        if not carried:
+            return split
+        return CostSplit(
+            compute=split.compute + Decimal(str(carried.get("compute", 0))),
+            storage=split.storage + Decimal(str(carried.get("storage", 0))),
         )
 
     def _cost_split(self, instance: Instance) -> CostSplit:
@@ -222,4 +238,26 @@ class ServiceCore:
             ssh_key_fingerprint=instance.ssh_key_fingerprint,
             zone=instance.meta.get("zone"),
             spot=bool(instance.meta.get("spot", False)),
+            attempts=[AttemptOut.model_validate(a.to_json()) for a in self._attempts(instance)],
         )
+
+    def _attempts(self, instance: Instance) -> list[Attempt]:
+        """The instance's attempts (#12); rows made before failover existed have none."""
+        if "capacity" not in (instance.meta or {}):
+            return []
+        return [
+            Attempt(
+                number=a.number,
+                candidate=Candidate(
+                    a.provider, a.region, a.instance_type, a.zone, a.spot, Decimal(a.price_per_hour)
+                ),
+                stack_name=a.stack_name,
+                outcome=a.outcome,
+                started_at=a.started_at,
+                ended_at=a.ended_at,
+                failure_class=None if a.failure_class is None else FailureClass(a.failure_class),
+                provider_code=a.provider_code,
+                message=a.message,
+            )
+            for a in attempts_of(self.ledger, instance.id)
+        ]

@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 
+from provisioner.pricing.spot import apply_spot_prices, fetch_spot_prices
 from provisioner.rules.catalog import LOCAL_CATALOG, packaged_catalog_text, parse_catalog
 from provisioner.rules.errors import CatalogRefreshError
 
@@ -48,6 +49,7 @@ class RefreshResult:
     checked: int = 0
     changes: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    spot: list[str] = field(default_factory=list)  # types whose spot prices were read (#12)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -56,6 +58,7 @@ class RefreshResult:
             "checked": self.checked,
             "changes": self.changes,
             "missing": self.missing,
+            "spot": self.spot,
         }
 
 
@@ -319,8 +322,10 @@ def refresh_catalog(
     sources: dict[str, str] = {}
     gp3: dict[str, Decimal] = {}
     tiers: dict[str, Decimal] = {}
+    providers_done: list[str] = []
     try:
         for provider in providers:
+            providers_done.append(provider)
             types = {t["name"] for t in raw["instanceTypes"] if t["provider"] == provider}
             if provider == "AWS":
                 regions = tuple(aws_regions) or (REFERENCE_REGION["AWS"],)
@@ -337,6 +342,7 @@ def refresh_catalog(
                 prices, tiers = fetch_azure(http, types, regions_all, names, progress)
                 sources["AZURE"] = AZURE_PRICES
             _apply_prices(raw, provider, prices, result)
+        spot = fetch_spot_prices(http, raw, tuple(providers_done), progress)
     except httpx.HTTPError as exc:
         where = str(exc.request.url) if _has_request(exc) else "the price list"
         raise CatalogRefreshError(
@@ -352,6 +358,7 @@ def refresh_catalog(
         if client is None:
             http.close()
     _apply_storage(raw, gp3, tiers, result)
+    result.spot = apply_spot_prices(raw, spot, day)
     raw["pricesAsOf"] = day
     refreshed = raw.setdefault("refreshed", {})
     for provider, url in sources.items():

@@ -79,6 +79,25 @@ class Catalog:
     storage_price_per_gb_month: dict[str, Decimal]
     billing: dict[str, dict[str, Any]]
     storage_tiers: dict[str, tuple[StorageTier, ...]] = field(default_factory=dict)
+    # provider -> region -> zones in the order they are tried (#12).
+    zones: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
+    # (provider, type name lowercased) -> ((region, spot $/hour), ...), and when they were read.
+    spot_prices: dict[tuple[str, str], tuple[tuple[str, Decimal], ...]] = field(
+        default_factory=dict
+    )
+    spot_prices_as_of: str | None = None
+
+    def zones_of(self, provider: str, region: str) -> tuple[str, ...]:
+        """The region's zones in the order tried; () when placement is left to the cloud."""
+        return self.zones.get(provider.strip().upper(), {}).get(region.strip().lower(), ())
+
+    def spot_price(self, itype: InstanceType, region: str) -> Decimal | None:
+        """The spot $/hour of `itype` in `region`, else in the first region with one; None when
+        the catalog has no spot price for the type."""
+        prices = self.spot_prices.get((itype.provider, itype.name.lower()), ())
+        if not prices:
+            return None
+        return dict(prices).get(region.strip().lower(), prices[0][1])
 
     def for_provider(self, provider: str | None = None) -> list[InstanceType]:
         """All types (provider None) or one provider's, in catalog order."""
@@ -195,13 +214,65 @@ def parse_catalog(text: str, *, source: str = "catalog") -> Catalog:
     providers = sorted({t.provider for t in types})
     storage, tiers = _parse_storage(raw.get("storage"), providers, source)
     billing = _parse_billing(raw.get("billing"), providers, source)
+    spot_as_of, spot = _parse_spot_prices(raw.get("spotPrices"), source)
     return Catalog(
         prices_as_of=prices_as_of,
         types=tuple(types),
         storage_price_per_gb_month=storage,
         billing=billing,
         storage_tiers=tiers,
+        zones=_parse_zones(raw.get("zones"), source),
+        spot_prices=spot,
+        spot_prices_as_of=spot_as_of,
     )
+
+
+def _parse_zones(raw: object, source: str) -> dict[str, dict[str, tuple[str, ...]]]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ValueError(f"{source}: zones must be an object keyed by provider")
+    zones: dict[str, dict[str, tuple[str, ...]]] = {}
+    for provider, regions in raw.items():
+        if provider == "note":
+            continue
+        if not isinstance(regions, dict) or not all(
+            isinstance(names, list) and all(isinstance(n, str) and n for n in names)
+            for names in regions.values()
+        ):
+            raise ValueError(f"{source}: zones.{provider} must map regions to lists of zones")
+        zones[provider.upper()] = {
+            str(region).lower(): tuple(names) for region, names in regions.items()
+        }
+    return zones
+
+
+def _parse_spot_prices(
+    raw: object, source: str
+) -> tuple[str | None, dict[tuple[str, str], tuple[tuple[str, Decimal], ...]]]:
+    if raw is None:
+        return None, {}
+    if not isinstance(raw, dict) or not isinstance(raw.get("prices"), dict):
+        raise ValueError(f"{source}: spotPrices must be an object with asOf and prices")
+    as_of = raw.get("asOf")
+    if not isinstance(as_of, str) or not as_of:
+        raise ValueError(f"{source}: spotPrices.asOf must be a date string")
+    prices: dict[tuple[str, str], tuple[tuple[str, Decimal], ...]] = {}
+    for provider, types in raw["prices"].items():
+        if not isinstance(types, dict):
+            raise ValueError(f"{source}: spotPrices.prices.{provider} must be an object")
+        for name, regions in types.items():
+            if not isinstance(regions, dict) or not regions:
+                raise ValueError(f"{source}: spotPrices.prices.{provider}.{name} is empty")
+            entries = []
+            for region, price in regions.items():
+                if isinstance(price, bool) or not isinstance(price, (int, Decimal)) or price <= 0:
+                    raise ValueError(
+                        f"{source}: spotPrices.prices.{provider}.{name}.{region} must be positive"
+                    )
+                entries.append((str(region).lower(), Decimal(price)))
+            prices[(provider.upper(), name.lower())] = tuple(entries)
+    return as_of, prices
 
 
 def _provider_key(provider: str) -> str:

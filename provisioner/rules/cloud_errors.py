@@ -9,6 +9,8 @@ Pure: no I/O.
 
 from __future__ import annotations
 
+import functools
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -46,27 +48,61 @@ class CloudErrorCode:
     also_contains: str | None = None
 
 
+_AWS_ERRORS = "https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html"
+_AWS_LAUNCH = "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/troubleshooting-launch.html"
+_AWS_SPOT = "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-request-status.html"
+_AZ_ALLOC = (
+    "https://learn.microsoft.com/en-us/troubleshoot/azure/virtual-machines/windows/"
+    "allocation-failure"
+)
+_AZ_SKU = (
+    "https://learn.microsoft.com/en-us/azure/azure-resource-manager/troubleshooting/"
+    "error-sku-not-available"
+)
+_AZ_QUOTA = (
+    "https://learn.microsoft.com/en-us/azure/azure-resource-manager/troubleshooting/"
+    "error-resource-quota"
+)
+_AZ_AUTH = "https://learn.microsoft.com/en-us/azure/role-based-access-control/troubleshooting"
+
+# Codes are matched as whole words (AllocationFailed does not match ZonalAllocationFailed), in
+# table order. The providers' own wording of each is recorded in tests/unit/test_cloud_errors.py.
 CLOUD_ERROR_CODES: tuple[CloudErrorCode, ...] = (
+    CloudErrorCode("AWS", "InsufficientInstanceCapacity", FailureClass.CAPACITY, _AWS_ERRORS),
+    # "Your requested instance type (g5.xlarge) is not supported in your requested
+    # Availability Zone (us-east-1e)": another zone may offer it.
     CloudErrorCode(
-        "AWS", "InsufficientInstanceCapacity", FailureClass.CAPACITY, "shared/PULUMI-NOTES.md"
+        "AWS",
+        "Unsupported",
+        FailureClass.ZONE_UNSUPPORTED,
+        _AWS_LAUNCH,
+        also_contains="not supported",
     ),
-    CloudErrorCode("AZURE", "SkuNotAvailable", FailureClass.CAPACITY, "shared/PULUMI-NOTES.md"),
-    CloudErrorCode(
-        "AZURE", "ZonalAllocationFailed", FailureClass.CAPACITY, "shared/PULUMI-NOTES.md"
-    ),
-    CloudErrorCode("AZURE", "AllocationFailed", FailureClass.CAPACITY, "shared/PULUMI-NOTES.md"),
-    CloudErrorCode("AWS", "VcpuLimitExceeded", FailureClass.QUOTA, "shared/PULUMI-NOTES.md"),
-    CloudErrorCode("AWS", "InstanceLimitExceeded", FailureClass.QUOTA, "shared/PULUMI-NOTES.md"),
-    CloudErrorCode(
-        "AWS", "MaxSpotInstanceCountExceeded", FailureClass.QUOTA, "shared/PULUMI-NOTES.md"
-    ),
+    # The subnet (so the zone) is full; another zone's subnet may not be.
+    CloudErrorCode("AWS", "InsufficientFreeAddressesInSubnet", FailureClass.CAPACITY, _AWS_ERRORS),
+    # The spot price there is above the max price asked: elsewhere it may be below.
+    CloudErrorCode("AWS", "SpotMaxPriceTooLow", FailureClass.CAPACITY, _AWS_SPOT),
+    CloudErrorCode("AWS", "VcpuLimitExceeded", FailureClass.QUOTA, _AWS_ERRORS),
+    CloudErrorCode("AWS", "InstanceLimitExceeded", FailureClass.QUOTA, _AWS_ERRORS),
+    CloudErrorCode("AWS", "MaxSpotInstanceCountExceeded", FailureClass.QUOTA, _AWS_ERRORS),
+    CloudErrorCode("AWS", "InvalidAMIID.NotFound", FailureClass.BAD_REQUEST, _AWS_ERRORS),
+    CloudErrorCode("AWS", "InvalidAMIID.Malformed", FailureClass.BAD_REQUEST, _AWS_ERRORS),
+    CloudErrorCode("AWS", "UnauthorizedOperation", FailureClass.AUTH, _AWS_ERRORS),
+    CloudErrorCode("AWS", "AuthFailure", FailureClass.AUTH, _AWS_ERRORS),
+    CloudErrorCode("AZURE", "SkuNotAvailable", FailureClass.CAPACITY, _AZ_SKU),
+    CloudErrorCode("AZURE", "ZonalAllocationFailed", FailureClass.CAPACITY, _AZ_ALLOC),
+    CloudErrorCode("AZURE", "AllocationFailed", FailureClass.CAPACITY, _AZ_ALLOC),
+    CloudErrorCode("AZURE", "OverconstrainedAllocationRequest", FailureClass.CAPACITY, _AZ_ALLOC),
     CloudErrorCode(
         "AZURE",
         "OperationNotAllowed",
         FailureClass.QUOTA,
-        "shared/PULUMI-NOTES.md",
+        _AZ_QUOTA,
         also_contains="quota",
     ),
+    CloudErrorCode("AZURE", "QuotaExceeded", FailureClass.QUOTA, _AZ_QUOTA),
+    CloudErrorCode("AZURE", "AuthorizationFailed", FailureClass.AUTH, _AZ_AUTH),
+    CloudErrorCode("AZURE", "InvalidAuthenticationToken", FailureClass.AUTH, _AZ_AUTH),
 )
 
 TRANSIENT_MARKERS = (
@@ -89,7 +125,7 @@ def classify(message: str, provider: str | None = None) -> tuple[FailureClass, s
     for entry in CLOUD_ERROR_CODES:
         if provider is not None and entry.provider != provider:
             continue
-        if entry.code in message and (
+        if _word(entry.code).search(message) and (
             entry.also_contains is None or entry.also_contains in lowered
         ):
             return entry.failure_class, entry.code
@@ -97,3 +133,49 @@ def classify(message: str, provider: str | None = None) -> tuple[FailureClass, s
         if marker in message:
             return FailureClass.TRANSIENT, None
     return FailureClass.ERROR, None
+
+
+@functools.cache
+def _word(code: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![\w.]){re.escape(code)}(?![\w])")
+
+
+# AWS names its GPU quotas by instance family (Service Quotas, service code "ec2").
+_AWS_QUOTAS = {
+    ("g", False): "Running On-Demand G and VT instances (L-DB2E81BA)",
+    ("p", False): "Running On-Demand P instances (L-417A185B)",
+    ("g", True): "All G and VT Spot Instance Requests (L-3819A6DF)",
+    ("p", True): "All P Spot Instance Requests (L-7212CCBC)",
+}
+_AZURE_QUOTA = re.compile(r"exceeding approved (.+?) quota", re.IGNORECASE)
+
+
+def quota_name(provider: str, instance_type: str, message: str, *, spot: bool = False) -> str:
+    """The quota a refusal hit, as the provider's quota console names it."""
+    if provider == "AZURE":
+        found = _AZURE_QUOTA.search(message)
+        if found:
+            return f"{found.group(1).strip()} quota"
+        return "Total Regional vCPUs quota" if not spot else "Total Regional Spot vCPUs quota"
+    if provider == "AWS":
+        family = instance_type[:1].lower()
+        named = _AWS_QUOTAS.get((family, spot))
+        if named:
+            return named
+        return "All Standard Spot Instance Requests" if spot else "Running On-Demand instances"
+    return f"{provider} quota for {instance_type}"
+
+
+def advice(
+    failure_class: FailureClass, provider: str, instance_type: str, message: str, spot: bool
+) -> str:
+    """One sentence telling the user what would help, for an error message."""
+    if failure_class is FailureClass.QUOTA:
+        return (
+            f"request a quota increase: {quota_name(provider, instance_type, message, spot=spot)}"
+        )
+    if failure_class in (FailureClass.CAPACITY, FailureClass.ZONE_UNSUPPORTED):
+        return "try other zones, regions or types (--regions, --instance-type a,b, --gpu)"
+    if failure_class is FailureClass.AUTH:
+        return "check the cloud credentials and their permissions (`provisioner doctor`)"
+    return ""

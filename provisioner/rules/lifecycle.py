@@ -28,7 +28,8 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.CONFIGURING: frozenset({Status.READY, Status.STOPPING, Status.FAILED}),
     Status.READY: frozenset({Status.RUNNING, Status.STOPPING}),
     Status.RUNNING: frozenset({Status.READY, Status.STOPPING}),
-    Status.STOPPING: frozenset({Status.STOPPING, Status.TERMINATED}),
+    # STOPPING -> PROVISIONING: a preempted VM's request relaunched under the same id (#12).
+    Status.STOPPING: frozenset({Status.STOPPING, Status.TERMINATED, Status.PROVISIONING}),
     Status.TERMINATED: frozenset(),
     Status.FAILED: frozenset({Status.FAILED}),
 }

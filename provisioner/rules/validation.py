@@ -50,6 +50,17 @@ class ProvisionRequest:
     purpose: str | None = None
     ssh_public_key: str | None = None
     allowed_ssh_cidrs: tuple[str, ...] = ()
+    # Capacity (#12): alternatives to fail over across, a GPU spec instead of a type, spot.
+    instance_types: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    zone: str | None = None
+    gpu: str | None = None
+    min_gpu_memory_gb: int | None = None
+    min_vcpus: int | None = None
+    max_price: float | None = None
+    spot: bool = False
+    max_attempts: int | None = None
+    recover: bool = False
     setup_script: str | None = None
     idle_minutes: int | None = None
 

@@ -90,3 +90,36 @@ def test_stack_tags_on_a_backend_without_tags_are_empty(
         "error: stack tags not supported in diy mode"
     )
     assert engine.stack_tags("inst-0001") == {}
+
+
+def exported(types: list[str]) -> Any:
+    def handler(cli: Any, call: Any) -> Any:
+        deployment = {
+            "version": 3,
+            "deployment": {"resources": [{"type": t, "urn": f"urn:{t}"} for t in types]},
+        }
+        return cli.ok(json.dumps(deployment))
+
+    return handler
+
+
+def test_liveness_refreshes_the_stack_and_finds_its_vm(
+    engine: PulumiEngine, cli: Any, make_spec: Spec
+) -> None:
+    engine.up(make_spec(), message="m")
+    cli.handlers["refresh"] = refreshed
+    cli.handlers["stack export"] = exported(["aws:ec2/instance:Instance", "pulumi:providers:aws"])
+    assert engine.liveness("inst-0001").alive is True
+    refresh = cli.one("refresh")
+    assert refresh.flag("--stack") == "inst-0001"
+    assert "--clear-pending-creates" not in refresh.args
+
+
+def test_liveness_reports_a_vm_the_refresh_no_longer_finds(
+    engine: PulumiEngine, cli: Any, make_spec: Spec
+) -> None:
+    engine.up(make_spec(), message="m")
+    cli.handlers["refresh"] = refreshed
+    cli.handlers["stack export"] = exported(["aws:ec2/securityGroup:SecurityGroup"])
+    check = engine.liveness("inst-0001")
+    assert check.alive is False and "gone" in check.detail

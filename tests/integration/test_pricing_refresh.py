@@ -30,6 +30,8 @@ def price_sites(request: httpx.Request) -> httpx.Response:
         sample = SAMPLES / f"aws_ec2_{region}.csv"
         if url.path.endswith("/index.csv") and sample.exists():
             return httpx.Response(200, content=sample.read_bytes())
+    if url.hostname == "website.spot.ec2.aws.a2z.com":
+        return httpx.Response(200, content=(SAMPLES / "aws_spot.js").read_bytes())
     if url.hostname == "prices.azure.com":
         query = parse_qs(url.query)
         if "Storage" in query.get("$filter", [""])[0]:
@@ -125,3 +127,21 @@ def test_a_garbled_price_list_is_refused(home):
     with pytest.raises(CatalogRefreshError, match="expected format"):
         refresh_catalog(home, providers=("AWS",), client=client(garbled))
     assert not (home / LOCAL_CATALOG).exists()
+
+
+def test_spot_prices_are_read_per_region_with_their_date(home, settings, clock):
+    settings.ensure_home()
+    refresh_catalog(home, client=client(), today=date(2026, 11, 28))
+    catalog = load_catalog(home=home)
+    assert catalog.spot_prices_as_of == "2026-11-28"
+    g4dn = catalog.get("AWS", "g4dn.xlarge")
+    assert catalog.spot_price(g4dn, "us-east-1") == Decimal("0.2104")  # "us-east" in spot.js
+    assert catalog.spot_price(g4dn, "us-west-2") == Decimal("0.1893")
+    assert catalog.spot_price(g4dn, "eu-west-1") == Decimal("0.2207")  # "eu-ireland"
+    t4 = catalog.get("AZURE", "Standard_NC4as_T4_v3")
+    assert catalog.spot_price(t4, "eastus") == Decimal("0.0526")  # the Spot meter, Linux
+    # A size spot.js lists without a price keeps no AWS spot price from the refresh.
+    assert catalog.spot_price(catalog.get("AWS", "p5.48xlarge"), "us-east-1") is None
+    service = Provisioner(settings, clock=clock)
+    out = service.provision(make_request(spot=True, max_attempts=1))
+    assert out.cost_per_hour == pytest.approx(0.2104), "billed at the spot price captured"

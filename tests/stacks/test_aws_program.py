@@ -168,15 +168,20 @@ def test_ami_override_is_used_without_a_lookup(make_spec, run):
     assert result.outputs["metadata"]["amiId"] == "ami-0123456789abcdef0"
 
 
-def test_default_vpc_and_its_first_default_subnet(make_spec, run):
-    result = run(make_spec())
+def test_default_vpc_and_the_default_subnet_of_the_first_zone_offering_the_type(make_spec, run):
+    result = run(make_spec(instance_type="g5.xlarge"))
     assert invoked(result, "aws:ec2/getVpc:getVpc") == [{"default": True}]
     vpc_id = result.outputs["metadata"]["vpcId"]
+    (offerings,) = invoked(result, "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings")
+    assert offerings["locationType"] == "availability-zone"
+    assert offerings["filters"] == [{"name": "instance-type", "values": ["g5.xlarge"]}]
     (query,) = invoked(result, "aws:ec2/getSubnets:getSubnets")
     assert {f["name"]: f["values"] for f in query["filters"]} == {
         "vpc-id": [vpc_id],
         "default-for-az": ["true"],
+        "availability-zone": ["us-east-1a"],
     }
+    assert result.one(INSTANCE).inputs["availabilityZone"] == "us-east-1a"
     subnet_id = result.one(INSTANCE).inputs["subnetId"]
     assert re.fullmatch(r"subnet-[0-9a-f]{17}", subnet_id)
     assert result.one(SG).inputs["vpcId"] == vpc_id
@@ -226,6 +231,8 @@ def test_outputs(make_spec, run):
     assert metadata == {
         "region": "us-west-2",
         "availabilityZone": "us-west-2a",
+        "zone": "us-west-2a",
+        "spot": False,
         "instanceType": "g5.xlarge",
         "amiId": instance.inputs["ami"],
         "securityGroupId": result.one(SG).id,

@@ -228,4 +228,5 @@ def test_outputs(make_azure_spec, run):
         "resourceGroup": "provisioner-inst-o",
         "location": "northeurope",
         "vmSize": spec.instance_type,
+        "spot": False,
     }

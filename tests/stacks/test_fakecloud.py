@@ -114,6 +114,7 @@ def test_concurrent_runs_do_not_cross_talk(make_spec, make_azure_spec):
                 "resourceGroup": f"provisioner-{spec.instance_id}",
                 "location": spec.region,
                 "vmSize": spec.instance_type,
+                "spot": False,
             }
             assert result.outputs["cloudInstanceId"].endswith(f"/provisioner-{spec.instance_id}")
         assert all(

@@ -1,0 +1,108 @@
+"""The #12 "done when" runs as a user types them: real subprocesses, the simulated engine."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from provisioner.cli.main import app
+
+
+def run(home: Path, *args: str, **knobs: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PROVISIONER_HOME": str(home)}
+    env.update({f"PROVISIONER_{k.upper()}": v for k, v in knobs.items()})
+    return subprocess.run(
+        [sys.executable, "-m", "provisioner.cli.main", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def stacks(home: Path) -> dict[str, int]:
+    root = home / "simulated-stacks"
+    return {
+        p.stem: len(json.loads(p.read_text())["resources"]) for p in sorted(root.glob("*.json"))
+    }
+
+
+def test_up_fails_over_to_the_first_candidate_with_capacity(home):
+    done = run(
+        home,
+        "up", "--simulate", "--provider", "aws", "--instance-type", "g5.xlarge",
+        "--regions", "us-east-1,us-west-2", "--json",
+        sim_capacity="aws/us-east-1/us-east-1a/g5.xlarge=none,"
+        "aws/us-east-1/us-east-1b/g5.xlarge=none",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    instance = json.loads(done.stdout)["instance"]
+    assert (instance["region"], instance["zone"], instance["status"]) == (
+        "us-east-1", "us-east-1c", "READY",
+    )  # fmt: skip
+    codes = [a["providerCode"] for a in instance["attempts"] if a["outcome"] == "failed"]
+    assert codes == ["InsufficientInstanceCapacity"] * 2
+    shown = run(home, "events", instance["id"], "--json")
+    assert shown.returncode == 0, shown.stderr
+    failed = [
+        e for e in json.loads(shown.stdout)["events"] if e["type"] == "instance:attempt-failed"
+    ]
+    assert len(failed) == 2
+    assert all("InsufficientInstanceCapacity" in e["detail"] for e in failed)
+    held = stacks(home)
+    assert held[instance["id"]] == 0 and held[f"{instance['id']}-a2"] == 0
+    assert held[f"{instance['id']}-a3"] > 0
+
+
+def test_every_candidate_refused_exits_1_naming_the_quota(home):
+    done = run(
+        home,
+        "up", "--simulate", "--provider", "aws", "--instance-type", "g5.xlarge",
+        "--regions", "us-east-2", "--json",
+        sim_capacity="aws/*/*/*=quota",
+    )  # fmt: skip
+    assert done.returncode == 1
+    error = json.loads(done.stdout or done.stderr)["error"]
+    assert "all 3 attempts failed" in error["message"]
+    assert "request a quota increase: Running On-Demand G and VT instances" in error["message"]
+    assert set(stacks(home).values()) == {0}
+
+
+def test_offers_t4_lists_both_clouds_cheapest_first(home):
+    result = CliRunner().invoke(app, ["offers", "--gpu", "T4:1", "--json"])
+    assert result.exit_code == 0, result.output
+    offers = json.loads(result.output)["offers"]
+    names = {(o["provider"], o["instanceType"]) for o in offers}
+    assert {("AWS", "g4dn.xlarge"), ("AZURE", "Standard_NC4as_T4_v3")} <= names
+    prices = [o["costPerHour"] for o in offers]
+    assert prices == sorted(prices)
+    assert all(o["gpuCount"] == 1 and o["gpuModel"] == "T4" for o in offers)
+
+
+def test_offers_spot_orders_by_spot_price_and_excludes_retired(home):
+    result = CliRunner().invoke(app, ["offers", "--gpu", "K80", "--json"])
+    assert json.loads(result.output)["count"] == 0, "K80 types are retired"
+    spot = json.loads(
+        CliRunner().invoke(app, ["offers", "--gpu", "A100", "--spot", "--json"]).output
+    )
+    prices = [o["spotCostPerHour"] for o in spot["offers"]]
+    assert prices and prices == sorted(prices)
+    assert spot["spotPricesAsOf"]
+
+
+def test_bad_gpu_spec_is_exit_2_naming_the_field(home):
+    result = CliRunner().invoke(app, ["offers", "--gpu", "T4:zero"])
+    assert result.exit_code == 2
+    assert "GPU must be MODEL or MODEL:COUNT" in result.output
+
+
+def test_up_any_with_gpu_takes_the_cheapest(home):
+    done = run(home, "up", "--simulate", "--provider", "any", "--gpu", "T4:1", "--json")
+    assert done.returncode == 0, done.stderr
+    instance = json.loads(done.stdout)["instance"]
+    assert (instance["provider"], instance["instanceType"]) == ("AWS", "g4dn.xlarge")
