@@ -23,7 +23,7 @@ from provisioner.config import Settings
 from provisioner.ledger.ledger import Ledger
 from provisioner.ops.service import Provisioner
 
-BOTH_DATABASES = ("tests/integration/", "tests/api/")
+BOTH_DATABASES = ("tests/integration/", "tests/api/", "tests/web/")
 POSTGRES_ONLY = ("tests/replicas/",)  # several `serve` processes share a server's ledger
 NO_POSTGRES = (
     f"PostgreSQL not configured: set {POSTGRES_ENV}=postgresql://user:pass@host/db "
