@@ -4,11 +4,14 @@ screenshots to refresh the README's pictures; otherwise they land in the test's 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from dashboard import Dashboard, open_tab, screenshot
 from factories import FakeClock, azure_request, make_request
 from playwright.sync_api import expect
@@ -17,6 +20,11 @@ from provisioner.config import Settings
 from provisioner.ops.service import Provisioner
 
 PEOPLE = ("alice", "bob", "chen")
+
+
+def public_key() -> str:
+    key = Ed25519PrivateKey.generate().public_key()
+    return key.public_bytes(Encoding.OpenSSH, PublicFormat.OpenSSH).decode() + " alice@laptop"
 
 
 def seed_history(settings: Settings) -> list[str]:
@@ -37,14 +45,19 @@ def seed_history(settings: Settings) -> list[str]:
                 clock.advance(minutes=5)
             clock.now = now - timedelta(days=5 - day, hours=2)
         clock.now = now - timedelta(minutes=40)
-        for user, request in (
-            ("alice", make_request(user_id="alice", task_id="eval-7", tags={"project": "vision"})),
-            ("bob", azure_request(user_id="bob", task_id="sweep-3")),
-            ("alice", make_request(user_id="alice", task_id="eval-8", instance_type="g5.xlarge")),
+        for request in (
+            make_request(
+                user_id="alice",
+                task_id="eval-7",
+                tags={"project": "vision"},
+                ssh_public_key=public_key(),
+                allowed_ssh_cidrs=("203.0.113.7/32",),
+            ),
+            azure_request(user_id="bob", task_id="sweep-3"),
+            make_request(user_id="alice", task_id="eval-8", instance_type="g5.xlarge"),
         ):
-            live.append(service.provision(request).id)
+            live.append(service.provision(replace(request, auto_terminate_minutes=120)).id)
             clock.advance(minutes=7)
-            assert user
         service.set_budget("alice", daily_usd=25, monthly_usd=400, max_instances=4)
         service.set_budget("bob", daily_usd=10, monthly_usd=150)
     finally:
