@@ -3,8 +3,10 @@ moved (a status, a time, a cent of cost); the page's script then fetches the ser
 fragment again. Signed in by the session cookie (EventSource cannot send a bearer header).
 
 The instance stream wakes on the service's events for that instance (the API's EventHub); the
-fleet stream looks again every second. Both also resend at least every REFRESH_SECONDS so that
-ages and countdowns stay current, and the instance stream ends once the instance is final.
+fleet stream looks again every FLEET_POLL_SECONDS. The instance stream ends once the instance is
+final. Every stream also ends after STREAM_SECONDS and the browser's EventSource reconnects
+(after `retry`), starting with a "change" that refreshes ages and countdowns: so an open
+dashboard never holds up a server's shutdown (uvicorn waits for open responses) for longer.
 """
 
 from __future__ import annotations
@@ -32,34 +34,37 @@ router = APIRouter(include_in_schema=False)
 State = Annotated[ApiState, Depends(get_state)]
 MaybeSignedIn = Annotated[Session | None, Depends(sessions.current)]
 POLL_SECONDS = 1.0
-REFRESH_SECONDS = 20.0
+FLEET_POLL_SECONDS = 2.0
+STREAM_SECONDS = 15.0
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 async def changes(
     look: Callable[[], tuple[object, bool]],
     wake: asyncio.Event | None = None,
+    *,
+    poll_seconds: float = POLL_SECONDS,
 ) -> AsyncIterator[str]:
     """`look()` returns (what the page shows, whether it is final)."""
     yield "retry: 2000\n\n"
     seen: object = None
-    sent_at = 0.0
-    while True:
+    closes_at = time.monotonic() + STREAM_SECONDS
+    while time.monotonic() < closes_at:
         if wake is not None:
             wake.clear()
         shown, final = await run_in_threadpool(look)
-        if shown != seen or time.monotonic() - sent_at >= REFRESH_SECONDS:
+        if shown != seen:
             # The first one too: the page may have been rendered just before a change.
             yield "event: change\ndata: {}\n\n"
-            seen, sent_at = shown, time.monotonic()
+            seen = shown
         if final:
             yield "event: end\ndata: {}\n\n"
             return
         if wake is None:
-            await asyncio.sleep(POLL_SECONDS)
+            await asyncio.sleep(poll_seconds)
         else:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout=POLL_SECONDS)
+                await asyncio.wait_for(wake.wait(), timeout=poll_seconds)
 
 
 def _stream(body: AsyncIterator[str]) -> StreamingResponse:
@@ -75,7 +80,7 @@ def fleet_stream(state: State, session: MaybeSignedIn, query: Filters) -> Respon
     def look() -> tuple[object, bool]:
         return fingerprint(fleet_page(state.service, wanted)), False
 
-    return _stream(changes(look))
+    return _stream(changes(look, poll_seconds=FLEET_POLL_SECONDS))
 
 
 @router.get("/ui/stream/instances/{instance_id}")

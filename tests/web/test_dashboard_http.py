@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 from apiclient import Api, build_api
-from factories import make_request
+from factories import azure_request, make_request
 from fastapi.testclient import TestClient
 
 from provisioner.ops.service import Provisioner
@@ -165,3 +165,27 @@ def test_the_form_reports_the_apis_field(api: Api, service: Provisioner) -> None
     instance_id = created.headers["location"].rsplit("/", 1)[-1]
     assert service.get(instance_id).user_id == "alice"
     api.wait_for(instance_id, lambda i: i["status"] == "READY", api.admin)
+
+
+def test_the_fleet_pages_and_filters(api: Api, service: Provisioner) -> None:
+    for number in range(53):
+        service.begin_provision(make_request(user_id="alice", task_id=f"aws-{number}"))
+    for number in range(3):
+        service.begin_provision(azure_request(user_id="alice", task_id=f"azure-{number}"))
+    service.begin_provision(make_request(user_id="bob"))
+    client = signed_in(api, "alice")
+
+    def rows(html: str) -> set[str]:
+        return set(re.findall(r'<tr data-id="([^"]+)"', html))
+
+    first, second = client.get("/").text, client.get("/?page=2").text
+    assert "56 instances, page 1 of 2" in first
+    assert (len(rows(first)), len(rows(second))) == (50, 6)
+    mine = {i.id for i in service.list("alice")}
+    assert rows(first) | rows(second) == mine
+    assert 'href="/?page=2" rel="next"' in first
+    azure = client.get("/?provider=azure").text
+    assert rows(azure) == {i.id for i in service.list("alice") if i.provider == "AZURE"}
+    assert rows(client.get("/?status=READY").text) == set()
+    assert len(rows(client.get("/?status=PROVISIONING&page=2").text)) == 6
+    assert rows(client.get("/ui/fleet/rows?provider=AZURE").text) == rows(azure)
