@@ -4,14 +4,17 @@ fingerprint of what the page shows (the live stream sends a change when it moves
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from provisioner.ledger.models import Instance, InstanceOut
 from provisioner.ops.service import Provisioner
 
 PAGE_SIZE = 50
+Query = TypeVar("Query", bound=SelectOfScalar[Any])
 
 
 @dataclass(frozen=True)
@@ -23,7 +26,7 @@ class FleetFilter:
     provider: str | None = None
     page: int = 1
 
-    def where(self, query: sa.Select) -> sa.Select:  # type: ignore[type-arg]
+    def where(self, query: Query) -> Query:
         if self.user_id is not None:
             query = query.where(col(Instance.user_id) == self.user_id)
         if self.status is not None:

@@ -14,15 +14,10 @@ from starlette.concurrency import run_in_threadpool
 
 from provisioner.api import routes_instances
 from provisioner.api.auth import owned_instance
+from provisioner.api.errors import status_for
 from provisioner.api.schemas import ExtendIn
 from provisioner.api.state import ApiState, get_state
-from provisioner.rules.errors import (
-    AuthenticationError,
-    NotFoundError,
-    PermissionDeniedError,
-    ProvisionerError,
-    ValidationError,
-)
+from provisioner.rules.errors import AuthenticationError, ProvisionerError, ValidationError
 from provisioner.rules.lifecycle import FINAL, Status
 from provisioner.web import session as sessions
 from provisioner.web.fleet import FleetFilter, fleet_page, fleet_users
@@ -86,17 +81,13 @@ def to_sign_in() -> RedirectResponse:
 
 
 def error_page(session: Session | None, exc: ProvisionerError, state: ApiState) -> HTMLResponse:
-    status = 400
-    if isinstance(exc, NotFoundError):
-        status = 404
-    elif isinstance(exc, PermissionDeniedError):
-        status = 403
-    elif isinstance(exc, AuthenticationError):
-        status = 401
-    elif not isinstance(exc, ValidationError):
-        status = 409
+    """The refusal as a page, with the status the API gives the same error."""
     return page(
-        "error.html", status, session=session, message=exc.message, now=state.service.clock()
+        "error.html",
+        status_for(exc),
+        session=session,
+        message=exc.message,
+        now=state.service.clock(),
     )
 
 

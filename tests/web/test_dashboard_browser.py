@@ -219,3 +219,21 @@ def test_every_page_works_with_only_the_app_reachable(
     page.get_by_role("button", name="Set budget").click()
     expect(page.get_by_role("status")).to_contain_text("Budget of bob saved")
     assert dashboard.service.get_budget("bob").daily_usd == 20
+
+
+def test_the_keyboard_alone_signs_in_and_reaches_every_page(tab: Tab, dashboard: Dashboard) -> None:
+    page = tab.page
+    tab.go("/signin")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("API token")).to_be_focused()
+    page.keyboard.type(dashboard.token("alice"))
+    page.keyboard.press("Enter")
+    page.wait_for_url(dashboard.base + "/")
+    for name, path in (("New instance", "/new"), ("Costs", "/costs"), ("Fleet", "/")):
+        page.get_by_role("navigation", name="Main").get_by_role("link", name=name).focus()
+        page.keyboard.press("Enter")
+        page.wait_for_url(dashboard.base + path)
+        current = page.get_by_role("navigation", name="Main").get_by_role("link", name=name)
+        expect(current).to_have_attribute("aria-current", "page")
