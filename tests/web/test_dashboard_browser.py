@@ -226,6 +226,7 @@ def test_the_keyboard_alone_signs_in_and_reaches_every_page(tab: Tab, dashboard:
     tab.go("/signin")
     page.keyboard.press("Tab")
     expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    page.keyboard.press("Enter")  # past the header, to the page's content
     page.keyboard.press("Tab")
     expect(page.get_by_label("API token")).to_be_focused()
     page.keyboard.type(dashboard.token("alice"))
