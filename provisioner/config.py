@@ -69,6 +69,12 @@ class Settings(BaseSettings):
     webhook_urls: str = Field(default="", description="comma-separated URLs to POST events to")
     webhook_secret: SecretStr | None = Field(default=None, description="HMAC key for webhooks")
 
+    # Reaching the VM (#11): how long CONFIGURING may last, how long a terminated instance's key
+    # files are kept, and where `--allow-ssh-from me` asks for this machine's public address.
+    ready_timeout_seconds: float = Field(default=600, gt=0)
+    key_grace_minutes: float = Field(default=60, ge=0)
+    myip_url: str = "https://checkip.amazonaws.com"
+
     @field_validator("home", mode="after")
     @classmethod
     def _expand_home(cls, value: Path) -> Path:

@@ -66,6 +66,8 @@ LABELS = {
     "config.tags": "Tags",
     "config.sshPublicKey": "SSH key",
     "config.allowedSshCidrs": "Allowed SSH CIDRs",
+    "config.setupScript": "Setup script",
+    "config.idleMinutes": "Idle minutes",
     "userId": "User id",
     "taskId": "Task id",
     "purpose": "Purpose",

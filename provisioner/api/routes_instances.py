@@ -65,6 +65,8 @@ def _request(body: ProvisionIn, user_id: str) -> ProvisionRequest:
         purpose=body.purpose,
         ssh_public_key=config.ssh_public_key,
         allowed_ssh_cidrs=tuple(config.allowed_ssh_cidrs or ()),
+        setup_script=config.setup_script,
+        idle_minutes=config.idle_minutes,
     )
 
 

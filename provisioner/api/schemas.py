@@ -34,9 +34,20 @@ class ConfigIn(_In):
         default=None,
         description="At most 40; key 1..128 without <>%&\\?/ or reserved prefixes; value ..256",
     )
-    ssh_public_key: str | None = Field(default=None, description="One OpenSSH public key line")
+    ssh_public_key: str | None = Field(
+        default=None,
+        description="One OpenSSH ssh-ed25519 or ssh-rsa (>= 2048 bits) public key line; without "
+        "it the server makes a key pair whose private half stays on the server",
+    )
     allowed_ssh_cidrs: list[str] | None = Field(
         default=None, description="CIDRs allowed to reach tcp/22 (default: no inbound at all)"
+    )
+    setup_script: str | None = Field(
+        default=None, description="Run at first boot through cloud-init; text, at most 16 KiB"
+    )
+    idle_minutes: int | None = Field(
+        default=None,
+        description="Stop the VM after this many minutes with no GPU use, SSH session or command",
     )
 
 

@@ -46,6 +46,7 @@ from provisioner.engine.base import (
     DoctorCheck,
     EventCallback,
     HistoryEntry,
+    SshEndpoint,
     StackInfo,
     StackOutputs,
 )
@@ -209,6 +210,12 @@ class PulumiEngine:
             StackInfo(name=s.name, resource_count=s.resource_count, last_update=_utc(s.last_update))
             for s in summaries
         ]
+
+    def ssh_endpoint(self, stack_name: str, *, revive: bool = False) -> SshEndpoint | None:
+        return None  # a real VM answers on its public IP, port 22
+
+    def sweep_endpoints(self) -> list[tuple[str, str]]:
+        return []
 
     def doctor(self) -> list[DoctorCheck]:
         url = self.settings.effective_backend_url

@@ -86,6 +86,11 @@ class Instance(SQLModel, table=True):
     compute_cost: Decimal | None = Field(default=None, sa_type=MONEY)
     storage_cost: Decimal | None = Field(default=None, sa_type=MONEY)
 
+    # First-boot setup script and idle auto-stop window, kept so a resumed up renders the same
+    # user data (#11). The private key is never here: it lives in <home>/keys/<id>.
+    setup_script: str | None = Field(default=None, sa_type=sa.Text)
+    idle_minutes: int | None = Field(default=None)
+
 
 class InstanceEvent(SQLModel, table=True):
     __tablename__ = "instance_events"

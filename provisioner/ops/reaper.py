@@ -114,7 +114,7 @@ class Reaper:
 
     def sweep(self) -> SweepResult:
         result = SweepResult(at=self.service.clock())
-        for step in (self._expire, self._recover, self._retry, self._orphans):
+        for step in (self._expire, self._recover, self._retry, self._orphans, self._remote):
             try:
                 step(result)
             except ProvisionerError as exc:  # one step's trouble must not stop the others
@@ -137,6 +137,12 @@ class Reaper:
             except Exception:  # a bug in one sweep must not end the reaper
                 log.exception("reaper sweep failed")
             stop.wait(interval)
+
+    # -- 5. key files and SSH endpoints (#11) ---------------------------------------------------
+
+    def _remote(self, result: SweepResult) -> None:
+        for kind, target, detail in self.service.sweep_remote():
+            result.add(kind, target, "failed" if detail.startswith("failed") else "done", detail)
 
     # -- 1. expired ---------------------------------------------------------------------------
 
