@@ -201,6 +201,12 @@ def install_error_handlers(app: FastAPI) -> None:
         response = _response(exc.status_code, envelope(code, message))
         for name, value in (exc.headers or {}).items():
             response.headers[name] = value
+        if exc.status_code == 405:  # every method of the path, not just one route's (#10)
+            from provisioner.api.methods import allowed_methods
+
+            methods = allowed_methods(_request.app, _request.url.path)
+            if methods:
+                response.headers["Allow"] = ", ".join(methods)
         return response
 
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

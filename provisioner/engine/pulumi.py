@@ -281,7 +281,7 @@ class PulumiEngine:
         if path.exists():
             return path
         self.settings.ensure_home()
-        with FileLock(str(self.settings.home / ".pulumi-passphrase.lock")):
+        with FileLock(str(self.settings.home / ".pulumi-passphrase.lock"), mode=0o600):
             if not path.exists():
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 with os.fdopen(fd, "w") as handle:

@@ -126,7 +126,7 @@ class IdempotencyKey(SQLModel, table=True):
     user_id: str = Field(primary_key=True, max_length=64)
     key: str = Field(primary_key=True, max_length=255)
     instance_id: str = Field(foreign_key="instances.id", max_length=32)
-    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
 
 
 class Budget(SQLModel, table=True):

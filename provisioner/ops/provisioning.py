@@ -8,6 +8,8 @@ from datetime import timedelta
 from decimal import Decimal
 
 from provisioner.engine.base import EngineEvent, EventCallback
+from provisioner.ledger.admission import admit
+from provisioner.ledger.idempotency import WINDOW as KEY_WINDOW
 from provisioner.ledger.models import Instance, InstanceOut
 from provisioner.ops.leases import QUEUED, RELEASED
 from provisioner.ops.remote_access import RemoteAccess
@@ -37,16 +39,23 @@ class Provisioning(RemoteAccess):
         return validate_request(request, self.settings, self.catalog)
 
     def begin_provision(
-        self, request: ProvisionRequest, *, engine: str | None = None, hold: bool = True
+        self,
+        request: ProvisionRequest,
+        *,
+        engine: str | None = None,
+        hold: bool = True,
+        idempotency_key: str | None = None,
     ) -> Instance:
         """Validate and record the request as PROVISIONING. Nothing is created in a cloud yet.
 
         `hold`: this process takes the up's lease (and runs it next). Without it the request is
-        queued for any replica: `operation` "up" with no owner, claimed by `pickup`."""
+        queued for any replica: `operation` "queued", owned by this process until a pickup loop
+        claims it (a sweep cancels it once this process is gone). The budget check, the
+        Idempotency-Key claim and the insert are one atomic step (`ledger/admission.py`); a key
+        already used raises KeyTakenError with its instance."""
         valid = self.validate(request)
         price_per_hour = valid.type.price_in(valid.region)
         price_gb_month = storage_price_gb_month(self.catalog, valid.provider, valid.disk_size_gb)
-        self._check_budget(valid, price_per_hour, price_gb_month)
         engine_name = engine or self.default_engine
         self.engine_for(engine_name).ensure_ready()
         now = self.clock()
@@ -85,14 +94,20 @@ class Provisioning(RemoteAccess):
             expires_at=now + timedelta(minutes=valid.auto_terminate_minutes),
             hard_deadline=now + timedelta(minutes=self.settings.hard_lifetime_minutes),
             updated_at=now,
-            **(self.leases.fields("up") if hold else QUEUED),
+            **self.leases.fields("up" if hold else QUEUED),
         )
         detail = f"{valid.provider} {valid.type.name} in {valid.region} on the {engine_name} engine"
-        instance = self.ledger.add(
-            instance, event_type=lifecycle.EVENT_NAMES[Status.PROVISIONING], detail=detail
+        instance = admit(
+            self.ledger,
+            instance,
+            event_type=lifecycle.EVENT_NAMES[Status.PROVISIONING],
+            detail=detail,
+            check=lambda: self._check_budget(valid, price_per_hour, price_gb_month),
+            key=idempotency_key,
+            key_oldest=now - KEY_WINDOW,
         )
-        if hold:
-            self.leases.hold(instance.id)  # renewed until run_provision ends, even while queued
+        # Renewed until run_provision ends (or, queued, until a replica claims it).
+        self.leases.hold(instance.id)
         self._emit("instance:provisioning", {"instanceId": instance.id, "status": instance.status})
         if valid.type.retired:
             self._warn(instance, f"{valid.type.name} is retired: {valid.type.note or ''}".strip())

@@ -100,7 +100,8 @@ def validate_request(
 
 
 def validate_provider(value: str | None) -> str:
-    provider = (value or "").strip().upper()
+    text = value or ""
+    provider = text.upper() if text.isascii() else ""  # exactly what the OpenAPI pattern says
     if provider not in PROVIDERS:
         raise ValidationError(
             "config.provider", f"Provider must be AWS or AZURE (got {shown(value)})"
@@ -130,7 +131,7 @@ def _validate_region(itype: InstanceType, region: str | None) -> str:
     if region is None or region == "":
         default = DEFAULT_REGIONS[itype.provider]
         return default if default in itype.regions else itype.regions[0]
-    normalized = region.strip().lower()
+    normalized = region.lower() if region.isascii() else ""
     if normalized not in itype.regions:
         raise ValidationError(
             "config.region",
