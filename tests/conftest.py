@@ -48,7 +48,7 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     return f"wall clock shifted {days} days ahead ({clockshift_travel.ENV})" if days else None
 
 
-BOTH_DATABASES = ("tests/integration/", "tests/api/", "tests/hardening/")
+BOTH_DATABASES = ("tests/integration/", "tests/api/", "tests/hardening/", "tests/web/")
 POSTGRES_ONLY = ("tests/replicas/",)  # several `serve` processes share a server's ledger
 NO_POSTGRES = (
     f"PostgreSQL not configured: set {POSTGRES_ENV}=postgresql://user:pass@host/db "

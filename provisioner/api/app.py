@@ -24,6 +24,7 @@ from provisioner.ledger.idempotency import IdempotencyKeys
 from provisioner.ledger.tokens import Tokens
 from provisioner.ops.service import Provisioner
 from provisioner.rules.errors import ProvisionerError
+from provisioner.web.app import mount as mount_dashboard
 
 log = logging.getLogger(__name__)
 
@@ -125,4 +126,5 @@ def create_app(
     app.include_router(routes_meta.router)
     app.include_router(routes_costs.router)
     app.include_router(routes_offers.router)
+    mount_dashboard(app)
     return app
