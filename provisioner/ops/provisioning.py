@@ -33,7 +33,7 @@ from stacks.spec import VM_RESOURCE_TYPES, InstanceSpec
 UP_STATES = (Status.PROVISIONING.value, Status.CONFIGURING.value)
 
 
-class _Ended(Exception):
+class _EndedError(Exception):
     """An attempt that failed after its clean-up already ran (no failover after it)."""
 
     def __init__(self, error: ProvisionerError):
@@ -201,7 +201,7 @@ class Provisioning(Failover, RemoteAccess):
             attempt, instance = self.next_attempt(instance)
             try:
                 out = self._run_attempt(instance, attempt, on_progress)
-            except _Ended as ended:
+            except _EndedError as ended:
                 raise ended.error from None
             except CloudError as exc:
                 instance = self.ledger.require(instance_id)
@@ -301,12 +301,12 @@ class Provisioning(Failover, RemoteAccess):
             usable = self.wait_usable(instance_id)
         except ProvisioningFailedError as exc:  # timeout or a changed host key: destroy it
             self._clean_up_failed_up(instance_id, exc, on_progress)
-            raise _Ended(exc) from exc
+            raise _EndedError(exc) from exc
         except BaseException as exc:
             failure = ProvisioningFailedError(f"interrupted while waiting for SSH: {exc!r}")
             self._clean_up_failed_up(instance_id, failure, on_progress)
             if isinstance(exc, Exception):
-                raise _Ended(failure) from exc
+                raise _EndedError(failure) from exc
             raise
         ip = outputs.public_ip or outputs.private_ip or "no address"
         where = f"{instance.provider.lower()} {instance.region}"
