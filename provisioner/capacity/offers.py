@@ -7,6 +7,7 @@ types are never offered. Pure: no I/O.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -148,7 +149,7 @@ def query_offers(
                 "provider", f"Provider must be {', '.join(known)} or ANY (got {provider!r})"
             )
         providers = [provider.strip().upper()]
-    if max_price is not None and max_price <= 0:
+    if max_price is not None and not (math.isfinite(max_price) and max_price > 0):
         raise ValidationError("maxPrice", "Max price must be a positive $/hour")
     offers = find_offers(
         catalog,

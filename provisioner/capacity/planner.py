@@ -122,7 +122,7 @@ def plan_candidates(catalog: Catalog, request: CapacityRequest) -> list[Candidat
     providers = _providers(catalog, request.provider)
     types = _types(catalog, providers, request)
     max_price = None if request.max_price is None else Decimal(str(request.max_price))
-    if max_price is not None and max_price <= 0:
+    if max_price is not None and not (max_price.is_finite() and max_price > 0):
         raise ValidationError("config.maxPrice", "Max price must be a positive $/hour")
     candidates: list[Candidate] = []
     for itype in types:

@@ -28,6 +28,7 @@ OPERATIONS = [
     ("GET", "/api/instances/{instance_id}/events"),
     ("GET", "/healthz"),
     ("GET", "/api/instance-types"),
+    ("GET", "/api/offers"),
     ("GET", "/api/cost-report"),
     ("GET", "/api/budgets"),
     ("GET", "/api/budgets/{user_id}"),
