@@ -21,9 +21,9 @@ class _Out(BaseModel):
 
 
 class ConfigIn(_In):
-    provider: str = Field(description="AWS or AZURE (case-insensitive)")
+    provider: str = Field(description="AWS, AZURE or GCP (case-insensitive)")
     instance_type: str = Field(description="A type from GET /api/instance-types")
-    region: str | None = Field(default=None, description="Default us-east-1 / eastus")
+    region: str | None = Field(default=None, description="Default us-east-1 / eastus / us-central1")
     disk_size_gb: int | None = Field(
         default=None, alias="diskSizeGB", description="30..4096 GB (default 100)"
     )

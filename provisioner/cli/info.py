@@ -50,7 +50,7 @@ def stats(
 
 
 def types(
-    provider: Annotated[str | None, typer.Option(help="aws or azure.")] = None,
+    provider: Annotated[str | None, typer.Option(help="aws, azure or gcp.")] = None,
     json_output: JsonOpt = False,
 ) -> None:
     """The instance type catalog: GPU, vCPU, RAM, $/hour, regions."""

@@ -20,10 +20,11 @@ from provisioner.rules.errors import (
     ConflictError,
     ProvisionerError,
     ProvisioningFailedError,
+    ValidationError,
 )
 from provisioner.rules.lifecycle import Status
 from provisioner.rules.validation import ProvisionRequest, ValidRequest, validate_request
-from stacks.spec import VM_RESOURCE_TYPES, InstanceSpec
+from stacks.spec import VM_RESOURCE_TYPES, InstanceSpec, missing_sdk
 
 # The states an up runs in: before the VM exists, and while it boots.
 UP_STATES = (Status.PROVISIONING.value, Status.CONFIGURING.value)
@@ -33,7 +34,11 @@ class Provisioning(ServiceCore):
     # -- provisioning --------------------------------------------------------------------------
 
     def validate(self, request: ProvisionRequest) -> ValidRequest:
-        return validate_request(request, self.settings, self.catalog)
+        valid = validate_request(request, self.settings, self.catalog)
+        problem = missing_sdk(valid.provider)
+        if problem:  # before anything is recorded: a missing extra is the caller's to fix
+            raise ValidationError("config.provider", problem)
+        return valid
 
     def begin_provision(
         self, request: ProvisionRequest, *, engine: str | None = None, hold: bool = True
@@ -115,11 +120,23 @@ class Provisioning(ServiceCore):
             ssh_public_key=ssh_public_key,
             allowed_ssh_cidrs=tuple(instance.allowed_ssh_cidrs),
             tags=dict(instance.tags),
-            image=self.settings.aws_ami
-            if instance.provider == "AWS"
-            else self.settings.azure_image,
+            image={
+                "AWS": self.settings.aws_ami,
+                "AZURE": self.settings.azure_image,
+                "GCP": self.settings.gcp_image,
+            }.get(instance.provider),
             subnet_id=self.settings.aws_subnet_id if instance.provider == "AWS" else None,
+            zones=self._zones(instance),
+            project=self.settings.gcp_project if instance.provider == "GCP" else None,
         )
+
+    def _zones(self, instance: Instance) -> tuple[str, ...]:
+        """GCP: the catalog's zones of the region that offer the type, in the catalog's order
+        (the program cannot look up accelerator types itself)."""
+        if instance.provider != "GCP":
+            return ()
+        itype = self.catalog.get(instance.provider, instance.instance_type)
+        return itype.zones_in(instance.region) if itype is not None else ()
 
     def run_provision(
         self, instance_id: str, *, on_progress: EventCallback | None = None

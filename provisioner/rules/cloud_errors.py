@@ -44,7 +44,20 @@ class CloudErrorCode:
     # Extra text that must also appear (case-insensitive), e.g. "quota" for Azure's
     # OperationNotAllowed, which is also used for other refusals.
     also_contains: str | None = None
+    # Other wordings of the same refusal (case-insensitive), for clients that print the message
+    # without the code (terraform-provider-google, behind pulumi-gcp, prints only the message of
+    # a failed Compute Engine operation).
+    wordings: tuple[str, ...] = ()
 
+    def matches(self, message: str, lowered: str) -> bool:
+        found = self.code in message or any(w in lowered for w in self.wordings)
+        return found and (self.also_contains is None or self.also_contains in lowered)
+
+
+_GCP_AVAILABILITY = (
+    "https://cloud.google.com/compute/docs/troubleshooting/troubleshooting-resource-availability"
+)
+_GCP_QUOTAS = "https://cloud.google.com/compute/resource-usage"
 
 CLOUD_ERROR_CODES: tuple[CloudErrorCode, ...] = (
     CloudErrorCode(
@@ -67,6 +80,49 @@ CLOUD_ERROR_CODES: tuple[CloudErrorCode, ...] = (
         "shared/PULUMI-NOTES.md",
         also_contains="quota",
     ),
+    # GCP: Compute Engine's operation error codes and the messages that carry them.
+    CloudErrorCode(
+        "GCP",
+        "ZONE_RESOURCE_POOL_EXHAUSTED_WITH_DETAILS",
+        FailureClass.CAPACITY,
+        _GCP_AVAILABILITY,
+    ),
+    CloudErrorCode(
+        "GCP",
+        "ZONE_RESOURCE_POOL_EXHAUSTED",
+        FailureClass.CAPACITY,
+        _GCP_AVAILABILITY,
+        wordings=("does not have enough resources available to fulfill the request",),
+    ),
+    CloudErrorCode(
+        "GCP",
+        "GPUS_ALL_REGIONS",
+        FailureClass.QUOTA,
+        _GCP_QUOTAS,
+        also_contains="exceeded",
+    ),
+    CloudErrorCode(
+        "GCP",
+        "QUOTA_EXCEEDED",
+        FailureClass.QUOTA,
+        _GCP_QUOTAS,
+        # "Quota 'NVIDIA_L4_GPUS' exceeded.  Limit: 0.0 in region us-central1."
+        wordings=("' exceeded.  limit:", "' exceeded. limit:"),
+    ),
+    CloudErrorCode(
+        "GCP",
+        "does not exist in zone",
+        FailureClass.ZONE_UNSUPPORTED,
+        _GCP_AVAILABILITY,
+        # "Machine type with name 'g2-standard-4' does not exist in zone 'europe-west1-d'."
+    ),
+    CloudErrorCode(
+        "GCP",
+        "SERVICE_DISABLED",
+        FailureClass.AUTH,
+        "https://cloud.google.com/apis/docs/troubleshooting",
+        wordings=("compute engine api has not been used in project",),
+    ),
 )
 
 TRANSIENT_MARKERS = (
@@ -77,6 +133,9 @@ TRANSIENT_MARKERS = (
     "ServiceUnavailable",
     "the stack is currently locked by",
     "409 Conflict",
+    "rateLimitExceeded",  # GCP
+    "RATE_LIMIT_EXCEEDED",
+    "backendError",
 )
 
 
@@ -89,9 +148,7 @@ def classify(message: str, provider: str | None = None) -> tuple[FailureClass, s
     for entry in CLOUD_ERROR_CODES:
         if provider is not None and entry.provider != provider:
             continue
-        if entry.code in message and (
-            entry.also_contains is None or entry.also_contains in lowered
-        ):
+        if entry.matches(message, lowered):
             return entry.failure_class, entry.code
     for marker in TRANSIENT_MARKERS:
         if marker in message:

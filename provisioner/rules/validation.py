@@ -22,7 +22,7 @@ MIN_DISK_GB, MAX_DISK_GB = 30, 4096
 MAX_TAGS, MAX_TAG_KEY, MAX_TAG_VALUE, MAX_PURPOSE = 40, 128, 256, 256
 RESERVED_TAG_PREFIXES = ("aws:", "provisioner:", "azure", "microsoft", "windows")
 FORBIDDEN_TAG_KEY_CHARS = set("<>%&\\?/")
-DEFAULT_REGIONS = {"AWS": "us-east-1", "AZURE": "eastus"}
+DEFAULT_REGIONS = {"AWS": "us-east-1", "AZURE": "eastus", "GCP": "us-central1"}
 SSH_KEY_TYPES = (
     "ssh-ed25519",
     "ssh-rsa",
@@ -95,7 +95,7 @@ def validate_request(
 def validate_provider(value: str | None) -> str:
     provider = (value or "").strip().upper()
     if provider not in PROVIDERS:
-        raise ValidationError("config.provider", f"Provider must be AWS or AZURE (got {value!r})")
+        raise ValidationError("config.provider", f"Provider must be AWS, AZURE or GCP (got {value!r})")
     return provider
 
 

@@ -24,7 +24,7 @@ def top_with(**fields: Any) -> dict[str, Any]:
 
 CASES = [
     # (body, field, words the message must contain)
-    (body_with(provider="GCP"), "config.provider", ["Provider", "AWS or AZURE"]),
+    (body_with(provider="OCI"), "config.provider", ["Provider", "AWS, AZURE or GCP"]),
     (body_with(provider=7), "config.provider", ["Provider", "must be a string"]),
     (body_with(instanceType="p9.huge"), "config.instanceType", ["Instance type", "catalog"]),
     (body_with(instanceType="g4dn.xlarge"), "config.instanceType", ["AWS type", "AZURE"]),

@@ -171,11 +171,13 @@ def test_find_searches_every_provider(catalog: Catalog) -> None:
 def test_for_provider(catalog: Catalog) -> None:
     aws = catalog.for_provider("aws")
     azure = catalog.for_provider("Azure")
+    gcp = catalog.for_provider("gcp")
     assert aws and all(t.provider == "AWS" for t in aws)
     assert azure and all(t.provider == "AZURE" for t in azure)
-    assert len(aws) + len(azure) == len(catalog.for_provider()) == len(catalog.types)
-    with pytest.raises(ValueError, match="AWS or AZURE"):
-        catalog.for_provider("gcp")
+    assert gcp and all(t.provider == "GCP" for t in gcp)
+    assert len(aws) + len(azure) + len(gcp) == len(catalog.for_provider()) == len(catalog.types)
+    with pytest.raises(ValueError, match="AWS, AZURE or GCP"):
+        catalog.for_provider("oci")
 
 
 def test_names_are_unique_per_provider_and_providers_known(catalog: Catalog) -> None:
