@@ -16,8 +16,8 @@ deadline, and Compute Engine itself deletes the VM then (`scheduling.termination
 `instance_termination_action = "DELETE"`), even if provisioner and the VM's OS are both gone.
 
 Everything goes through an explicit provider for `spec.project` and `spec.region` (the engine
-sets the project from PROVISIONER_GCP_PROJECT or the Application Default Credentials' project). Labels are the tags mapped under GCP's rules
-(stacks/gcp_labels.py).
+sets the project from PROVISIONER_GCP_PROJECT or the Application Default Credentials' project).
+Labels are the tags mapped under GCP's rules (stacks/gcp_labels.py).
 """
 
 from __future__ import annotations
@@ -111,9 +111,9 @@ def choose_zone(
         offered = [m for m in found if m.name == machine]
         if not offered:
             continue
-        if guest_accelerator is None and machine.startswith(("a2-", "a3-", "g2-")):
-            if not offered[0].accelerators:
-                continue
+        accelerator_optimized = machine.startswith(("a2-", "a3-", "g2-"))
+        if guest_accelerator is None and accelerator_optimized and not offered[0].accelerators:
+            continue
         return zone
     raise ValueError(
         f"no zone of {spec.region} offers {spec.instance_type} (tried {', '.join(candidates)})"

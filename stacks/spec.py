@@ -35,7 +35,7 @@ VM_RESOURCE_TYPES = (
     "gcp:compute/instance:Instance",
 )
 
-# Each provider's Pulumi SDK and the package extra that installs it (`pip install 'provisioner[gcp]'`).
+# Each provider's Pulumi SDK and the extra that installs it (`pip install 'provisioner[gcp]'`).
 CLOUD_SDKS = {
     "AWS": ("pulumi_aws", "aws"),
     "AZURE": ("pulumi_azure_native", "azure"),

@@ -203,8 +203,8 @@ def catalog_refresh(
         except GcpAuthError as exc:
             raise CatalogRefreshError(f"Catalog refresh failed: {exc}") from None
     result = refresh_catalog(
-        gcp_token=gcp_token,
         settings.ensure_home(),
+        gcp_token=gcp_token,
         providers=providers,
         aws_regions=tuple(region or ()),
         on_progress=None if json_output else lambda line: err.print(f"[dim]{line}[/dim]"),

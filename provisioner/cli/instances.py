@@ -74,7 +74,9 @@ class _Progress:
 def up(
     provider: Annotated[str, typer.Option(help="aws, azure or gcp")],
     instance_type: Annotated[str, typer.Option(help="A type from `provisioner types`.")],
-    region: Annotated[str | None, typer.Option(help="Default: us-east-1 / eastus / us-central1.")] = None,
+    region: Annotated[
+        str | None, typer.Option(help="Default: us-east-1 / eastus / us-central1.")
+    ] = None,
     disk_gb: Annotated[
         int | None, typer.Option(help="Root disk, 30..4096 GB (default 100).")
     ] = None,

@@ -10,8 +10,9 @@ How one operation runs:
    passphrase provider's salt; keep the directory while the stack exists). Everything per stack
    goes through the workspace's env_vars: backend URL, the passphrase *file* (never the
    passphrase), ARM_* mapped from the seed's AZURE_* names; GCP uses Application Default
-   Credentials as they are, with the project put into the spec (`pulumi_gcp_auth`). Nothing writes os.environ or changes
-   the working directory, so operations may run concurrently from threads.
+   Credentials as they are, with the project put into the spec (`pulumi_gcp_auth`). Nothing
+   writes os.environ or changes the working directory, so operations may run concurrently
+   from threads.
 3. `up` installs the provider plugin the spec needs (once per process), creates or selects the
    stack, tags it, and runs the inline program `stacks.program_for(spec)` (so it works from an
    installed wheel) under a watchdog. Pulumi engine events are relayed as `EngineEvent`s and

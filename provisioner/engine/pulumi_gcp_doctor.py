@@ -28,11 +28,11 @@ GLOBAL_GPU_QUOTA = "GPUS_ALL_REGIONS"
 
 
 def _gpu_quotas(quotas: list[dict[str, Any]]) -> dict[str, tuple[float, float]]:
-    """{metric: (usage, limit)} of the GPU quotas (metric names end in _GPUS)."""
+    """{metric: (usage, limit)} of the GPU quotas (NVIDIA_L4_GPUS, GPUS_ALL_REGIONS, ...)."""
     return {
         str(q.get("metric")): (float(q.get("usage", 0)), float(q.get("limit", 0)))
         for q in quotas
-        if str(q.get("metric", "")).endswith("_GPUS")
+        if "GPUS" in str(q.get("metric", "")).split("_")
     }
 
 

@@ -333,9 +333,7 @@ def refresh_catalog(
             types = {t["name"] for t in raw["instanceTypes"] if t["provider"] == provider}
             if provider == "GCP":
                 entries = [t for t in raw["instanceTypes"] if t["provider"] == "GCP"]
-                prices, spot, disk = refresh_gcp.fetch_gcp(
-                    http, entries, str(gcp_token), progress
-                )
+                prices, spot, disk = refresh_gcp.fetch_gcp(http, entries, str(gcp_token), progress)
                 refresh_gcp.apply_spot(raw, spot, result.changes)
                 refresh_gcp.apply_disk(raw, disk, result.changes)
                 sources["GCP"] = refresh_gcp.GCP_BILLING

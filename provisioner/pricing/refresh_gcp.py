@@ -158,9 +158,8 @@ def apply_spot(
         for region in entry["regions"]:
             found = spot.get((entry["name"], region))
             if found is not None and prices.get(region) != found:
-                changes.append(
-                    f"GCP {entry['name']} {region} spot: ${prices.get(region, '?')} -> ${found}/hour"
-                )
+                was = prices.get(region, "?")
+                changes.append(f"GCP {entry['name']} {region} spot: ${was} -> ${found}/hour")
                 prices[region] = found
         if prices:
             entry["spotPrices"] = dict(sorted(prices.items()))

@@ -296,7 +296,9 @@ def _parse_type(entry: object, index: int, source: str) -> InstanceType:
     )
 
 
-def _parse_zones(raw: object, regions: list[str], fail: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
+def _parse_zones(
+    raw: object, regions: list[str], fail: Any
+) -> tuple[tuple[str, tuple[str, ...]], ...]:
     if raw is None:
         return ()
     if not isinstance(raw, dict):
@@ -308,7 +310,7 @@ def _parse_zones(raw: object, regions: list[str], fail: Any) -> tuple[tuple[str,
         if (
             not isinstance(names, list)
             or not names
-            or not all(isinstance(z, str) and z.startswith(f"{region}-") for z in names)
+            or not all(isinstance(z, str) and z.startswith(region) for z in names)
         ):
             raise fail(f"zones.{region} must be a non-empty list of that region's zones")
         zones.append((region.strip().lower(), tuple(z.strip().lower() for z in names)))

@@ -95,7 +95,9 @@ def validate_request(
 def validate_provider(value: str | None) -> str:
     provider = (value or "").strip().upper()
     if provider not in PROVIDERS:
-        raise ValidationError("config.provider", f"Provider must be AWS, AZURE or GCP (got {value!r})")
+        raise ValidationError(
+            "config.provider", f"Provider must be AWS, AZURE or GCP (got {value!r})"
+        )
     return provider
 
 

@@ -210,7 +210,7 @@ def test_labels_are_valid_under_gcps_rules_for_hostile_tags(make_gcp_spec, run):
         assert LABEL.match(key), key
         assert VALUE.match(value), value
     # Every user tag survived as its own label: none overwrote another or ours.
-    assert len(labels) == len(HOSTILE) + 5  # ours: name, instance, user, expiry, managed-by, task
+    assert len(labels) == len(HOSTILE) + 6  # ours: name, instance, user, expiry, managed-by, task
     assert labels["provisioner_instance-id"] == "inst-abc"
     assert labels["provisioner-instance-id"] == "spoofed"
     assert labels["team"] in ("vision", "other")
@@ -226,7 +226,7 @@ def test_label_mapping_rules():
     assert len(long_a) == len(long_b) == MAX_LENGTH and long_a != long_b
     labels = gcp_labels({"Name": "provisioner-x"}, {"name": "mine"})
     assert labels["name"] == "provisioner-x"
-    assert [k for k in labels if k != "name"][0].startswith("name-")
+    assert next(k for k in labels if k != "name").startswith("name-")
     with pytest.raises(ValueError, match="at most 64 labels"):
         gcp_labels({}, {f"k{i}": "v" for i in range(65)})
 
