@@ -113,6 +113,9 @@ class InstanceTypeOut(BaseModel):
     regions: list[str]
     retired: bool
     note: str | None
+    # Where the catalog knows them (GCP): the zones per region, in the order tried, and spot prices.
+    zones: dict[str, list[str]] | None = None
+    spotPrices: dict[str, float] | None = None  # noqa: N815
 
 
 class InstanceTypeList(_Out):

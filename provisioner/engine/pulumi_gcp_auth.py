@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 EXTRA_HINT = "pip install 'provisioner[gcp]'"
@@ -44,7 +45,7 @@ def on_google_cloud() -> bool:
         return False
 
 
-def _default():  # type: ignore[no-untyped-def]
+def _default() -> tuple[Any, str | None]:
     if not adc_sources() and not on_google_cloud():
         raise GcpAuthError(
             "no Application Default Credentials: run `gcloud auth application-default login` "

@@ -35,6 +35,9 @@ def test_gcp_instance_round_trip_with_stats(api: Api):
 
     types = api.client.get("/api/instance-types?provider=gcp", headers=api.user).json()
     assert {t["provider"] for t in types["instanceTypes"]} == {"GCP"}
+    a2 = next(t for t in types["instanceTypes"] if t["instanceType"] == "a2-highgpu-1g")
+    assert a2["zones"]["us-central1"][0] == "us-central1-a"
+    assert 0 < a2["spotPrices"]["us-central1"] < a2["costPerHour"]
 
 
 def test_an_unknown_provider_names_all_three(api: Api):
