@@ -142,7 +142,7 @@ def test_malformed_json_is_a_400_not_a_422(api: Api, content, headers, words):
         ("/api/instances?cursor=%%%", "cursor", ["Cursor", "nextCursor"]),
         ("/api/instances?userId=bad%20id", "userId", ["User id"]),
         ("/api/instances?wait=perhaps", None, None),  # GET ignores wait: not a parameter
-        ("/api/instance-types?provider=gcp", "config.provider", ["Provider"]),
+        ("/api/instance-types?provider=oci", "config.provider", ["Provider", "GCP"]),
     ],
 )
 def test_query_parameters_are_checked(api: Api, path, field, words):
