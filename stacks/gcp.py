@@ -37,6 +37,7 @@ from stacks.spec import (
     OUTPUT_METADATA,
     OUTPUT_PRIVATE_IP,
     OUTPUT_PUBLIC_IP,
+    SSH_USERS,
     InstanceSpec,
 )
 
@@ -44,7 +45,7 @@ from stacks.spec import (
 _LOADED = (compute.Instance, compute.Network, compute.Firewall, compute.get_zones)
 
 # The user the `ssh-keys` metadata creates on the VM (the guest agent adds it with sudo rights).
-SSH_USER = "provisioner"
+SSH_USER = SSH_USERS["GCP"]
 
 # Google's Deep Learning VM image: Ubuntu 22.04 with the NVIDIA driver and CUDA, UEFI-compatible
 # (Shielded VM). `install-nvidia-driver` makes images without a preinstalled driver install it at
