@@ -33,9 +33,7 @@ class _Out(BaseModel):
 class ConfigIn(_In):
     provider: str = Field(description="AWS, AZURE or GCP (case-insensitive)")
     instance_type: str = Field(description="A type from GET /api/instance-types")
-    region: str | None = Field(
-        default=None, description="Default us-east-1 / eastus / us-central1"
-    )
+    region: str | None = Field(default=None, description="Default us-east-1 / eastus / us-central1")
     disk_size_gb: WholeNumber | None = Field(
         default=None, alias="diskSizeGB", description="30..4096 GB (default 100)"
     )

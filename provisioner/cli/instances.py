@@ -318,8 +318,7 @@ def list_instances(
     json_output: JsonOpt = False,
 ) -> None:
     """List instances, newest first: the newest 50 unless --limit or --all."""
-    from provisioner.cli.context import make_provisioner
-    from provisioner.cli.costs import parse_when
+    from provisioner.cli.context import make_provisioner, parse_when
     from provisioner.cli.render import emit, err, instance_table, print_json, say
     from provisioner.rules.lifecycle import parse_status
 
