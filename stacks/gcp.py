@@ -30,7 +30,7 @@ import pulumi
 import pulumi_gcp
 import pulumi_gcp.compute as compute
 
-from stacks.deadman import parse_deadline, shutdown_script
+from stacks.deadman import parse_deadline, shutdown_script, user_data
 from stacks.gcp_labels import gcp_labels
 from stacks.spec import (
     OUTPUT_CLOUD_INSTANCE_ID,
@@ -158,6 +158,10 @@ def _metadata(spec: InstanceSpec) -> dict[str, str]:
     }
     if spec.ssh_public_key:
         metadata["ssh-keys"] = f"{SSH_USER}:{spec.ssh_public_key.strip()}"
+    if spec.setup_script or spec.idle_minutes:
+        # cloud-init runs user-data once, at first boot: the deadman again, then the idle guard
+        # and the user's setup script (#11), as on AWS and Azure.
+        metadata["user-data"] = user_data(spec, SSH_USER).decode()
     return metadata
 
 

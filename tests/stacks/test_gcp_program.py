@@ -92,6 +92,17 @@ def test_compute_engine_deletes_the_vm_at_the_hard_deadline(make_gcp_spec, run):
     assert instance.inputs["metadata"]["startup-script"] == shutdown_script(spec.hard_deadline)
 
 
+def test_setup_script_and_idle_guard_go_to_cloud_init_user_data(make_gcp_spec, run):
+    from stacks.deadman import user_data
+
+    plain = run(make_gcp_spec()).one(INSTANCE).inputs["metadata"]
+    assert "user-data" not in plain
+    spec = make_gcp_spec(setup_script="pip install torch\n", idle_minutes=30)
+    metadata = run(spec).one(INSTANCE).inputs["metadata"]
+    assert metadata["user-data"] == user_data(spec, SSH_USER).decode()
+    assert metadata["startup-script"] == shutdown_script(spec.hard_deadline)
+
+
 def test_a_deadline_with_an_offset_is_given_in_utc(make_gcp_spec, run):
     spec = make_gcp_spec(hard_deadline="2025-06-01T17:45:00+02:00")
     scheduling = run(spec).one(INSTANCE).inputs["scheduling"]
