@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     azure_image: str | None = Field(
         default=None, description='image URN "publisher:offer:sku:version"'
     )
+    # GCP (#14): the project VMs go to (default: the Application Default Credentials' project),
+    # and an image instead of the Deep Learning VM family (self link, "project/family", ...).
+    gcp_project: str | None = Field(default=None, description="GCP project id")
+    gcp_image: str | None = Field(default=None, description="GCP image instead of the DLVM")
 
     # Simulation knobs.
     sim_delay: float = Field(default=0.0, ge=0)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Creates .venv with provisioner and its dev tools; re-installs only when pyproject.toml changed.
+# Creates .venv with provisioner, its dev tools and the optional cloud SDKs (gcp); re-installs only when pyproject.toml changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +29,6 @@ want=$(cat pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "installing provisioner and its dependencies into .venv (first run takes a minute)..." >&2
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev,gcp]'
   echo "$want" > "$stamp"
 fi

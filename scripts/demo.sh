@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job, offline: a simulated `up` (AWS and Azure), `list`, `stats`, `down`, against the
+# The main job, offline: a simulated `up` (AWS, Azure and GCP), `list`, `stats`, `down`, against the
 # embedded SQLite ledger in ./.provisioner-demo. Nothing is created in any cloud.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +16,10 @@ step up --provider azure --instance-type Standard_NC4as_T4_v3 --region eastus --
 $p up --simulate --provider azure --instance-type Standard_NC4as_T4_v3 --region eastus \
   --disk-gb 100 --ttl 60 --task task-456 --user user-123 --tag environment=production \
   --tag project=medical-analysis --purpose "Medical Document Analysis"
+step up --provider gcp --instance-type g2-standard-4 --region us-central1 --disk-gb 100 --ttl 45 --task task-789 --user user-123
+$p up --simulate --provider gcp --instance-type g2-standard-4 --region us-central1 \
+  --disk-gb 100 --ttl 45 --task task-789 --user user-123 --tag team=vision \
+  --purpose "L4 inference benchmark"
 step list --user user-123
 $p list --user user-123
 step stats --user user-123
@@ -24,6 +28,8 @@ step down --task batch-789
 $p down --task batch-789
 step down --task task-456
 $p down --task task-456
+step down --task task-789
+$p down --task task-789
 step "list --user user-123 --status TERMINATED"
 $p list --user user-123 --status TERMINATED
 step stats --user user-123 --json

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from stacks.spec import InstanceSpec
+from stacks.spec import InstanceSpec, missing_sdk
+
+
+class MissingCloudSdkError(ImportError):
+    """The provider's Pulumi SDK is not installed: the message names the extra to install."""
 
 
 def program_for(spec: InstanceSpec) -> Callable[[], None]:
@@ -18,4 +22,11 @@ def program_for(spec: InstanceSpec) -> Callable[[], None]:
         from stacks import azure
 
         return lambda: azure.program(spec)
+    if spec.provider == "GCP":
+        problem = missing_sdk("GCP")
+        if problem:
+            raise MissingCloudSdkError(problem)
+        from stacks import gcp
+
+        return lambda: gcp.program(spec)
     raise ValueError(f"no program for provider {spec.provider!r}")

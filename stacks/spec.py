@@ -7,6 +7,7 @@ build specs cheaply and the programs can read them from stack config in local-pr
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from dataclasses import asdict, dataclass, field
 
@@ -34,10 +35,30 @@ VM_RESOURCE_TYPES = (
     "gcp:compute/instance:Instance",
 )
 
+# Each provider's Pulumi SDK and the extra that installs it (`pip install 'provisioner[gcp]'`).
+CLOUD_SDKS = {
+    "AWS": ("pulumi_aws", "aws"),
+    "AZURE": ("pulumi_azure_native", "azure"),
+    "GCP": ("pulumi_gcp", "gcp"),
+}
+
+
+def missing_sdk(provider: str) -> str | None:
+    """One line naming the extra to install when `provider`'s Pulumi SDK is missing, else None.
+    Looks the package up without importing it (cheap, and pulumi stays unimported)."""
+    package, extra = CLOUD_SDKS.get(provider.upper(), (None, None))
+    if package is None or importlib.util.find_spec(package) is not None:
+        return None
+    return (
+        f"Provider {provider.upper()} needs its Pulumi SDK ({package.replace('_', '-')}), which "
+        f"is not installed: pip install 'provisioner[{extra}]' (or run ./scripts/bootstrap.sh)"
+    )
+
+
 # The login user of each provider's default image (AWS DLAMI: ubuntu; Azure: the admin user the
 # program creates). One table for the programs, the ledger's sshUser and the SSH layer; a new
 # provider adds its row here.
-SSH_USERS: dict[str, str] = {"AWS": "ubuntu", "AZURE": "azureuser"}
+SSH_USERS: dict[str, str] = {"AWS": "ubuntu", "AZURE": "azureuser", "GCP": "provisioner"}
 
 
 def ssh_user_for(provider: str) -> str | None:
@@ -78,11 +99,16 @@ class InstanceSpec:
     tags: dict[str, str] = field(default_factory=dict)
     # Overrides from settings: AWS AMI id, or Azure image URN "publisher:offer:sku:version".
     image: str | None = None
+    # GCP only: the project (None: the simulation's, or the engine fills in the ADC project).
+    project: str | None = None
     # AWS only: launch into this subnet instead of the region's default VPC/subnet.
     subnet_id: str | None = None
     # Where in the region (None: the program picks a zone that offers the type) and how:
     # spot VMs are reclaimed by the cloud at will; spot_max_price None means "up to on-demand".
     zone: str | None = None
+    # GCP: the zones to choose from, in order, when zone is None (the catalog's zones that offer
+    # the accelerator; the program checks each with a machine-type lookup).
+    zones: tuple[str, ...] = ()
     spot: bool = False
     spot_max_price: float | None = None
     # First-boot work after the deadman is in place (cloud-init), and the idle auto-stop window.
@@ -118,4 +144,5 @@ class InstanceSpec:
     def from_json(cls, text: str) -> InstanceSpec:
         data = json.loads(text)
         data["allowed_ssh_cidrs"] = tuple(data.get("allowed_ssh_cidrs") or ())
+        data["zones"] = tuple(data.get("zones") or ())
         return cls(**data)

@@ -28,7 +28,7 @@ from provisioner.web.app import mount as mount_dashboard
 
 log = logging.getLogger(__name__)
 
-DESCRIPTION = """Ephemeral GPU VMs on AWS and Azure, one Pulumi stack per instance.
+DESCRIPTION = """Ephemeral GPU VMs on AWS, Azure and GCP, one Pulumi stack per instance.
 
 Every `/api` route needs `Authorization: Bearer <token>` (`provisioner token create --user U`).
 Errors are `{"success": false, "error": {"code", "message"}}`.

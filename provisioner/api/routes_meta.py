@@ -60,7 +60,7 @@ def healthz(state: State, response: Response) -> HealthOut:
 def instance_types(
     caller: Caller,
     state: State,
-    provider: Annotated[str | None, Query(description="AWS or AZURE")] = None,
+    provider: Annotated[str | None, Query(description="AWS, AZURE or GCP")] = None,
 ) -> InstanceTypeList:
     catalog = state.service.catalog
     wanted = validate_provider(provider) if provider is not None else None

@@ -31,11 +31,11 @@ class _Out(BaseModel):
 
 
 class ConfigIn(_In):
-    provider: str = Field(description="AWS or AZURE (case-insensitive), or ANY with a gpu")
+    provider: str = Field(description="AWS, AZURE or GCP (case-insensitive), or ANY with a gpu")
     instance_type: str | None = Field(
         default=None, description="A type from GET /api/instance-types (or give gpu)"
     )
-    region: str | None = Field(default=None, description="Default us-east-1 / eastus")
+    region: str | None = Field(default=None, description="Default us-east-1 / eastus / us-central1")
     # Capacity (#12): alternatives to fail over across, GPU spec, spot, recovery.
     instance_types: list[str] | None = Field(
         default=None, description="Alternative types, tried cheapest first"
@@ -153,6 +153,9 @@ class InstanceTypeOut(BaseModel):
     regions: list[str]
     retired: bool
     note: str | None
+    # Where the catalog knows them (GCP): the zones per region, in the order tried, and spot prices.
+    zones: dict[str, list[str]] | None = None
+    spotPrices: dict[str, float] | None = None  # noqa: N815
 
 
 class InstanceTypeList(_Out):

@@ -159,7 +159,10 @@ catalog_app = typer.Typer(help="The instance type catalog's prices.", no_args_is
 
 @catalog_app.command("refresh")
 def catalog_refresh(
-    provider: Annotated[str | None, typer.Option(help="aws or azure (default: both).")] = None,
+    provider: Annotated[
+        str | None,
+        typer.Option(help="aws, azure or gcp (default: aws and azure; gcp needs ADC)."),
+    ] = None,
     region: Annotated[
         list[str] | None,
         typer.Option(
@@ -169,7 +172,8 @@ def catalog_refresh(
     ] = None,
     json_output: JsonOpt = False,
 ) -> None:
-    """Pull on-demand Linux list prices from AWS's and Azure's public price files."""
+    """Pull on-demand Linux list prices from AWS's and Azure's public price files, and GCP's
+    on-demand and spot prices from the Cloud Billing Catalog API."""
     from provisioner.cli.context import load_settings
     from provisioner.cli.render import err, out, print_json
     from provisioner.pricing.refresh import refresh_catalog
@@ -177,8 +181,18 @@ def catalog_refresh(
 
     providers = (validate_provider(provider),) if provider else ("AWS", "AZURE")
     settings = load_settings()
+    gcp_token = None
+    if "GCP" in providers:
+        from provisioner.engine.pulumi_gcp_auth import GcpAuthError, access_token
+        from provisioner.rules.errors import CatalogRefreshError
+
+        try:
+            gcp_token = access_token()
+        except GcpAuthError as exc:
+            raise CatalogRefreshError(f"Catalog refresh failed: {exc}") from None
     result = refresh_catalog(
         settings.ensure_home(),
+        gcp_token=gcp_token,
         providers=providers,
         aws_regions=tuple(region or ()),
         on_progress=None if json_output else lambda line: err.print(f"[dim]{line}[/dim]"),

@@ -50,7 +50,7 @@ def stats(
 
 
 def types(
-    provider: Annotated[str | None, typer.Option(help="aws or azure.")] = None,
+    provider: Annotated[str | None, typer.Option(help="aws, azure or gcp.")] = None,
     show_all: Annotated[
         bool, typer.Option("--all", help="Also list retired types (after the available ones).")
     ] = False,

@@ -85,13 +85,13 @@ class _Progress:
 
 
 def up(
-    provider: Annotated[str, typer.Option(help="aws, azure, or any (with --gpu).")],
+    provider: Annotated[str, typer.Option(help="aws, azure, gcp, or any (with --gpu).")],
     instance_type: Annotated[
         str | None,
         typer.Option(help="A type from `provisioner types`; a,b tries b when a is refused."),
     ] = None,
     region: Annotated[
-        str | None, typer.Option(help="Default: us-east-1 / eastus; `any`: every region.")
+        str | None, typer.Option(help="Default: us-east-1 / eastus / us-central1; `any`: all.")
     ] = None,
     regions: Annotated[
         str | None, typer.Option(help="Regions to fail over across, e.g. us-east-1,us-west-2.")

@@ -95,7 +95,7 @@ def _version(value: bool) -> None:
 app = typer.Typer(
     cls=ProvisionerGroup,
     name="provisioner",
-    help="Ephemeral GPU VMs on AWS and Azure: one Pulumi stack per instance, a cost ledger, "
+    help="Ephemeral GPU VMs on AWS, Azure and GCP: one Pulumi stack per instance, a cost ledger, "
     "and a guarantee that they go away again.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # locals may hold credentials

@@ -1,4 +1,4 @@
-"""A fake AWS and Azure behind `pulumi.runtime.Mocks`: well-formed ids and addresses, no cloud.
+"""A fake AWS, Azure and GCP behind `pulumi.runtime.Mocks`: well-formed ids and addresses, no cloud.
 
 Every fabricated value is a hash of (seed, resource type, resource name, resource inputs, field),
 so a run is deterministic per seed whatever order the resources register in, and stacks sharing one
@@ -26,6 +26,14 @@ SUBSCRIPTION_ID = "00000000-0000-0000-0000-000000000000"
 ACCOUNT_ID = "123456789012"
 DEFAULT_AWS_REGION = "us-east-1"
 DEFAULT_AMI_NAME = "Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04) 20250101"
+GCP_PROJECT = "provisioner-simulated"  # when the provider names none
+GCP_API = "https://www.googleapis.com/compute/v1"
+# GCP accelerator-optimized machine types: (vCPUs, memory MB, accelerator type, count).
+_GCP_GPU_MACHINES: dict[str, tuple[int, int, str, int]] = {
+    "g2-standard-4": (4, 16384, "nvidia-l4", 1),
+    "a2-highgpu-1g": (12, 87040, "nvidia-tesla-a100", 1),
+    "a3-highgpu-8g": (208, 1916928, "nvidia-h100-80gb", 8),
+}
 
 # Azure resource type token -> (ARM provider path, input holding the resource's name).
 _AZURE_TYPES: dict[str, tuple[str, str]] = {
@@ -65,7 +73,7 @@ def default_zones(region: str) -> list[str]:
 
 
 class FakeCloud(Mocks):
-    """Answers resource creation and invokes the way AWS and Azure would, with made-up values.
+    """Answers resource creation and invokes the way AWS, Azure and GCP would, with made-up values.
 
     `seed` (e.g. the stack name) makes the values repeatable; without it each FakeCloud draws a
     random one. `on_resource(args)` is called before anything is fabricated for a resource
@@ -86,6 +94,7 @@ class FakeCloud(Mocks):
         self.offered = offered
         self._lock = threading.Lock()
         self._provider_regions: dict[str, str] = {}
+        self._provider_projects: dict[str, str] = {}
 
     # -- deterministic randomness -------------------------------------------------------------
 
@@ -120,9 +129,11 @@ class FakeCloud(Mocks):
         who = self._identity(args)
         if typ.startswith("pulumi:providers:"):
             resource_id = self._uuid("provider", who)
-            if "region" in inputs:
-                with self._lock:
+            with self._lock:
+                if "region" in inputs:
                     self._provider_regions[resource_id] = str(inputs["region"])
+                if "project" in inputs:
+                    self._provider_projects[resource_id] = str(inputs["project"])
             return resource_id, inputs
         if not args.custom:
             return None, inputs  # a component: nothing to fabricate
@@ -130,6 +141,8 @@ class FakeCloud(Mocks):
             return self._aws_resource(args, who, inputs)
         if typ.startswith("azure-native:"):
             return self._azure_resource(args, who, inputs)
+        if typ.startswith("gcp:"):
+            return self._gcp_resource(args, who, inputs)
         inputs.setdefault("name", name)
         return f"{name}-{self._hex(8, 'id', who)}", inputs
 
@@ -187,6 +200,8 @@ class FakeCloud(Mocks):
                 "defaultForAz": False,
                 "state": "available",
             }
+        if args.token.startswith("gcp:"):
+            return self._gcp_call(args)
         raise NotImplementedError(f"FakeCloud has no answer for the invoke {args.token}")
 
     # -- AWS -----------------------------------------------------------------------------------
@@ -267,6 +282,117 @@ class FakeCloud(Mocks):
             return key_name, state  # AWS identifies a key pair by its name
         state.setdefault("name", name)
         return f"{name}-{self._hex(17, who)}", state
+
+    # -- GCP -------------------------------------------------------------------------------------
+
+    def _gcp_project(self, provider_ref: str | None, inputs: dict[str, Any]) -> str:
+        if inputs.get("project"):
+            return str(inputs["project"])
+        provider_id = (provider_ref or "").rsplit("::", 1)[-1]
+        with self._lock:
+            return self._provider_projects.get(provider_id, GCP_PROJECT)
+
+    def _gcp_call(self, args: MockCallArgs) -> dict[str, Any]:
+        project = self._gcp_project(args.provider, args.args)
+        if args.token == "gcp:compute/getZones:getZones":
+            region = str(args.args.get("region") or self._region_of(args.provider, {}))
+            letters = "abcf" if region == "us-central1" else "abc"
+            return {
+                "id": f"projects/{project}/regions/{region}",
+                "names": [f"{region}-{letter}" for letter in letters],
+                "project": project,
+                "region": region,
+                "status": args.args.get("status"),
+            }
+        if args.token == "gcp:compute/getMachineTypes:getMachineTypes":
+            zone = str(args.args.get("zone") or "")
+            wanted = str(args.args.get("filter") or "").partition("=")[2].strip()
+            return {
+                "id": f"projects/{project}/zones/{zone}/machineTypes",
+                "filter": args.args.get("filter"),
+                "project": project,
+                "zone": zone,
+                "machineTypes": [self._gcp_machine_type(wanted, zone)] if wanted else [],
+            }
+        if args.token == "gcp:compute/getImage:getImage":
+            image_project = str(args.args.get("project") or project)
+            family = str(args.args.get("family") or "image")
+            name = f"{family}-v{self._hex(8, 'image', family)}"
+            return {
+                "id": f"projects/{image_project}/global/images/{name}",
+                "name": name,
+                "family": family,
+                "project": image_project,
+                "selfLink": f"{GCP_API}/projects/{image_project}/global/images/{name}",
+                "status": "READY",
+                "diskSizeGb": 50,
+                "guestOsFeatures": ["UEFI_COMPATIBLE", "VIRTIO_SCSI_MULTIQUEUE", "GVNIC"],
+            }
+        raise NotImplementedError(f"FakeCloud has no answer for the invoke {args.token}")
+
+    def _gcp_machine_type(self, name: str, zone: str) -> dict[str, Any]:
+        cpus, memory, accelerator, count = _GCP_GPU_MACHINES.get(name, (0, 0, "", 0))
+        if not cpus:  # N1 and other general-purpose types: "n1-standard-4" -> 4 vCPUs
+            tail = name.rsplit("-", 1)[-1]
+            cpus = int(tail) if tail.isdigit() else 1
+            memory = cpus * 3840
+        return {
+            "name": name,
+            "guestCpus": cpus,
+            "memoryMb": memory,
+            "description": f"{cpus} vCPUs, {memory // 1024} GB RAM",
+            "selfLink": f"{GCP_API}/projects/{GCP_PROJECT}/zones/{zone}/machineTypes/{name}",
+            "accelerators": [{"guestAcceleratorType": accelerator, "guestAcceleratorCount": count}]
+            if accelerator
+            else [],
+            "isSharedCpus": False,
+            "maximumPersistentDisks": 128,
+            "maximumPersistentDisksSizeGb": 263168,
+            "deprecateds": [],
+            "bundledLocalSsds": [],
+            "architecture": "X86_64",
+        }
+
+    def _gcp_resource(
+        self, args: MockResourceArgs, who: str, state: dict[str, Any]
+    ) -> tuple[str, dict[str, Any]]:
+        typ, name = args.typ, args.name
+        project = self._gcp_project(args.provider, state)
+        resource_name = str(state.get("name") or name)
+        state.update(name=resource_name, project=project)
+        if typ == "gcp:compute/network:Network":
+            path = f"projects/{project}/global/networks/{resource_name}"
+        elif typ == "gcp:compute/firewall:Firewall":
+            path = f"projects/{project}/global/firewalls/{resource_name}"
+        elif typ == "gcp:compute/subnetwork:Subnetwork":
+            region = str(state.get("region") or self._region_of(args.provider, {}))
+            path = f"projects/{project}/regions/{region}/subnetworks/{resource_name}"
+            state["gatewayAddress"] = "10.128.0.1"
+        elif typ == "gcp:compute/instance:Instance":
+            zone = str(state.get("zone") or "")
+            path = f"projects/{project}/zones/{zone}/instances/{resource_name}"
+            state["instanceId"] = str(
+                int.from_bytes(self._digest("instance-id", who)[:8], "big") % 10**19
+            )
+            state["networkInterfaces"] = [
+                {
+                    **interface,
+                    "name": f"nic{i}",
+                    "networkIp": f"10.128.{self._octet(0, 15, 'gcp-net', who, str(i))}"
+                    f".{self._octet(2, 254, 'gcp-host', who, str(i))}",
+                    "accessConfigs": [
+                        {**config, "natIp": self.public_ip(who, str(i)), "networkTier": "PREMIUM"}
+                        for config in interface.get("accessConfigs") or []
+                    ],
+                }
+                for i, interface in enumerate(state.get("networkInterfaces") or [])
+            ]
+            state["currentStatus"] = "RUNNING"
+            state["cpuPlatform"] = "Intel Cascade Lake"
+        else:
+            path = f"projects/{project}/global/{typ.rsplit(':', 1)[-1].lower()}s/{resource_name}"
+        state["selfLink"] = f"{GCP_API}/{path}"
+        return path, state
 
     # -- Azure ---------------------------------------------------------------------------------
 

@@ -9,8 +9,10 @@ How one operation runs:
    project file (project "gpu-provisioner", backend URL) and the CLI-written stack file (the
    passphrase provider's salt; keep the directory while the stack exists). Everything per stack
    goes through the workspace's env_vars: backend URL, the passphrase *file* (never the
-   passphrase), ARM_* mapped from the seed's AZURE_* names. Nothing writes os.environ or changes
-   the working directory, so operations may run concurrently from threads.
+   passphrase), ARM_* mapped from the seed's AZURE_* names; GCP uses Application Default
+   Credentials as they are, with the project put into the spec (`pulumi_gcp_auth`). Nothing
+   writes os.environ or changes the working directory, so operations may run concurrently
+   from threads.
 3. `up` installs the provider plugin the spec needs (once per process), creates or selects the
    stack, tags it, and runs the inline program `stacks.program_for(spec)` (so it works from an
    installed wheel) under a watchdog. Pulumi engine events are relayed as `EngineEvent`s and
@@ -23,6 +25,7 @@ How one operation runs:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -63,6 +66,8 @@ from provisioner.engine.pulumi_doctor import (
     passphrase_check,
 )
 from provisioner.engine.pulumi_events import EventRelay, error_line, failure
+from provisioner.engine.pulumi_gcp_auth import resolve_project
+from provisioner.engine.pulumi_gcp_doctor import gcp_checks
 from provisioner.rules.errors import (
     CloudError,
     DestroyFailedError,
@@ -88,7 +93,11 @@ PROJECT = "gpu-provisioner"
 # Workspace for project-wide commands (stack ls); "@" cannot appear in a stack name.
 PROJECT_WORKSPACE = "@project"
 # Provider -> (plugin name, Python SDK package holding pulumi-plugin.json).
-PLUGINS = {"AWS": ("aws", "pulumi_aws"), "AZURE": ("azure-native", "pulumi_azure_native")}
+PLUGINS = {
+    "AWS": ("aws", "pulumi_aws"),
+    "AZURE": ("azure-native", "pulumi_azure_native"),
+    "GCP": ("gcp", "pulumi_gcp"),
+}
 PASSPHRASE_FILE = "pulumi-passphrase"  # in <home>, generated once
 PASSPHRASE_VARS = ("PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE")
 TAG_NAME_MAX, TAG_VALUE_MAX = 40, 256  # Pulumi Cloud's limits
@@ -129,6 +138,7 @@ class PulumiEngine:
         self, spec: InstanceSpec, *, message: str, on_event: EventCallback | None = None
     ) -> StackOutputs:
         relay = EventRelay(on_event)
+        spec = self._with_project(spec)
         workspace = self._workspace(spec.stack_name, program_for(spec))
         self._install_plugin(workspace, spec.provider)
         try:
@@ -253,7 +263,21 @@ class PulumiEngine:
             aws_credentials_check(),
             azure_credentials_check(),
             passphrase_check(url, self.settings.home / PASSPHRASE_FILE),
+            *gcp_checks(self.settings.gcp_project),
         ]
+
+    def _with_project(self, spec: InstanceSpec) -> InstanceSpec:
+        """GCP: the spec's project, PROVISIONER_GCP_PROJECT, or the ADC project (before any
+        workspace exists, so a missing project leaves nothing behind)."""
+        if spec.provider != "GCP" or spec.project:
+            return spec
+        project = resolve_project(self.settings.gcp_project)
+        if not project:
+            raise EngineUnavailableError(
+                "GCP project unknown: set PROVISIONER_GCP_PROJECT, or give Application Default "
+                "Credentials a project (`gcloud config set project P`)"
+            )
+        return dataclasses.replace(spec, project=project)
 
     # -- workspaces ------------------------------------------------------------------------
 

@@ -55,7 +55,7 @@ from stacks.spec import (
 
 PROJECT = "gpu-provisioner"
 
-# Failures worded as AWS / Azure word them, so classification sees what it would see for real.
+# Failures worded as AWS / Azure / GCP word them, so classification sees what it would see for real.
 _FAILURES: dict[tuple[str, str], str] = {
     ("AWS", "capacity"): (
         "creating EC2 Instance: operation error EC2: RunInstances, api error "
@@ -94,6 +94,17 @@ _FAILURES: dict[tuple[str, str], str] = {
         'Code="OperationNotAllowed" Message="Operation could not be completed as it results in '
         "exceeding approved {type} Family Cores quota. Location: {region}, Current Limit: 0, "
         'Current Usage: 0, Additional Required: 6."'
+    ),
+    # terraform-provider-google prints a failed operation's message (its code only in details).
+    ("GCP", "capacity"): (
+        "creating Instance: Error waiting for instance to create: The zone "
+        "'projects/provisioner-simulated/zones/{region}-a' does not have enough resources "
+        "available to fulfill the request.  Try a different zone, or try again later. "
+        "(ZONE_RESOURCE_POOL_EXHAUSTED)"
+    ),
+    ("GCP", "quota"): (
+        "creating Instance: googleapi: Error 403: Quota 'GPUS_ALL_REGIONS' exceeded.  "
+        "Limit: 0.0 globally., quotaExceeded"
     ),
 }
 _GENERIC_FAILURE = "creating the VM: provider returned an unexpected error (injected failure)"

@@ -26,10 +26,10 @@ from provisioner.ledger.models import Instance, InstanceAttempt
 from provisioner.ops.service_core import ServiceCore
 from provisioner.rules.billing import storage_price_gb_month
 from provisioner.rules.cloud_errors import FailureClass, advice
-from provisioner.rules.errors import CloudError, ProvisioningFailedError
+from provisioner.rules.errors import CloudError, ProvisioningFailedError, ValidationError
 from provisioner.rules.lifecycle import Status
 from provisioner.rules.validation import ProvisionRequest, ValidRequest, validate_request
-from stacks.spec import attempt_stack_name
+from stacks.spec import attempt_stack_name, missing_sdk
 
 CAPACITY_KEY = "capacity"  # the plan, in the instance's metadata
 
@@ -71,6 +71,12 @@ class Failover(ServiceCore):
                 regions=(valid.region,),
             )
         candidates = plan_candidates(self.catalog, capacity)
+        # A cloud whose Pulumi SDK (an extra) is missing cannot be tried: with several clouds
+        # the others still can; with only that one, refuse before anything is recorded.
+        usable = [c for c in candidates if missing_sdk(c.provider) is None]
+        if not usable:
+            raise ValidationError("config.provider", str(missing_sdk(candidates[0].provider)))
+        candidates = usable
         first = candidates[0]
         valid = validate_request(
             replace(

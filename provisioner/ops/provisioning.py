@@ -154,10 +154,14 @@ class Provisioning(Failover, RemoteAccess):
             ssh_public_key=ssh_public_key,
             allowed_ssh_cidrs=tuple(instance.allowed_ssh_cidrs),
             tags=dict(instance.tags),
-            image=self.settings.aws_ami
-            if instance.provider == "AWS"
-            else self.settings.azure_image,
+            image={
+                "AWS": self.settings.aws_ami,
+                "AZURE": self.settings.azure_image,
+                "GCP": self.settings.gcp_image,
+            }.get(instance.provider),
             subnet_id=self.settings.aws_subnet_id if instance.provider == "AWS" else None,
+            zones=self._zones(instance),
+            project=self.settings.gcp_project if instance.provider == "GCP" else None,
             setup_script=instance.setup_script,
             idle_minutes=instance.idle_minutes,
             zone=(instance.meta or {}).get("zone"),
@@ -165,6 +169,14 @@ class Provisioning(Failover, RemoteAccess):
             spot_max_price=((instance.meta or {}).get("capacity") or {}).get("spotMaxPrice"),
             attempt=attempt,
         )
+
+    def _zones(self, instance: Instance) -> tuple[str, ...]:
+        """GCP: the catalog's zones of the region that offer the type, in the catalog's order
+        (the program cannot look up accelerator types itself)."""
+        if instance.provider != "GCP":
+            return ()
+        itype = self.catalog.get(instance.provider, instance.instance_type)
+        return itype.zones_in(instance.region) if itype is not None else ()
 
     def run_provision(
         self, instance_id: str, *, on_progress: EventCallback | None = None

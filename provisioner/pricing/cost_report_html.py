@@ -10,7 +10,7 @@ import html
 import io
 from typing import Any
 
-PROVIDER_COLOURS = {"AWS": "#ff9900", "AZURE": "#0078d4"}
+PROVIDER_COLOURS = {"AWS": "#ff9900", "AZURE": "#0078d4", "GCP": "#34a853"}
 OTHER_COLOURS = ("#6b7280", "#10b981", "#a855f7", "#ef4444")
 
 

@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 
+from provisioner.pricing import refresh_gcp
 from provisioner.pricing.spot import apply_spot_prices, fetch_spot_prices
 from provisioner.rules.catalog import LOCAL_CATALOG, packaged_catalog_text, parse_catalog
 from provisioner.rules.errors import CatalogRefreshError
@@ -34,7 +35,7 @@ AWS_HOST = "https://pricing.us-east-1.amazonaws.com"
 AWS_REGION_INDEX = f"{AWS_HOST}/offers/v1.0/aws/AmazonEC2/current/region_index.json"
 AZURE_PRICES = "https://prices.azure.com/api/retail/prices"
 AZURE_API_VERSION = "2023-01-01-preview"
-REFERENCE_REGION = {"AWS": "us-east-1", "AZURE": "eastus"}
+REFERENCE_REGION = {"AWS": "us-east-1", "AZURE": "eastus", "GCP": "us-central1"}
 AZURE_BATCH = 10  # VM sizes per query, to keep the filter URL short
 MAX_PAGES = 200
 
@@ -308,8 +309,11 @@ def refresh_catalog(
     client: httpx.Client | None = None,
     today: date | None = None,
     on_progress: Progress | None = None,
+    gcp_token: str | None = None,
 ) -> RefreshResult:
-    """Re-price the catalog's types from the public price lists into `<home>/catalog.json`."""
+    """Re-price the catalog's types from the public price lists into `<home>/catalog.json`.
+
+    GCP's Billing Catalog needs credentials: `gcp_token`, an OAuth access token (ADC)."""
     progress = on_progress or (lambda _line: None)
     raw = json.loads(_current_text(home), parse_float=Decimal)
     day = (today or datetime.now(UTC).date()).isoformat()
@@ -323,11 +327,24 @@ def refresh_catalog(
     gp3: dict[str, Decimal] = {}
     tiers: dict[str, Decimal] = {}
     providers_done: list[str] = []
+    if "GCP" in providers and not gcp_token:
+        raise CatalogRefreshError(
+            "Catalog refresh failed: GCP prices need Application Default Credentials "
+            "(the Cloud Billing Catalog API is not anonymous); the catalog was not changed"
+        )
     try:
         for provider in providers:
             providers_done.append(provider)
             types = {t["name"] for t in raw["instanceTypes"] if t["provider"] == provider}
-            if provider == "AWS":
+            if provider == "GCP":
+                entries = [t for t in raw["instanceTypes"] if t["provider"] == "GCP"]
+                prices, gcp_spot, disk = refresh_gcp.fetch_gcp(
+                    http, entries, str(gcp_token), progress
+                )
+                refresh_gcp.apply_spot(raw, gcp_spot, result.changes)
+                refresh_gcp.apply_disk(raw, disk, result.changes)
+                sources["GCP"] = refresh_gcp.GCP_BILLING
+            elif provider == "AWS":
                 regions = tuple(aws_regions) or (REFERENCE_REGION["AWS"],)
                 prices, gp3 = fetch_aws(http, types, regions, progress)
                 sources["AWS"] = AWS_REGION_INDEX

@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-PROVIDERS = ("AWS", "AZURE")
+PROVIDERS = ("AWS", "AZURE", "GCP")
 _DATA_FILE = "data/catalog.json"
 
 
@@ -35,10 +35,22 @@ class InstanceType:
     gpu_fraction: str | None = None  # e.g. "1/6" for a vGPU slice of one card
     # Other regions' list prices where a refresh found them (`catalog refresh`, #5).
     region_prices: tuple[tuple[str, Decimal], ...] = ()
+    # Where in each region the type is offered, in the order to try them (GCP: the zones whose
+    # GPUs it needs), and its spot price per region where the catalog knows one.
+    zones: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    spot_prices: tuple[tuple[str, Decimal], ...] = ()
 
     def price_in(self, region: str | None) -> Decimal:
         """The on-demand price in `region`: its own list price when known, else pricePerHour."""
         return dict(self.region_prices).get((region or "").lower(), self.price_per_hour)
+
+    def zones_in(self, region: str | None) -> tuple[str, ...]:
+        """The zones of `region` that offer this type, in order; () when the catalog has none."""
+        return dict(self.zones).get((region or "").lower(), ())
+
+    def spot_price_in(self, region: str | None) -> Decimal | None:
+        """The spot $/hour in `region`, or None when the catalog has no spot price there."""
+        return dict(self.spot_prices).get((region or "").lower())
 
     def gpu_label(self) -> str:
         """'1x K80', '8x H100', or '1/6 A10' for a slice of a card."""
@@ -60,6 +72,12 @@ class InstanceType:
             "regions": list(self.regions),
             "retired": self.retired,
             "note": self.note,
+            **({"zones": {r: list(z) for r, z in self.zones}} if self.zones else {}),
+            **(
+                {"spotPrices": {r: float(p) for r, p in self.spot_prices}}
+                if self.spot_prices
+                else {}
+            ),
         }
 
 
@@ -94,6 +112,9 @@ class Catalog:
     def spot_price(self, itype: InstanceType, region: str) -> Decimal | None:
         """The spot $/hour of `itype` in `region`, else in the first region with one; None when
         the catalog has no spot price for the type."""
+        own = itype.spot_price_in(region)  # a type's own per-region spot prices (GCP) first
+        if own is not None:
+            return own
         prices = self.spot_prices.get((itype.provider, itype.name.lower()), ())
         if not prices:
             return None
@@ -278,7 +299,7 @@ def _parse_spot_prices(
 def _provider_key(provider: str) -> str:
     key = provider.strip().upper()
     if key not in PROVIDERS:
-        raise ValueError(f"Provider must be AWS or AZURE (got {provider!r})")
+        raise ValueError(f"Provider must be AWS, AZURE or GCP (got {provider!r})")
     return key
 
 
@@ -344,18 +365,43 @@ def _parse_type(entry: object, index: int, source: str) -> InstanceType:
         note=text("note", optional=True),
         gpu_fraction=text("gpuFraction", optional=True),
         region_prices=_parse_region_prices(entry.get("regionPrices"), fail),
+        zones=_parse_type_zones(entry.get("zones"), regions, fail),
+        spot_prices=_parse_region_prices(entry.get("spotPrices"), fail, key="spotPrices"),
     )
 
 
-def _parse_region_prices(raw: object, fail: Any) -> tuple[tuple[str, Decimal], ...]:
+def _parse_type_zones(
+    raw: object, regions: list[str], fail: Any
+) -> tuple[tuple[str, tuple[str, ...]], ...]:
     if raw is None:
         return ()
     if not isinstance(raw, dict):
-        raise fail("regionPrices must be an object of region: price")
+        raise fail("zones must be an object of region: [zone, ...]")
+    zones: list[tuple[str, tuple[str, ...]]] = []
+    for region, names in raw.items():
+        if region not in regions:
+            raise fail(f"zones.{region}: the region is not in regions")
+        if (
+            not isinstance(names, list)
+            or not names
+            or not all(isinstance(z, str) and z.startswith(region) for z in names)
+        ):
+            raise fail(f"zones.{region} must be a non-empty list of that region's zones")
+        zones.append((region.strip().lower(), tuple(z.strip().lower() for z in names)))
+    return tuple(zones)
+
+
+def _parse_region_prices(
+    raw: object, fail: Any, *, key: str = "regionPrices"
+) -> tuple[tuple[str, Decimal], ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict):
+        raise fail(f"{key} must be an object of region: price")
     prices: list[tuple[str, Decimal]] = []
     for region, price in raw.items():
         if isinstance(price, bool) or not isinstance(price, (int, Decimal)) or price <= 0:
-            raise fail(f"regionPrices.{region} must be a positive number (got {price!r})")
+            raise fail(f"{key}.{region} must be a positive number (got {price!r})")
         prices.append((str(region).strip().lower(), Decimal(price)))
     return tuple(sorted(prices))
 

@@ -46,7 +46,20 @@ class CloudErrorCode:
     # Extra text that must also appear (case-insensitive), e.g. "quota" for Azure's
     # OperationNotAllowed, which is also used for other refusals.
     also_contains: str | None = None
+    # Other wordings of the same refusal (case-insensitive), for clients that print the message
+    # without the code (terraform-provider-google, behind pulumi-gcp, prints only the message of
+    # a failed Compute Engine operation).
+    wordings: tuple[str, ...] = ()
 
+    def matches(self, message: str, lowered: str) -> bool:
+        found = bool(_word(self.code).search(message)) or any(w in lowered for w in self.wordings)
+        return found and (self.also_contains is None or self.also_contains in lowered)
+
+
+_GCP_AVAILABILITY = (
+    "https://cloud.google.com/compute/docs/troubleshooting/troubleshooting-resource-availability"
+)
+_GCP_QUOTAS = "https://cloud.google.com/compute/resource-usage"
 
 _AWS_ERRORS = "https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html"
 _AWS_LAUNCH = "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/troubleshooting-launch.html"
@@ -103,6 +116,49 @@ CLOUD_ERROR_CODES: tuple[CloudErrorCode, ...] = (
     CloudErrorCode("AZURE", "QuotaExceeded", FailureClass.QUOTA, _AZ_QUOTA),
     CloudErrorCode("AZURE", "AuthorizationFailed", FailureClass.AUTH, _AZ_AUTH),
     CloudErrorCode("AZURE", "InvalidAuthenticationToken", FailureClass.AUTH, _AZ_AUTH),
+    # GCP: Compute Engine's operation error codes and the messages that carry them.
+    CloudErrorCode(
+        "GCP",
+        "ZONE_RESOURCE_POOL_EXHAUSTED_WITH_DETAILS",
+        FailureClass.CAPACITY,
+        _GCP_AVAILABILITY,
+    ),
+    CloudErrorCode(
+        "GCP",
+        "ZONE_RESOURCE_POOL_EXHAUSTED",
+        FailureClass.CAPACITY,
+        _GCP_AVAILABILITY,
+        wordings=("does not have enough resources available to fulfill the request",),
+    ),
+    CloudErrorCode(
+        "GCP",
+        "GPUS_ALL_REGIONS",
+        FailureClass.QUOTA,
+        _GCP_QUOTAS,
+        also_contains="exceeded",
+    ),
+    CloudErrorCode(
+        "GCP",
+        "QUOTA_EXCEEDED",
+        FailureClass.QUOTA,
+        _GCP_QUOTAS,
+        # "Quota 'NVIDIA_L4_GPUS' exceeded.  Limit: 0.0 in region us-central1."
+        wordings=("' exceeded.  limit:", "' exceeded. limit:"),
+    ),
+    CloudErrorCode(
+        "GCP",
+        "does not exist in zone",
+        FailureClass.ZONE_UNSUPPORTED,
+        _GCP_AVAILABILITY,
+        # "Machine type with name 'g2-standard-4' does not exist in zone 'europe-west1-d'."
+    ),
+    CloudErrorCode(
+        "GCP",
+        "SERVICE_DISABLED",
+        FailureClass.AUTH,
+        "https://cloud.google.com/apis/docs/troubleshooting",
+        wordings=("compute engine api has not been used in project",),
+    ),
 )
 
 TRANSIENT_MARKERS = (
@@ -113,6 +169,9 @@ TRANSIENT_MARKERS = (
     "ServiceUnavailable",
     "the stack is currently locked by",
     "409 Conflict",
+    "rateLimitExceeded",  # GCP
+    "RATE_LIMIT_EXCEEDED",
+    "backendError",
 )
 
 
@@ -125,9 +184,7 @@ def classify(message: str, provider: str | None = None) -> tuple[FailureClass, s
     for entry in CLOUD_ERROR_CODES:
         if provider is not None and entry.provider != provider:
             continue
-        if _word(entry.code).search(message) and (
-            entry.also_contains is None or entry.also_contains in lowered
-        ):
+        if entry.matches(message, lowered):
             return entry.failure_class, entry.code
     for marker in TRANSIENT_MARKERS:
         if marker in message:

@@ -23,7 +23,7 @@ MIN_DISK_GB, MAX_DISK_GB = 30, 4096
 MAX_TAGS, MAX_TAG_KEY, MAX_TAG_VALUE, MAX_PURPOSE = 40, 128, 256, 256
 RESERVED_TAG_PREFIXES = ("aws:", "provisioner:", "azure", "microsoft", "windows")
 FORBIDDEN_TAG_KEY_CHARS = set("<>%&\\?/")
-DEFAULT_REGIONS = {"AWS": "us-east-1", "AZURE": "eastus"}
+DEFAULT_REGIONS = {"AWS": "us-east-1", "AZURE": "eastus", "GCP": "us-central1"}
 # Only what both clouds accept: EC2 key pairs take ed25519 and RSA, Azure Linux VMs RSA (>= 2048
 # bits) and ed25519. ECDSA and FIDO (sk-*) keys would pass here and fail at the cloud after
 # resources exist, so they are refused up front.
@@ -115,7 +115,7 @@ def validate_provider(value: str | None) -> str:
     provider = text.upper() if text.isascii() else ""  # exactly what the OpenAPI pattern says
     if provider not in PROVIDERS:
         raise ValidationError(
-            "config.provider", f"Provider must be AWS or AZURE (got {shown(value)})"
+            "config.provider", f"Provider must be AWS, AZURE or GCP (got {shown(value)})"
         )
     return provider
 

@@ -24,7 +24,7 @@ def top_with(**fields: Any) -> dict[str, Any]:
 
 CASES = [
     # (body, field, words the message must contain)
-    (body_with(provider="GCP"), "config.provider", ["Provider", "AWS or AZURE"]),
+    (body_with(provider="OCI"), "config.provider", ["Provider", "AWS, AZURE or GCP"]),
     (body_with(provider=7), "config.provider", ["Provider", "must be a string"]),
     (body_with(instanceType="p9.huge"), "config.instanceType", ["Instance type", "catalog"]),
     (body_with(instanceType="g4dn.xlarge"), "config.instanceType", ["AWS type", "AZURE"]),
@@ -142,7 +142,7 @@ def test_malformed_json_is_a_400_not_a_422(api: Api, content, headers, words):
         ("/api/instances?cursor=%%%", "cursor", ["cursor", "pattern"]),
         ("/api/instances?userId=bad%20id", "userId", ["User id"]),
         ("/api/instances?wait=perhaps", None, None),  # GET ignores wait: not a parameter
-        ("/api/instance-types?provider=gcp", "config.provider", ["Provider"]),
+        ("/api/instance-types?provider=oci", "config.provider", ["Provider", "GCP"]),
     ],
 )
 def test_query_parameters_are_checked(api: Api, path, field, words):

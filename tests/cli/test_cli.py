@@ -149,7 +149,7 @@ def test_human_output_labels_the_simulation(home):
     [
         (["--disk-gb", "10"], "error: Disk size must be between 30 and 4096 GB"),
         (["--ttl", "2"], "error: Auto-terminate must be between 5 and 120 minutes"),
-        (["--provider", "GCP"], "error: Provider must be AWS or AZURE"),
+        (["--provider", "oracle"], "error: Provider must be AWS, AZURE or GCP"),
         (
             ["--provider", "azure", "--region", "eastus"],
             "error: Instance type g4dn.xlarge is an AWS",

@@ -145,6 +145,35 @@ def test_azure_uses_its_plugin(engine: PulumiEngine, cli: Any, make_spec: Spec) 
     ]  # fmt: skip
 
 
+def test_gcp_uses_its_plugin_and_the_configured_project(
+    cli: Any, make_spec: Spec, engine_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import provisioner.engine.pulumi as pulumi_engine
+
+    seen: list[InstanceSpec] = []
+    real = pulumi_engine.program_for
+    monkeypatch.setattr(pulumi_engine, "program_for", lambda spec: seen.append(spec) or real(spec))
+    gcp = PulumiEngine(Settings(home=engine_home, gcp_project="my-project"), pulumi_command=cli)
+    gcp.up(make_spec(provider="GCP", instance_type="g2-standard-4", region="us-central1"),
+           message="m")  # fmt: skip
+    assert cli.one("plugin install").args == [
+        "plugin", "install", "resource", "gcp", plugin_version("pulumi_gcp"),
+    ]  # fmt: skip
+    assert [s.project for s in seen] == ["my-project"]
+
+
+def test_gcp_without_a_project_fails_before_any_stack_exists(
+    engine: PulumiEngine, cli: Any, make_spec: Spec, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "user-home"))
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    monkeypatch.delenv("CLOUDSDK_CONFIG", raising=False)
+    with pytest.raises(EngineUnavailableError, match="PROVISIONER_GCP_PROJECT"):
+        engine.up(make_spec(provider="GCP", instance_type="g2-standard-4", region="us-central1"),
+                  message="m")  # fmt: skip
+    assert cli.verbs() == []
+
+
 def test_stack_tag_values_are_truncated_and_empty_ones_skipped(
     engine: PulumiEngine, cli: Any, make_spec: Spec
 ) -> None:
@@ -585,11 +614,13 @@ def test_doctor_reports_without_secrets(
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "aws-secret-value")
     monkeypatch.setenv("AZURE_CLIENT_SECRET", "azure-secret-value")
     monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "passphrase-value")
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    monkeypatch.delenv("CLOUDSDK_CONFIG", raising=False)
 
     checks = {c.name: c for c in engine.doctor()}
 
     assert set(checks) == {"pulumi cli", "backend", "aws credentials", "azure credentials",
-                           "secrets"}  # fmt: skip
+                           "secrets", "gcp credentials"}  # fmt: skip
     assert checks["pulumi cli"].ok and "3.272.0" in checks["pulumi cli"].detail
     assert checks["backend"].ok and "writable" in checks["backend"].detail
     assert checks["aws credentials"].ok and "AWS_ACCESS_KEY_ID" in checks["aws credentials"].detail

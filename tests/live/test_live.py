@@ -35,6 +35,10 @@ HAS_AWS = any(
     os.environ.get(name)
     for name in ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE")
 ) or any(Path(p).expanduser().exists() for p in ("~/.aws/credentials", "~/.aws/config"))
+HAS_GCP = bool(
+    os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
+    or Path("~/.config/gcloud/application_default_credentials.json").expanduser().exists()
+) and bool(os.environ.get("PROVISIONER_GCP_PROJECT"))
 HAS_AZURE = all(
     os.environ.get(f"ARM_{name}") or os.environ.get(f"AZURE_{name}")
     for name in ("SUBSCRIPTION_ID", "TENANT_ID", "CLIENT_ID", "CLIENT_SECRET")
@@ -118,3 +122,30 @@ def test_azure_nc4as_t4_v3(live_engine: PulumiEngine) -> None:
         image=live_engine.settings.azure_image,
     )
     provision_and_destroy(live_engine, spec)
+
+
+@pytest.mark.skipif(not HAS_PULUMI, reason="the pulumi CLI is not on PATH")
+@pytest.mark.skipif(
+    not HAS_GCP, reason="no GCP Application Default Credentials and PROVISIONER_GCP_PROJECT"
+)
+def test_gcp_n1_standard_4_t4(live_engine: PulumiEngine) -> None:
+    """The cheapest GCP GPU VM (N1 + T4); needs T4 and GPUS_ALL_REGIONS quota in us-central1."""
+    pytest.importorskip("pulumi_gcp", reason="the gcp extra is not installed")
+    from provisioner.remote.keys import throwaway_public_key
+    from provisioner.rules.catalog import load_catalog
+
+    itype = load_catalog().get("GCP", "n1-standard-4+t4")
+    assert itype is not None
+    spec = live_spec(
+        provider="GCP",
+        instance_type=itype.name,
+        region="us-central1",
+        zones=itype.zones_in("us-central1"),
+        project=os.environ["PROVISIONER_GCP_PROJECT"],
+        disk_gb=100,  # above the Deep Learning VM image's disk size
+        ssh_public_key=throwaway_public_key(),
+        image=live_engine.settings.gcp_image,
+    )
+    outputs = provision_and_destroy(live_engine, spec)
+    assert outputs.cloud_instance_id and "/zones/us-central1-" in outputs.cloud_instance_id
+    assert outputs.metadata["project"] == os.environ["PROVISIONER_GCP_PROJECT"]

@@ -38,6 +38,13 @@ AZURE_DEFAULTS: dict[str, Any] = {
     "region": "eastus",
 }
 
+GCP_DEFAULTS: dict[str, Any] = {
+    "provider": "GCP",
+    "instance_type": "g2-standard-4",
+    "region": "us-central1",
+    "project": "tests-project",
+}
+
 
 def build_spec(**overrides: Any) -> InstanceSpec:
     fields = {**_DEFAULTS, **overrides}
@@ -54,6 +61,11 @@ def make_spec() -> Callable[..., InstanceSpec]:
 @pytest.fixture
 def make_azure_spec() -> Callable[..., InstanceSpec]:
     return lambda **overrides: build_spec(**{**AZURE_DEFAULTS, **overrides})
+
+
+@pytest.fixture
+def make_gcp_spec() -> Callable[..., InstanceSpec]:
+    return lambda **overrides: build_spec(**{**GCP_DEFAULTS, **overrides})
 
 
 def run_spec(spec: InstanceSpec, seed: str | None = None) -> MockRun:

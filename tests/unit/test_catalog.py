@@ -171,11 +171,13 @@ def test_find_searches_every_provider(catalog: Catalog) -> None:
 def test_for_provider(catalog: Catalog) -> None:
     aws = catalog.for_provider("aws")
     azure = catalog.for_provider("Azure")
+    gcp = catalog.for_provider("gcp")
     assert aws and all(t.provider == "AWS" for t in aws)
     assert azure and all(t.provider == "AZURE" for t in azure)
-    assert len(aws) + len(azure) == len(catalog.for_provider()) == len(catalog.types)
-    with pytest.raises(ValueError, match="AWS or AZURE"):
-        catalog.for_provider("gcp")
+    assert gcp and all(t.provider == "GCP" for t in gcp)
+    assert len(aws) + len(azure) + len(gcp) == len(catalog.for_provider()) == len(catalog.types)
+    with pytest.raises(ValueError, match="AWS, AZURE or GCP"):
+        catalog.for_provider("oci")
 
 
 def test_names_are_unique_per_provider_and_providers_known(catalog: Catalog) -> None:
@@ -190,6 +192,8 @@ def test_every_type_has_realistic_regions(catalog: Catalog) -> None:
         assert all(r == r.lower() and " " not in r for r in itype.regions), itype.name
         if itype.provider == "AWS":
             assert all(r.count("-") == 2 and r[-1].isdigit() for r in itype.regions), itype.name
+        elif itype.provider == "GCP":  # us-central1, europe-west4
+            assert all(r.count("-") == 1 and r[-1].isdigit() for r in itype.regions), itype.name
         else:
             assert all("-" not in r for r in itype.regions), itype.name
 
@@ -206,7 +210,7 @@ def test_regions_is_the_sorted_union_per_provider(catalog: Catalog) -> None:
 
 def test_list_prices_are_for_us_east_so_us_east_is_offered(catalog: Catalog) -> None:
     for itype in catalog.types:
-        home = "us-east-1" if itype.provider == "AWS" else "eastus"
+        home = {"AWS": "us-east-1", "AZURE": "eastus", "GCP": "us-central1"}[itype.provider]
         assert home in itype.regions, itype.name
 
 
@@ -314,7 +318,7 @@ def test_a_minimal_file_loads(tmp_path: Path) -> None:
         ("pricePerHour", "0.5", "pricePerHour must be a number"),
         ("regions", [], "regions must be a non-empty list"),
         ("regions", ["us-east-1", "us-east-1"], "twice"),
-        ("provider", "GCP", "provider must be one of"),
+        ("provider", "OCI", "provider must be one of"),
         ("gpuCount", 0, "gpuCount must be a positive integer"),
         ("vcpus", True, "vcpus must be a positive integer"),
         ("retired", "no", "retired must be true or false"),
@@ -372,4 +376,29 @@ def test_a_file_that_is_not_json_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "catalog.json"
     path.write_text("{not json", encoding="utf-8")
     with pytest.raises(ValueError, match="not valid JSON"):
+        load_catalog(path)
+
+
+def test_gcp_types_have_zones_and_spot_prices_per_region(catalog: Catalog) -> None:
+    gcp = catalog.for_provider("GCP")
+    assert {"g2-standard-4", "a2-highgpu-1g", "a3-highgpu-8g"} <= {t.name for t in gcp}
+    assert any("+" in t.name for t in gcp)  # N1 + guest accelerators
+    for itype in gcp:
+        for region in itype.regions:
+            zones = itype.zones_in(region)
+            assert zones and all(z.startswith(f"{region}-") for z in zones), itype.name
+            assert list(zones) == sorted(zones), itype.name  # the stated order
+            spot = itype.spot_price_in(region)
+            assert spot is not None and 0 < spot < itype.price_in(region), itype.name
+    assert catalog.billing["GCP"]["granularitySeconds"] == 1
+    assert catalog.billing["GCP"]["minimumSeconds"] == 60
+    assert catalog.storage_price_per_gb_month["GCP"] == Decimal("0.10")
+
+
+def test_zones_must_belong_to_a_listed_region(tmp_path: Path) -> None:
+    data = _minimal()
+    data["instanceTypes"][0]["zones"] = {"us-east-1": ["eu-west-1a"]}
+    path = tmp_path / "catalog.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match=r"zones\.us-east-1 must be a non-empty list"):
         load_catalog(path)

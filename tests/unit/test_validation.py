@@ -37,7 +37,7 @@ def refusal(check, request) -> ValidationError:
             "Auto-terminate must be between 5 and 120 minutes",
         ),
         ({"auto_terminate_minutes": 121}, "config.autoTerminateMinutes", "Auto-terminate"),
-        ({"provider": "GCP"}, "config.provider", "Provider must be AWS or AZURE"),
+        ({"provider": "OCI"}, "config.provider", "Provider must be AWS, AZURE or GCP"),
         (
             {"instance_type": "Standard_NC6"},
             "config.instanceType",
