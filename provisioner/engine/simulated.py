@@ -98,9 +98,13 @@ _FAILURES: dict[tuple[str, str], str] = {
     # terraform-provider-google prints a failed operation's message (its code only in details).
     ("GCP", "capacity"): (
         "creating Instance: Error waiting for instance to create: The zone "
-        "'projects/provisioner-simulated/zones/{region}-a' does not have enough resources "
+        "'projects/provisioner-simulated/zones/{zone}' does not have enough resources "
         "available to fulfill the request.  Try a different zone, or try again later. "
         "(ZONE_RESOURCE_POOL_EXHAUSTED)"
+    ),
+    ("GCP", "spot-quota"): (
+        "creating Instance: googleapi: Error 403: Quota 'PREEMPTIBLE_NVIDIA_L4_GPUS' exceeded.  "
+        "Limit: 0.0 in region {region}., quotaExceeded"
     ),
     ("GCP", "quota"): (
         "creating Instance: googleapi: Error 403: Quota 'GPUS_ALL_REGIONS' exceeded.  "
