@@ -1,5 +1,6 @@
 """GCP in #12's capacity features (#14 point 5): failover across the zones that offer the
-accelerator, spot at the catalog's spot price, GCP in offers. Real subprocesses, simulated engine."""
+accelerator, spot at the catalog's spot price, GCP in offers. Real subprocesses, simulated
+engine."""
 
 from __future__ import annotations
 
