@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, col, select
 
+from provisioner.ledger import rollups
 from provisioner.ledger.models import Instance, InstanceEvent
 from provisioner.ledger.spend import cost_expressions, in_window, seconds_alive
 from provisioner.rules.costs import round_money
@@ -104,6 +105,20 @@ def ensure_schema(engine: sa.Engine) -> None:
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(7301150201)"))
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
+
+
+def instance_from_row(row: sa.Row[Any]) -> Instance:
+    """An Instance from a RETURNING row (column names, as `metadata` maps to `meta`)."""
+    mapping = row._mapping
+    return Instance(
+        **{attr: mapping[column.name] for attr, column in _COLUMNS.items()}  # type: ignore[arg-type]
+    )
+
+
+_COLUMNS = {
+    prop.key: prop.columns[0]
+    for prop in sa.inspect(Instance).column_attrs  # type: ignore[union-attr]
+}
 
 
 class Ledger:
@@ -199,8 +214,12 @@ class Ledger:
             col(Instance.status).in_(expected_values),
             *where,
         ]
+        ending = fields.get("terminated_at") is not None
+        if ending:  # an instance ends once: its rollup counts it once
+            conditions.append(col(Instance.terminated_at).is_(None))
+        dialect = self.engine.dialect.name
         with Session(self.engine, expire_on_commit=False) as session:
-            if where and self.engine.dialect.name == "postgresql":
+            if where and dialect == "postgresql":
                 # A claim: skip a row another transaction is claiming rather than queue behind it.
                 locked = session.execute(
                     sa.select(col(Instance.id)).where(*conditions).with_for_update(skip_locked=True)
@@ -208,8 +227,14 @@ class Ledger:
                 if locked is None:
                     session.rollback()
                     raise self._conflict(instance_id, expected_values)
-            result = session.execute(sa.update(Instance).where(*conditions).values(**values))
-            if result.rowcount != 1:  # type: ignore[attr-defined]
+            # RETURNING hands back the moved row: no second read.
+            row = session.execute(
+                sa.update(Instance)
+                .where(*conditions)
+                .values(**values)
+                .returning(*Instance.__table__.columns)  # type: ignore[attr-defined]
+            ).first()
+            if row is None:
                 session.rollback()
                 raise self._conflict(instance_id, expected_values)
             session.add(
@@ -221,8 +246,11 @@ class Ledger:
                     detail=detail,
                 )
             )
+            if ending:
+                session.flush()
+                session.execute(rollups.add_ended(dialect, instance_id, at))
             session.commit()
-        return self.require(instance_id)
+        return instance_from_row(row)
 
     def _conflict(self, instance_id: str, expected_values: builtins.list[str]) -> ConflictError:
         current = self.require(instance_id)
@@ -239,13 +267,16 @@ class Ledger:
     def update(self, instance_id: str, *, at: datetime, **fields: Any) -> Instance:
         """Change fields without changing the state (outputs, error notes)."""
         with Session(self.engine, expire_on_commit=False) as session:
-            session.execute(
+            row = session.execute(
                 sa.update(Instance)
                 .where(col(Instance.id) == instance_id)
                 .values(updated_at=at, **fields)
-            )
+                .returning(*Instance.__table__.columns)  # type: ignore[attr-defined]
+            ).first()
             session.commit()
-        return self.require(instance_id)
+        if row is None:
+            raise NotFoundError(f"Instance {instance_id} not found")
+        return instance_from_row(row)
 
     def note(
         self, instance_id: str, *, event_type: str, status: Status, at: datetime, detail: str
@@ -289,10 +320,20 @@ class Ledger:
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> dict[str, Any]:
-        """The seed's statistics, by aggregate queries (definitions in the README).
+        """The seed's statistics (definitions in the README) over instances created in
+        [since, until): from rollups, the window's partial days and the live rows (rollups.py)."""
+        return rollups.statistics(self.engine, now=now, user_id=user_id, since=since, until=until)
 
-        `since`/`until` keep instances created in [since, until).
-        """
+    def statistics_scan(
+        self,
+        *,
+        now: datetime,
+        user_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> dict[str, Any]:
+        """The same statistics by aggregate queries over every row: the reference the rollups
+        are tested against (and what `statistics` did before #16)."""
         dialect = self.engine.dialect.name
         seconds = seconds_alive(dialect, now)
         compute, storage = cost_expressions(dialect, now)
@@ -341,7 +382,7 @@ class Ledger:
             "average_duration_hours": round(float(avg_seconds or 0) / 3600.0, 4),
             "average_cost": round_money(total / count) if count else Decimal(0),
             "provider_breakdown": {p: n for p, n in sorted(by_provider)},
-            "instance_type_breakdown": {t: n for t, n in sorted(by_type, key=lambda r: -r[1])},
+            "instance_type_breakdown": dict(sorted(by_type, key=lambda r: (-r[1], r[0]))),
         }
 
     # -- paging (#3) ---------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from provisioner.engine.base import EngineEvent, EventCallback
+from provisioner.engine.sdks import require_sdk
 from provisioner.ledger.models import Instance, InstanceOut
 from provisioner.ops.leases import QUEUED, RELEASED
 from provisioner.ops.retries import destroy_backoff, retry_transient
@@ -43,6 +44,7 @@ class Provisioning(ServiceCore):
         `hold`: this process takes the up's lease (and runs it next). Without it the request is
         queued for any replica: `operation` "up" with no owner, claimed by `pickup`."""
         valid = self.validate(request)
+        require_sdk(valid.provider)  # both engines run the cloud's program
         price_per_hour = valid.type.price_in(valid.region)
         price_gb_month = storage_price_gb_month(self.catalog, valid.provider, valid.disk_size_gb)
         self._check_budget(valid, price_per_hour, price_gb_month)
@@ -122,16 +124,22 @@ class Provisioning(ServiceCore):
         )
 
     def run_provision(
-        self, instance_id: str, *, on_progress: EventCallback | None = None
+        self,
+        instance_id: str,
+        *,
+        on_progress: EventCallback | None = None,
+        instance: Instance | None = None,
     ) -> InstanceOut:
-        """Run the stack's `up` for a PROVISIONING instance and carry it to READY (or FAILED)."""
-        instance = self.ledger.require(instance_id)
+        """Run the stack's `up` for a PROVISIONING instance and carry it to READY (or FAILED).
+        `instance`: the row as this process just wrote it (saves reading it again)."""
+        if instance is None or instance.id != instance_id:
+            instance = self.ledger.require(instance_id)
         if instance.status not in UP_STATES or not self.leases.adopt(instance, "up"):
             raise ConflictError(
                 f"Instance {instance_id} is {instance.status}; its up is not this process's to run"
             )
         try:
-            return self._run_provision(instance_id, on_progress=on_progress)
+            return self._run_provision(instance, on_progress=on_progress)
         finally:
             self.leases.drop(instance_id)
 
@@ -148,9 +156,12 @@ class Provisioning(ServiceCore):
         return self.run_provision(instance_id)
 
     def _run_provision(
-        self, instance_id: str, *, on_progress: EventCallback | None = None
+        self, instance: Instance, *, on_progress: EventCallback | None = None
     ) -> InstanceOut:
-        instance = self.ledger.require(instance_id)
+        """Each move is one transaction with its event; the row each returns is the one the
+        next move starts from (no re-reads)."""
+        instance_id = instance.id
+        current = [instance]  # the row as this process last wrote it
         engine = self.engine_for(instance.engine)
         spec = self._spec(instance)
         vm_seen = threading.Event()
@@ -167,10 +178,8 @@ class Provisioning(ServiceCore):
             ):
                 vm_seen.set()
                 try:
-                    self._move(
-                        self.ledger.require(instance_id),
-                        Status.CONFIGURING,
-                        detail="the VM exists and is booting",
+                    current[0] = self._move(
+                        current[0], Status.CONFIGURING, detail="the VM exists and is booting"
                     )
                 except ProvisionerError:
                     log.exception("could not record CONFIGURING for %s", instance_id)
@@ -183,35 +192,37 @@ class Provisioning(ServiceCore):
                 lambda: engine.up(spec, message=message, on_event=forward), self.settings
             )
         except CloudError as exc:
-            self._clean_up_failed_up(instance_id, exc, on_progress)
+            self._clean_up_failed_up(instance_id, exc, on_progress, instance=current[0])
             raise
         except ProvisionerError as exc:  # e.g. a provider plugin could not be installed
             failure = ProvisioningFailedError(exc.message, kind="error")
-            self._clean_up_failed_up(instance_id, failure, on_progress)
+            self._clean_up_failed_up(instance_id, failure, on_progress, instance=current[0])
             raise failure from exc
         except BaseException as exc:  # interrupted (Ctrl-C) or a bug: never leave it billing
             self._clean_up_failed_up(
                 instance_id,
                 ProvisioningFailedError(f"interrupted: {exc!r}", kind="error"),
                 on_progress,
+                instance=current[0],
             )
             raise
-        instance = self.ledger.require(instance_id)
+        instance = current[0]
         if instance.status == Status.PROVISIONING.value:
             instance = self._move(
                 instance, Status.CONFIGURING, detail="the VM exists and is booting"
             )
-        instance = self.ledger.update(
-            instance_id,
-            at=self.clock(),
+        ip = outputs.public_ip or outputs.private_ip or "no address"
+        # The stack's outputs land with the move to READY: one transaction, one event.
+        instance = self._move(
+            instance,
+            Status.READY,
+            detail=f"ready at {ip}",
+            ready_at=self.clock(),
             public_ip=outputs.public_ip,
             private_ip=outputs.private_ip,
             cloud_instance_id=outputs.cloud_instance_id,
             meta=outputs.metadata,
-        )
-        ip = outputs.public_ip or outputs.private_ip or "no address"
-        instance = self._move(
-            instance, Status.READY, detail=f"ready at {ip}", ready_at=self.clock(), **RELEASED
+            **RELEASED,
         )
         return self.to_out(instance)
 
@@ -224,13 +235,19 @@ class Provisioning(ServiceCore):
     ) -> InstanceOut:
         """The seed's provisionInstance: returns once the instance is READY; raises if it FAILED."""
         instance = self.begin_provision(request, engine=engine)
-        return self.run_provision(instance.id, on_progress=on_progress)
+        return self.run_provision(instance.id, on_progress=on_progress, instance=instance)
 
     def _clean_up_failed_up(
-        self, instance_id: str, error: CloudError, on_progress: EventCallback | None
+        self,
+        instance_id: str,
+        error: CloudError,
+        on_progress: EventCallback | None,
+        *,
+        instance: Instance | None = None,
     ) -> None:
         """Destroy what a failed up created, then record FAILED with the cause."""
-        instance = self.ledger.require(instance_id)
+        if instance is None:
+            instance = self.ledger.require(instance_id)
         code = error.provider_code or error.kind.upper()
         cause = f"{error.kind}: {error.message}"
         self.ledger.note(
