@@ -59,8 +59,15 @@ def main() -> None:
             target = str(ROOT) if extra == "none" else f"{ROOT}[{extra}]"
             started = time.perf_counter()
             done = subprocess.run(
-                [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
-                 "--disable-pip-version-check", target],
+                [
+                    str(venv / "bin" / "python"),
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    target,
+                ],
                 capture_output=True,
                 text=True,
                 check=False,

@@ -10,7 +10,8 @@
 # A script that needs something absent (a package, a binary) prints why and exits 77: reported as
 # skipped, the run goes on. Any other failure is reported and the run goes on; the exit status
 # says whether any script failed.
-# Arguments for one script: BENCH_ARGS_<name>, e.g. BENCH_ARGS_ledger_scale="--sizes 10000,100000".
+# Arguments for one script: BENCH_ARGS_<name>, e.g. BENCH_ARGS_ledger_scale="--sizes 10000,100000";
+# BENCH_SKIP="install_size ..." leaves those scripts out.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 py=.venv/bin/python
@@ -68,6 +69,7 @@ run() {  # run NAME LABEL [ENV=VALUE...] -- ARGS...
 for script in bench/*.py; do
   name=$(basename "$script" .py)
   case $name in _*) continue ;; esac
+  case " ${BENCH_SKIP:-} " in *" $name "*) echo; echo "== $name: left out (BENCH_SKIP)"; continue ;; esac
   args_var="BENCH_ARGS_${name}"
   read -r -a args <<< "${!args_var:-}"
   if grep -q '^# bench: both-databases' "$script"; then

@@ -79,9 +79,7 @@ def main() -> None:
         rows = [("python -c pass", bare, [])]
         for command in COMMANDS:
             seconds = median_seconds([provisioner, *command], args.runs, env)
-            rows.append(
-                ("provisioner " + command[0], seconds, top_imports(command, env, args.top))
-            )
+            rows.append(("provisioner " + command[0], seconds, top_imports(command, env, args.top)))
     database = "PostgreSQL" if os.environ.get("PROVISIONER_DATABASE_URL") else "SQLite"
     print(f"ledger: {database}, at the schema head; median of {args.runs} runs")
     print(f"{'command':<22}{'median ms':>12}{'x bare':>10}")

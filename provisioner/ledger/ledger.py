@@ -146,6 +146,11 @@ class Ledger:
                     detail=detail,
                 )
             )
+            if instance.terminated_at is not None:  # recorded already ended (imports, tests)
+                session.flush()
+                session.execute(
+                    rollups.add_ended(self.engine.dialect.name, instance.id, instance.terminated_at)
+                )
             session.commit()
             return instance
 

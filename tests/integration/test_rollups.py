@@ -133,7 +133,9 @@ def test_rollup_statistics_equal_the_full_scan(ledger, rows, since, until, user)
 
 def test_an_instance_ends_once_in_its_rollup(ledger):
     _fill(ledger, [])
-    created = DAY0 + timedelta(hours=23, minutes=59)  # ends the next day: counted on its creation day
+    created = DAY0 + timedelta(
+        hours=23, minutes=59
+    )  # ends the next day: counted on its creation day
     instance = Instance(
         id="inst-once",
         user_id="ann",
@@ -176,7 +178,13 @@ def test_windows_split_into_whole_days_and_partial_ranges():
     at = DAY0 + timedelta(hours=5)
     days, partial = window_parts(at, at + timedelta(days=2))
     assert days == ((DAY0 + timedelta(days=1)).date(), (DAY0 + timedelta(days=2)).date())
-    assert partial == [(at, DAY0 + timedelta(days=1)), (DAY0 + timedelta(days=2), at + timedelta(days=2))]
-    assert window_parts(DAY0, DAY0 + timedelta(days=1)) == ((DAY0.date(), (DAY0 + timedelta(days=1)).date()), [])
+    assert partial == [
+        (at, DAY0 + timedelta(days=1)),
+        (DAY0 + timedelta(days=2), at + timedelta(days=2)),
+    ]
+    assert window_parts(DAY0, DAY0 + timedelta(days=1)) == (
+        (DAY0.date(), (DAY0 + timedelta(days=1)).date()),
+        [],
+    )
     assert window_parts(at, at + timedelta(hours=1)) == (None, [(at, at + timedelta(hours=1))])
     assert window_parts(None, None) == ((None, None), [])

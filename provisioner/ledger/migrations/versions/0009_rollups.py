@@ -5,8 +5,8 @@ Revises: 0008
 Create Date: 2026-11-29
 
 Per (user, provider, type, creation day) sums of ended instances, kept by each terminal
-transition (#16), backfilled here from the rows already ended; and a partial index that finds
-the live rows (terminated_at IS NULL) without reading the ended ones.
+transition (#16), backfilled here from the rows already ended; and an index on terminated_at
+that finds the live rows (terminated_at IS NULL) without reading the ended ones.
 """
 
 from collections.abc import Sequence
@@ -36,15 +36,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("spend_rollups", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_spend_rollups_day"), ["day"], unique=False)
-    live = sa.text("terminated_at IS NULL")
-    op.create_index(
-        "ix_instances_live",
-        "instances",
-        ["created_at"],
-        unique=False,
-        sqlite_where=live,
-        postgresql_where=live,
-    )
+    with op.batch_alter_table("instances", schema=None) as batch_op:
+        batch_op.create_index("ix_instances_terminated_at", ["terminated_at"], unique=False)
     # The backfill uses the same cost expressions as the statistics (ledger/spend.py).
     from provisioner.ledger.rollups import backfill
 
@@ -52,7 +45,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index("ix_instances_live", table_name="instances")
+    with op.batch_alter_table("instances", schema=None) as batch_op:
+        batch_op.drop_index("ix_instances_terminated_at")
     with op.batch_alter_table("spend_rollups", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_spend_rollups_day"))
     op.drop_table("spend_rollups")
