@@ -223,38 +223,36 @@ class Ledger:
         if ending:  # an instance ends once: its rollup counts it once
             conditions.append(col(Instance.terminated_at).is_(None))
         dialect = self.engine.dialect.name
-        with Session(self.engine, expire_on_commit=False) as session:
+        # Every statement is built before the transaction starts: SQLite holds its write lock
+        # from the UPDATE to the commit, and other threads want the GIL meanwhile.
+        event = sa.insert(InstanceEvent).values(
+            instance_id=instance_id, type=event_type, status=target.value, at=at, detail=detail
+        )
+        rollup = rollups.add_ended(dialect, instance_id, at) if ending else None
+        # RETURNING hands back the moved row: no second read.
+        move = (
+            sa.update(Instance)
+            .where(*conditions)
+            .values(**values)
+            .returning(*Instance.__table__.columns)  # type: ignore[attr-defined]
+        )
+        with self.engine.connect() as conn:
             if where and dialect == "postgresql":
                 # A claim: skip a row another transaction is claiming rather than queue behind it.
-                locked = session.execute(
+                locked = conn.execute(
                     sa.select(col(Instance.id)).where(*conditions).with_for_update(skip_locked=True)
                 ).first()
                 if locked is None:
-                    session.rollback()
+                    conn.rollback()
                     raise self._conflict(instance_id, expected_values)
-            # RETURNING hands back the moved row: no second read.
-            row = session.execute(
-                sa.update(Instance)
-                .where(*conditions)
-                .values(**values)
-                .returning(*Instance.__table__.columns)  # type: ignore[attr-defined]
-            ).first()
+            row = conn.execute(move).first()
             if row is None:
-                session.rollback()
+                conn.rollback()
                 raise self._conflict(instance_id, expected_values)
-            session.add(
-                InstanceEvent(
-                    instance_id=instance_id,
-                    type=event_type,
-                    status=target.value,
-                    at=at,
-                    detail=detail,
-                )
-            )
-            if ending:
-                session.flush()
-                session.execute(rollups.add_ended(dialect, instance_id, at))
-            session.commit()
+            conn.execute(event)
+            if rollup is not None:
+                conn.execute(rollup)
+            conn.commit()
         return instance_from_row(row)
 
     def _conflict(self, instance_id: str, expected_values: builtins.list[str]) -> ConflictError:
