@@ -110,15 +110,10 @@ def ensure_schema(engine: sa.Engine) -> None:
 def instance_from_row(row: sa.Row[Any]) -> Instance:
     """An Instance from a RETURNING row (column names, as `metadata` maps to `meta`)."""
     mapping = row._mapping
-    return Instance(
-        **{attr: mapping[column.name] for attr, column in _COLUMNS.items()}  # type: ignore[arg-type]
-    )
+    return Instance(**{attr: mapping[column.name] for attr, column in _COLUMNS.items()})
 
 
-_COLUMNS = {
-    prop.key: prop.columns[0]
-    for prop in sa.inspect(Instance).column_attrs  # type: ignore[union-attr]
-}
+_COLUMNS = {prop.key: prop.columns[0] for prop in sa.inspect(Instance).column_attrs}
 
 
 class Ledger:

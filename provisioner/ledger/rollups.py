@@ -14,6 +14,7 @@ test compares the two on random ledgers and windows.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -161,7 +162,7 @@ def statistics(
     compute, storage = cost_expressions(dialect, now)
     seconds = seconds_alive(dialect, now)
     days, partial = window_parts(since, until)
-    parts: list[sa.Select[Any]] = []
+    parts: list[Any] = []
 
     def rows(*where: Any, running: int) -> sa.Select[Any]:
         query = sa.select(
@@ -177,7 +178,7 @@ def statistics(
 
     if days is not None:
         first, last = days
-        rollup = sa.select(
+        rollup: Any = sa.select(
             col(SpendRollup.provider).label("provider"),
             col(SpendRollup.instance_type).label("instance_type"),
             col(SpendRollup.instances).label("n"),
@@ -220,7 +221,7 @@ def _decimal(value: Any) -> Decimal:
     return Decimal(str(value or 0))
 
 
-def summarize(groups: list[Any]) -> dict[str, Any]:
+def summarize(groups: Sequence[Any]) -> dict[str, Any]:
     """Rows of (provider, type, count, running, seconds, compute, storage) -> the statistics."""
     count = sum(int(g[2] or 0) for g in groups)
     running = sum(int(g[3] or 0) for g in groups)
