@@ -5,11 +5,17 @@ The ledger, service, reaper and API tests (tests/integration, tests/api) run onc
 through the `database` parameter. PostgreSQL runs when PROVISIONER_TEST_POSTGRES_URL names a
 server (`.ci/run` starts one); without it those cases are skipped with that reason. Each test
 worker gets its own schema, migrated once; each test starts from empty tables (TRUNCATE).
+
+PROVISIONER_TEST_DATE_SHIFT_DAYS=N moves every wall clock the tests see N days ahead: this
+process's at once (time-machine, ticking; the monotonic clock is left alone), and every Python
+subprocess's through tests/clockshift/sitecustomize.py, put on PYTHONPATH here. `.ci/run` runs
+the suite once as is and once shifted by a year, so no test can depend on today's date.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +28,24 @@ from sqlmodel import SQLModel
 from provisioner.config import Settings
 from provisioner.ledger.ledger import Ledger
 from provisioner.ops.service import Provisioner
+
+sys.path.insert(0, str(Path(__file__).parent / "clockshift"))
+import clockshift_travel
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    value = os.environ.get(clockshift_travel.ENV)
+    if not clockshift_travel.shift_days(value):
+        return
+    clockshift_travel.start_shift(value)
+    paths = [str(clockshift_travel.DIRECTORY), os.environ.get("PYTHONPATH", "")]
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    days = clockshift_travel.shift_days(os.environ.get(clockshift_travel.ENV))
+    return f"wall clock shifted {days} days ahead ({clockshift_travel.ENV})" if days else None
+
 
 BOTH_DATABASES = ("tests/integration/", "tests/api/")
 POSTGRES_ONLY = ("tests/replicas/",)  # several `serve` processes share a server's ledger

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from provisioner.api import routes_costs, routes_instances, routes_meta
 from provisioner.api.errors import install_error_handlers
@@ -101,7 +102,7 @@ def create_app(
                 stop.set()
         state.close()
 
-    app = FastAPI(
+    app = FastAPIOffline(  # Swagger UI and ReDoc served from packaged files, never a CDN
         title="provisioner",
         version="0.1.0",
         description=DESCRIPTION,

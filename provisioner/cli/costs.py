@@ -15,7 +15,7 @@ def parse_when(field_name: str, value: str | None) -> datetime | None:
     """A date (2026-11-26) or ISO time (2026-11-26T10:00Z); naive means UTC."""
     if value is None:
         return None
-    from provisioner.rules.errors import ValidationError
+    from provisioner.rules.errors import ValidationError, shown
 
     text = value.strip()
     try:
@@ -24,7 +24,7 @@ def parse_when(field_name: str, value: str | None) -> datetime | None:
         raise ValidationError(
             field_name,
             f"--{field_name} must be a date (2026-11-26) or an ISO time (2026-11-26T10:00Z); "
-            f"got {value!r}",
+            f"got {shown(value)}",
         ) from None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
@@ -44,11 +44,17 @@ def cost_report(
     from provisioner.cli.context import make_provisioner
     from provisioner.cli.render import money, out, print_json
 
+    if html is not None and not html.expanduser().parent.is_dir():
+        from provisioner.rules.errors import ValidationError
+
+        raise ValidationError(
+            "html", f"--html {html}: the directory {html.expanduser().parent} does not exist"
+        )
     report = make_provisioner().cost_report(days=days, by=by.strip().lower(), user_id=user)
     if html is not None:
         from provisioner.pricing.cost_report_html import render_html
 
-        html.write_text(render_html(report), encoding="utf-8")
+        html.expanduser().write_text(render_html(report), encoding="utf-8")
     if json_output:
         print_json({"success": True, "report": report})
         return

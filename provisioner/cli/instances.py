@@ -95,17 +95,28 @@ def up(
         typer.Option(help="CIDR allowed to reach tcp/22; repeatable. Default: none."),
     ] = None,
     simulate: Annotated[bool, typer.Option("--simulate", help="Use the simulated engine.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print only the instance id (for scripts).")
+    ] = False,
     json_output: JsonOpt = False,
 ) -> None:
     """Create an instance's stack and wait until it is READY."""
     from provisioner.cli.context import default_user, make_provisioner
-    from provisioner.cli.render import err, instance_details, out, print_json, simulation_banner
+    from provisioner.cli.render import (
+        emit,
+        err,
+        inert,
+        instance_details,
+        per_hour,
+        print_json,
+        simulation_banner,
+    )
     from provisioner.rules.validation import ProvisionRequest
 
     request = ProvisionRequest(
         provider=provider,
         instance_type=instance_type,
-        user_id=user or default_user(),
+        user_id=default_user() if user is None else user,
         task_id=task,
         region=region,
         disk_size_gb=disk_gb,
@@ -120,18 +131,23 @@ def up(
     simulation_banner(pending.engine)
     for event in service.events(pending.id):
         if event.type == "instance:warning":
-            err.print(f"[yellow]warning: {event.detail}[/yellow]")
-    if not json_output:
+            err.print(f"warning: {inert(event.detail)}", style="yellow", markup=False)
+    if not (json_output or quiet):
         err.print(
             f"provisioning {pending.id}: {pending.provider} {pending.instance_type} "
-            f"in {pending.region} (${pending.cost_per_hour:g}/hour)"
+            f"in {pending.region} ({per_hour(pending.cost_per_hour)})",
+            markup=False,
         )
-    with _Progress(f"provisioning {pending.id}", enabled=not json_output) as progress:
+    progress_shown = not (json_output or quiet)
+    with _Progress(f"provisioning {pending.id}", enabled=progress_shown) as progress:
         instance = service.run_provision(pending.id, on_progress=progress).to_json()
     if json_output:
         print_json({"success": True, "instance": instance})
         return
-    out.print(instance_details(instance))
+    if quiet:
+        print(instance["id"])
+        return
+    emit(instance_details(instance))
     simulation_banner(instance["engine"])
 
 
@@ -144,7 +160,7 @@ def down(
 ) -> None:
     """Destroy instances' stacks and print the final cost."""
     from provisioner.cli.context import make_provisioner
-    from provisioner.cli.render import err, money, out, print_json
+    from provisioner.cli.render import err, inert, money, print_json, say
     from provisioner.rules.errors import ProvisionerError, ValidationError
 
     if bool(instance_ids) == bool(task):
@@ -165,7 +181,8 @@ def down(
             except ProvisionerError as exc:
                 failure = exc
                 if len(instance_ids or []) > 1:  # the last failure is reported on exit anyway
-                    err.print(f"{instance_id}: {exc.message}", style="red", markup=False)
+                    line = f"{inert(instance_id)}: {inert(exc.message)}"
+                    err.print(line, style="red", markup=False)
     if json_output:
         if len(results) == 1 and not task:
             print_json(
@@ -186,50 +203,73 @@ def down(
             )
     else:
         for i in results:
-            out.print(
+            say(
                 f"{i['id']}: {i['status']}, final cost {money(i['totalCost'])} "
                 f"({i['provider']} {i['instanceType']}, engine {i['engine']})"
             )
         if task and not results:
-            out.print(f"no live instances for task {task}")
+            say(f"no live instances for task {task}")
     if failure is not None:
         raise failure
+
+
+DEFAULT_LIST_LIMIT = 50
 
 
 def list_instances(
     user: Annotated[str | None, typer.Option(help="Only this user's instances.")] = None,
     status: Annotated[str | None, typer.Option(help="Only instances in this status.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only instances created at or after (date or ISO time).")
+    ] = None,
+    limit: Annotated[
+        int,
+        typer.Option(min=1, help=f"Show the newest N (default {DEFAULT_LIST_LIMIT})."),
+    ] = DEFAULT_LIST_LIMIT,
+    show_all: Annotated[bool, typer.Option("--all", help="Show every match.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print only the ids, one a line.")
+    ] = False,
     json_output: JsonOpt = False,
 ) -> None:
-    """List instances, newest first."""
+    """List instances, newest first: the newest 50 unless --limit or --all."""
     from provisioner.cli.context import make_provisioner
-    from provisioner.cli.render import instance_table, out, print_json
-    from provisioner.rules.errors import ValidationError
+    from provisioner.cli.costs import parse_when
+    from provisioner.cli.render import emit, err, instance_table, print_json, say
     from provisioner.rules.lifecycle import parse_status
 
-    try:
-        wanted = parse_status(status) if status else None
-    except ValueError as exc:
-        raise ValidationError("status", str(exc)) from None
-    instances = [i.to_json() for i in make_provisioner().list(user, wanted)]
+    wanted = parse_status(status) if status else None
+    instances, total = make_provisioner().newest(
+        user, wanted, since=parse_when("since", since), limit=None if show_all else limit
+    )
+    rows = [i.to_json() for i in instances]
+    more = total - len(rows)
     if json_output:
-        print_json({"success": True, "instances": instances, "count": len(instances)})
-    elif instances:
-        out.print(instance_table(instances))
+        print_json(
+            {"success": True, "instances": rows, "count": len(rows), "total": total, "more": more}
+        )
+        return
+    if quiet:
+        for row in rows:
+            print(row["id"])
+    elif rows:
+        emit(instance_table(rows))
     else:
-        out.print("no instances")
+        say("no instances")
+    if more:
+        err.print(f"{more} more (newest {len(rows)} of {total} shown; --limit N or --all)")
 
 
 def show(instance_id: str, json_output: JsonOpt = False) -> None:
     """Show one instance."""
     from provisioner.cli.context import make_provisioner
-    from provisioner.cli.render import instance_details, out, print_json
+    from provisioner.cli.render import emit, instance_details, print_json
 
     instance = make_provisioner().get(instance_id).to_json()
     if json_output:
         print_json({"success": True, "instance": instance})
     else:
-        out.print(instance_details(instance))
+        emit(instance_details(instance))
 
 
 def set_status(
@@ -239,13 +279,13 @@ def set_status(
 ) -> None:
     """Mark an instance RUNNING or READY."""
     from provisioner.cli.context import make_provisioner
-    from provisioner.cli.render import out, print_json
+    from provisioner.cli.render import print_json, say
 
     instance = make_provisioner().set_status(instance_id, status).to_json()
     if json_output:
         print_json({"success": True, "instance": instance})
     else:
-        out.print(f"{instance['id']}: {instance['status']}")
+        say(f"{instance['id']}: {instance['status']}")
 
 
 def events(instance_id: str, json_output: JsonOpt = False) -> None:
@@ -253,7 +293,7 @@ def events(instance_id: str, json_output: JsonOpt = False) -> None:
     from rich.table import Table
 
     from provisioner.cli.context import make_provisioner
-    from provisioner.cli.render import out, print_json, when
+    from provisioner.cli.render import cell, emit, print_json, when
 
     rows = [e.to_json() for e in make_provisioner().events(instance_id)]
     if json_output:
@@ -263,8 +303,8 @@ def events(instance_id: str, json_output: JsonOpt = False) -> None:
     for column in ("AT", "TYPE", "STATUS", "DETAIL"):
         table.add_column(column)
     for e in rows:
-        table.add_row(when(e["at"]), e["type"], e["status"], e["detail"] or "")
-    out.print(table)
+        table.add_row(when(e["at"]), cell(e["type"]), cell(e["status"]), cell(e["detail"] or ""))
+    emit(table)
 
 
 def history(instance_id: str, json_output: JsonOpt = False) -> None:
@@ -274,7 +314,7 @@ def history(instance_id: str, json_output: JsonOpt = False) -> None:
     from rich.table import Table
 
     from provisioner.cli.context import make_provisioner
-    from provisioner.cli.render import out, print_json, when
+    from provisioner.cli.render import cell, emit, print_json, say, when
 
     service = make_provisioner()
     instance = service.get(instance_id)
@@ -287,7 +327,7 @@ def history(instance_id: str, json_output: JsonOpt = False) -> None:
         if json_output:
             print_json({"success": True, "engine": instance.engine, "history": None, "note": note})
         else:
-            out.print(note)
+            say(note)
         return
     if json_output:
         rows = [
@@ -303,14 +343,14 @@ def history(instance_id: str, json_output: JsonOpt = False) -> None:
         changes = ", ".join(f"{k} {v}" for k, v in e.resource_changes.items())
         table.add_row(
             str(e.version),
-            e.kind,
-            e.result,
+            cell(e.kind),
+            cell(e.result),
             when(e.start_time),
             when(e.end_time),
-            e.message,
-            changes,
+            cell(e.message),
+            cell(changes),
         )
-    out.print(table)
+    emit(table)
 
 
 def register(app: typer.Typer) -> None:

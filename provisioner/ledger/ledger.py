@@ -7,7 +7,7 @@ plus its event row, committed together: two processes can never both move one in
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -21,7 +21,7 @@ from provisioner.ledger import rollups
 from provisioner.ledger.models import Instance, InstanceEvent
 from provisioner.ledger.spend import cost_expressions, in_window, seconds_alive
 from provisioner.rules.costs import round_money
-from provisioner.rules.errors import ConflictError, NotFoundError
+from provisioner.rules.errors import ConflictError, NotFoundError, shown_id
 from provisioner.rules.lifecycle import Status
 
 SCHEMA_HEAD = "0009"  # the newest migration; tests check it matches migrations/versions
@@ -156,7 +156,7 @@ class Ledger:
     def require(self, instance_id: str) -> Instance:
         instance = self.get(instance_id)
         if instance is None:
-            raise NotFoundError(f"Instance {instance_id} not found")
+            raise NotFoundError(f"Instance {shown_id(instance_id)} not found")
         return instance
 
     def list(
@@ -317,10 +317,13 @@ class Ledger:
         user_id: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        billing: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> dict[str, Any]:
         """The seed's statistics (definitions in the README) over instances created in
         [since, until): from rollups, the window's partial days and the live rows (rollups.py)."""
-        return rollups.statistics(self.engine, now=now, user_id=user_id, since=since, until=until)
+        return rollups.statistics(
+            self.engine, now=now, user_id=user_id, since=since, until=until, billing=billing
+        )
 
     def statistics_scan(
         self,
@@ -329,12 +332,13 @@ class Ledger:
         user_id: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        billing: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> dict[str, Any]:
         """The same statistics by aggregate queries over every row: the reference the rollups
         are tested against (and what `statistics` did before #16)."""
         dialect = self.engine.dialect.name
         seconds = seconds_alive(dialect, now)
-        compute, storage = cost_expressions(dialect, now)
+        compute, storage = cost_expressions(dialect, now, billing)
 
         def scoped(query: Any) -> Any:
             query = in_window(query, since, until)
@@ -382,6 +386,37 @@ class Ledger:
             "provider_breakdown": {p: n for p, n in sorted(by_provider)},
             "instance_type_breakdown": dict(sorted(by_type, key=lambda r: (-r[1], r[0]))),
         }
+
+    # -- the CLI's list: a page and how many match ------------------------------------------------
+
+    def newest(
+        self,
+        *,
+        user_id: str | None = None,
+        status: Status | None = None,
+        since: datetime | None = None,
+        limit: int | None,
+    ) -> tuple[builtins.list[Instance], int]:
+        """Up to `limit` (None: all) matching instances, newest first, and how many match in
+        all; filtered, sorted and counted by the database."""
+        filters: builtins.list[Any] = []
+        if user_id is not None:
+            filters.append(col(Instance.user_id) == user_id)
+        if status is not None:
+            filters.append(col(Instance.status) == status.value)
+        if since is not None:
+            filters.append(col(Instance.created_at) >= since)
+        query = select(Instance).where(*filters)
+        query = query.order_by(col(Instance.created_at).desc(), col(Instance.id).desc())
+        if limit is not None:
+            query = query.limit(limit)
+        counted = sa.select(sa.func.count()).select_from(Instance).where(*filters)
+        with Session(self.engine, expire_on_commit=False) as session:
+            rows = list(session.exec(query).all())
+            total = len(rows)
+            if limit is not None and total >= limit:
+                total = int(session.execute(counted).scalar() or 0)
+        return rows, total
 
     # -- paging (#3) ---------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ test compares the two on random ledgers and windows.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -155,11 +155,13 @@ def statistics(
     user_id: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    billing: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The same dict as `Ledger.statistics_scan`, from rollups plus the partial days and live
     rows."""
     dialect = engine.dialect.name
-    compute, storage = cost_expressions(dialect, now)
+    # Live rows are costed as everywhere else: billed so far, per the provider's rule (spend.py).
+    compute, storage = cost_expressions(dialect, now, billing)
     seconds = seconds_alive(dialect, now)
     days, partial = window_parts(since, until)
     parts: list[Any] = []

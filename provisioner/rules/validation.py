@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 from provisioner.config import Settings
 from provisioner.rules.catalog import PROVIDERS, Catalog, InstanceType
-from provisioner.rules.errors import ValidationError
+from provisioner.rules.errors import ValidationError, shown
+from provisioner.rules.text import unsafe_character
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 MIN_DISK_GB, MAX_DISK_GB = 30, 4096
@@ -95,7 +96,9 @@ def validate_request(
 def validate_provider(value: str | None) -> str:
     provider = (value or "").strip().upper()
     if provider not in PROVIDERS:
-        raise ValidationError("config.provider", f"Provider must be AWS or AZURE (got {value!r})")
+        raise ValidationError(
+            "config.provider", f"Provider must be AWS or AZURE (got {shown(value)})"
+        )
     return provider
 
 
@@ -112,7 +115,7 @@ def _validate_type(catalog: Catalog, provider: str, name: str | None) -> Instanc
         )
     raise ValidationError(
         "config.instanceType",
-        f"Instance type {name!r} is not in the {provider} catalog; "
+        f"Instance type {shown(name)} is not in the {provider} catalog; "
         f"see `provisioner types --provider {provider.lower()}`",
     )
 
@@ -125,7 +128,7 @@ def _validate_region(itype: InstanceType, region: str | None) -> str:
     if normalized not in itype.regions:
         raise ValidationError(
             "config.region",
-            f"Region {region!r} is not offered for {itype.name} on {itype.provider}; "
+            f"Region {shown(region)} is not offered for {itype.name} on {itype.provider}; "
             f"choose one of {', '.join(itype.regions)}",
         )
     return normalized
@@ -140,7 +143,7 @@ def _validate_disk(value: int | None, default: int) -> int:
     ):
         raise ValidationError(
             "config.diskSizeGB",
-            f"Disk size must be between {MIN_DISK_GB} and {MAX_DISK_GB} GB (got {value})",
+            f"Disk size must be between {MIN_DISK_GB} and {MAX_DISK_GB} GB (got {shown(value)})",
         )
     return disk
 
@@ -151,15 +154,28 @@ def validate_ttl(value: int | None, settings: Settings) -> int:
     if isinstance(ttl, bool) or not isinstance(ttl, int) or not low <= ttl <= high:
         raise ValidationError(
             "config.autoTerminateMinutes",
-            f"Auto-terminate must be between {low} and {high} minutes (got {value})",
+            f"Auto-terminate must be between {low} and {high} minutes (got {shown(value)})",
         )
     return ttl
 
 
-def validate_id(field_name: str, label: str, value: str | None) -> str:
-    if not isinstance(value, str) or not ID_PATTERN.match(value):
+def check_text(field_name: str, label: str, value: str) -> str:
+    bad = unsafe_character(value)
+    if bad is not None:
         raise ValidationError(
-            field_name, f"{label} must be 1-64 characters of A-Z a-z 0-9 . _ - (got {value!r})"
+            field_name,
+            f"{label} must be one line without control characters, bidi controls or lone "
+            f"surrogates (found {bad})",
+        )
+    return value
+
+
+def validate_id(field_name: str, label: str, value: str | None) -> str:
+    if isinstance(value, str):
+        check_text(field_name, label, value)
+    if not isinstance(value, str) or not ID_PATTERN.fullmatch(value):
+        raise ValidationError(
+            field_name, f"{label} must be 1-64 characters of A-Z a-z 0-9 . _ - (got {shown(value)})"
         )
     return value
 
@@ -171,25 +187,30 @@ def validate_tags(tags: dict[str, str] | None) -> dict[str, str]:
     if len(tags) > MAX_TAGS:
         raise ValidationError("config.tags", f"Tags: at most {MAX_TAGS} allowed (got {len(tags)})")
     for key, value in tags.items():
+        if isinstance(key, str):
+            check_text("config.tags", "Tag key", key)
+        if isinstance(value, str):
+            check_text("config.tags", f"Tag value for {shown(key)}", value)
         if not isinstance(key, str) or not 1 <= len(key) <= MAX_TAG_KEY:
             raise ValidationError(
-                "config.tags", f"Tag key must be 1-{MAX_TAG_KEY} characters (got {key!r})"
+                "config.tags", f"Tag key must be 1-{MAX_TAG_KEY} characters (got {shown(key)})"
             )
         if key.lower().startswith(RESERVED_TAG_PREFIXES):
             raise ValidationError(
                 "config.tags",
-                f"Tag key {key!r} uses a reserved prefix ({', '.join(RESERVED_TAG_PREFIXES)})",
+                f"Tag key {shown(key)} uses a reserved prefix ({', '.join(RESERVED_TAG_PREFIXES)})",
             )
         bad = sorted(FORBIDDEN_TAG_KEY_CHARS.intersection(key))
         if bad:
             raise ValidationError(
                 "config.tags",
-                f"Tag key {key!r} must not contain any of <>%&\\?/ (found {''.join(bad)})",
+                f"Tag key {shown(key)} must not contain any of <>%&\\?/ (found {''.join(bad)})",
             )
         if not isinstance(value, str) or len(value) > MAX_TAG_VALUE:
             raise ValidationError(
                 "config.tags",
-                f"Tag value for {key!r} must be a string of at most {MAX_TAG_VALUE} characters",
+                f"Tag value for {shown(key)} must be a string of at most {MAX_TAG_VALUE} "
+                "characters",
             )
     return dict(tags)
 
@@ -201,9 +222,7 @@ def _validate_purpose(purpose: str | None) -> str | None:
         raise ValidationError(
             "purpose", f"Purpose must be text of at most {MAX_PURPOSE} characters"
         )
-    if any(ord(ch) < 32 and ch != "\t" for ch in purpose):
-        raise ValidationError("purpose", "Purpose must be one line without control characters")
-    return purpose
+    return check_text("purpose", "Purpose", purpose)
 
 
 def validate_ssh_key(key: str | None) -> tuple[str | None, str | None]:
@@ -249,6 +268,7 @@ def validate_cidrs(cidrs: tuple[str, ...] | list[str] | None) -> tuple[str, ...]
             result.append(str(ipaddress.ip_network(str(cidr).strip(), strict=False)))
         except ValueError:
             raise ValidationError(
-                "allowedSshCidrs", f"Allowed SSH CIDR {cidr!r} is not a valid IPv4/IPv6 network"
+                "allowedSshCidrs",
+                f"Allowed SSH CIDR {shown(cidr)} is not a valid IPv4/IPv6 network",
             ) from None
     return tuple(dict.fromkeys(result))

@@ -263,14 +263,14 @@ def test_list_rejects_an_unknown_status(home):
 
 
 def test_types_lists_the_catalog_and_marks_retired_types(home):
-    code, body, _ = run("types", "--provider", "azure", "--json")
+    code, body, _ = run("types", "--provider", "azure", "--all", "--json")
     assert code == 0
     by_name = {t["instanceType"]: t for t in body["instanceTypes"]}
     assert by_name["Standard_NC6"]["retired"] is True
     assert by_name["Standard_NC6"]["costPerHour"] == 0.9
     assert all(t["provider"] == "AZURE" for t in body["instanceTypes"])
-    result = runner.invoke(app, ["types"])
-    assert "retired" in result.stdout and "g4dn.xlarge" in result.stdout
+    result = runner.invoke(app, ["types", "--all"])
+    assert "Retired" in result.stdout and "g4dn.xlarge" in result.stdout
 
 
 def test_doctor_on_the_simulated_engine_never_prints_secrets(home, monkeypatch):
@@ -305,7 +305,12 @@ def test_help_imports_no_heavy_modules():
         capture_output=True,
         text=True,
         check=True,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(
+                [str(Path(__file__).parents[2]), os.environ.get("PYTHONPATH", "")]
+            ),
+        },
     )
     assert "HEAVY []" in out.stdout
     assert "up" in out.stdout and "down" in out.stdout
