@@ -135,7 +135,7 @@ def up(
     if not (json_output or quiet):
         err.print(
             f"provisioning {pending.id}: {pending.provider} {pending.instance_type} "
-            f"in {pending.region} ({per_hour(pending.cost_per_hour)})",
+            f"in {pending.region} ({per_hour(float(pending.cost_per_hour))})",
             markup=False,
         )
     progress_shown = not (json_output or quiet)

@@ -107,7 +107,7 @@ def ensure_schema(engine: sa.Engine) -> None:
         command.upgrade(config, "head")
 
 
-def instance_from_row(row: sa.Row[Any]) -> Instance:
+def instance_from_row(row: Any) -> Instance:
     """An Instance from a RETURNING row (column names, as `metadata` maps to `meta`)."""
     mapping = row._mapping
     return Instance(**{attr: mapping[column.name] for attr, column in _COLUMNS.items()})

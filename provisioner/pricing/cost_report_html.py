@@ -49,7 +49,7 @@ def usd_labels(values: list[float]) -> list[str]:
 def _usd_formatter() -> Any:
     from matplotlib.ticker import Formatter
 
-    class UsdFormatter(Formatter):  # type: ignore[misc]
+    class UsdFormatter(Formatter):  # type: ignore[misc,unused-ignore]
         def __call__(self, x: float, pos: int | None = None) -> str:
             return usd_labels([x])[0]
 
