@@ -12,12 +12,13 @@ import pulumi
 import pulumi_aws
 import pulumi_aws.ec2 as ec2
 
-from stacks.deadman import shutdown_script
+from stacks.deadman import aws_user_data
 from stacks.spec import (
     OUTPUT_CLOUD_INSTANCE_ID,
     OUTPUT_METADATA,
     OUTPUT_PRIVATE_IP,
     OUTPUT_PUBLIC_IP,
+    SSH_USERS,
     InstanceSpec,
 )
 
@@ -126,6 +127,7 @@ def program(spec: InstanceSpec) -> None:
         opts=opts,
     )
 
+    user_data, user_data_base64 = aws_user_data(spec, SSH_USERS["AWS"])
     key_name: pulumi.Output[str] | None = None
     if spec.ssh_public_key:
         key_pair = ec2.KeyPair(
@@ -158,7 +160,8 @@ def program(spec: InstanceSpec) -> None:
         ),
         # An OS-initiated shutdown (the deadman's) terminates the instance: nothing left billing.
         instance_initiated_shutdown_behavior="terminate",
-        user_data=shutdown_script(spec.hard_deadline),
+        user_data=user_data,
+        user_data_base64=user_data_base64,
         tags=tags,
         volume_tags=tags,
         opts=opts,

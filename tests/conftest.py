@@ -26,6 +26,7 @@ from factories import FakeClock
 from sqlmodel import SQLModel
 
 from provisioner.config import Settings
+from provisioner.engine import sim_sshd
 from provisioner.ledger.ledger import Ledger
 from provisioner.ops.service import Provisioner
 
@@ -47,7 +48,7 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     return f"wall clock shifted {days} days ahead ({clockshift_travel.ENV})" if days else None
 
 
-BOTH_DATABASES = ("tests/integration/", "tests/api/")
+BOTH_DATABASES = ("tests/integration/", "tests/api/", "tests/hardening/")
 POSTGRES_ONLY = ("tests/replicas/",)  # several `serve` processes share a server's ledger
 NO_POSTGRES = (
     f"PostgreSQL not configured: set {POSTGRES_ENV}=postgresql://user:pass@host/db "
@@ -107,7 +108,7 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database: str | None) -> Path:
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database: str | None) -> Iterator[Path]:
     """A private data dir, also exported (with the ledger URL) so CLI commands and subprocesses
     use it."""
     home = tmp_path / "home"
@@ -122,7 +123,10 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database: str | None) 
         monkeypatch.delenv(name, raising=False)
     if database is not None:
         monkeypatch.setenv("PROVISIONER_DATABASE_URL", database)
-    return home
+    yield home
+    # Power off the simulated VMs a test left running (their sshd outlives the test otherwise).
+    for folder in sim_sshd.existing(home):
+        sim_sshd.stop(folder)
 
 
 @pytest.fixture

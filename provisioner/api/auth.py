@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from provisioner.api.guard import PRINCIPAL
 from provisioner.api.state import ApiState, get_state
 from provisioner.ledger.models import InstanceOut
 from provisioner.ledger.tokens import Principal
@@ -24,6 +25,9 @@ def principal(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     state: Annotated[ApiState, Depends(get_state)],
 ) -> Principal:
+    verified = request.scope.get("state", {}).get(PRINCIPAL)
+    if isinstance(verified, Principal):  # checked by the guard before the body was read
+        return verified
     token = credentials.credentials if credentials is not None else None
     return state.tokens.verify(token)
 

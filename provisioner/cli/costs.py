@@ -2,31 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from provisioner.cli.context import parse_when as parse_when  # used by stats and list too
 from provisioner.cli.instances import JsonOpt
-
-
-def parse_when(field_name: str, value: str | None) -> datetime | None:
-    """A date (2026-11-26) or ISO time (2026-11-26T10:00Z); naive means UTC."""
-    if value is None:
-        return None
-    from provisioner.rules.errors import ValidationError, shown
-
-    text = value.strip()
-    try:
-        moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
-    except ValueError:
-        raise ValidationError(
-            field_name,
-            f"--{field_name} must be a date (2026-11-26) or an ISO time (2026-11-26T10:00Z); "
-            f"got {shown(value)}",
-        ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def cost_report(

@@ -136,6 +136,9 @@ def doctor(
         )
     except Exception as exc:  # report, don't crash: this is the diagnosis command
         checks.append(DoctorCheck("ledger", False, str(exc).splitlines()[0]))
+    from provisioner.cli.doctor_files import privacy_check
+
+    checks.append(privacy_check(settings.home))
     try:
         checks.extend(create_engine(settings.engine, settings).doctor())
     except ProvisionerError as exc:

@@ -9,8 +9,20 @@ import typer
 
 if TYPE_CHECKING:
     from provisioner.engine.base import EngineEvent
+    from provisioner.rules.validation import ProvisionRequest
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the API's JSON shape.")]
+SetupOpt = Annotated[
+    Path | None,
+    typer.Option("--setup", help="Script run at first boot via cloud-init (<= 16 KiB text)."),
+]
+IdleOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--idle-minutes",
+        help="The VM stops itself after N minutes with no GPU use, SSH session or exec/run.",
+    ),
+]
 
 
 def _parse_tags(pairs: list[str]) -> dict[str, str]:
@@ -92,28 +104,81 @@ def up(
     ] = None,
     allow_ssh_from: Annotated[
         list[str] | None,
-        typer.Option(help="CIDR allowed to reach tcp/22; repeatable. Default: none."),
+        typer.Option(
+            help="CIDR allowed to reach tcp/22, or `me` (this machine's public address); "
+            "repeatable. Default: none."
+        ),
     ] = None,
+    setup: SetupOpt = None,
+    idle_minutes: IdleOpt = None,
     simulate: Annotated[bool, typer.Option("--simulate", help="Use the simulated engine.")] = False,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Print only the instance id (for scripts).")
     ] = False,
     json_output: JsonOpt = False,
 ) -> None:
-    """Create an instance's stack and wait until it is READY."""
-    from provisioner.cli.context import default_user, make_provisioner
-    from provisioner.cli.render import (
-        emit,
-        err,
-        inert,
-        instance_details,
-        per_hour,
-        print_json,
-        simulation_banner,
+    """Create an instance's stack and wait until it is READY (SSH answers, cloud-init done)."""
+    from provisioner.cli.render import emit, instance_details, print_json, simulation_banner
+
+    request = build_request(
+        provider=provider,
+        instance_type=instance_type,
+        region=region,
+        disk_gb=disk_gb,
+        ttl=ttl,
+        task=task,
+        user=user,
+        tag=tag,
+        purpose=purpose,
+        ssh_key=ssh_key,
+        allow_ssh_from=allow_ssh_from,
+        setup=setup,
+        idle_minutes=idle_minutes,
+        simulate=simulate,
     )
+    instance = provision_with_progress(
+        request, simulate=simulate, json_output=json_output, quiet=quiet
+    )
+    if json_output:
+        print_json({"success": True, "instance": instance})
+        return
+    if quiet:
+        print(instance["id"])
+        return
+    emit(instance_details(instance))
+    simulation_banner(instance["engine"])
+
+
+def build_request(
+    *,
+    provider: str,
+    instance_type: str,
+    region: str | None,
+    disk_gb: int | None,
+    ttl: int | None,
+    task: str | None,
+    user: str | None,
+    tag: list[str] | None,
+    purpose: str | None,
+    ssh_key: Path | None,
+    allow_ssh_from: list[str] | None,
+    setup: Path | None,
+    idle_minutes: int | None,
+    simulate: bool,
+    default_cidrs: tuple[str, ...] = (),
+) -> ProvisionRequest:
+    """The request `up` and `run` send; `me` among the CIDRs becomes this machine's address."""
+    from provisioner.cli.context import default_user, load_settings
+    from provisioner.remote.myip import resolve_cidrs
     from provisioner.rules.validation import ProvisionRequest
 
-    request = ProvisionRequest(
+    settings = load_settings(simulate=simulate)
+    cidrs = resolve_cidrs(
+        list(allow_ssh_from or default_cidrs),
+        url=settings.myip_url,
+        simulated=settings.engine == "simulated",
+    )
+    return ProvisionRequest(
         provider=provider,
         instance_type=instance_type,
         user_id=default_user() if user is None else user,
@@ -124,8 +189,34 @@ def up(
         tags=_parse_tags(tag or []),
         purpose=purpose,
         ssh_public_key=_read_key(ssh_key),
-        allowed_ssh_cidrs=tuple(allow_ssh_from or ()),
+        allowed_ssh_cidrs=tuple(cidrs),
+        setup_script=_read_setup(setup),
+        idle_minutes=idle_minutes,
     )
+
+
+def _read_setup(path: Path | None) -> str | None:
+    from provisioner.rules.errors import ValidationError
+
+    if path is None:
+        return None
+    try:
+        return path.expanduser().read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise ValidationError(
+            "config.setupScript", f"Setup script {path} cannot be read: {exc.strerror}"
+        ) from None
+    except UnicodeDecodeError:
+        raise ValidationError("config.setupScript", "Setup script must be UTF-8 text") from None
+
+
+def provision_with_progress(
+    request: ProvisionRequest, *, simulate: bool, json_output: bool, quiet: bool = False
+) -> dict[str, Any]:
+    """Record the request, run its up with live progress on stderr; the READY instance's JSON."""
+    from provisioner.cli.context import make_provisioner
+    from provisioner.cli.render import err, inert, per_hour, simulation_banner
+
     service = make_provisioner(simulate=simulate)
     pending = service.begin_provision(request)
     simulation_banner(pending.engine)
@@ -140,15 +231,7 @@ def up(
         )
     progress_shown = not (json_output or quiet)
     with _Progress(f"provisioning {pending.id}", enabled=progress_shown) as progress:
-        instance = service.run_provision(pending.id, on_progress=progress).to_json()
-    if json_output:
-        print_json({"success": True, "instance": instance})
-        return
-    if quiet:
-        print(instance["id"])
-        return
-    emit(instance_details(instance))
-    simulation_banner(instance["engine"])
+        return service.run_provision(pending.id, on_progress=progress).to_json()
 
 
 def down(
@@ -233,8 +316,7 @@ def list_instances(
     json_output: JsonOpt = False,
 ) -> None:
     """List instances, newest first: the newest 50 unless --limit or --all."""
-    from provisioner.cli.context import make_provisioner
-    from provisioner.cli.costs import parse_when
+    from provisioner.cli.context import make_provisioner, parse_when
     from provisioner.cli.render import emit, err, instance_table, print_json, say
     from provisioner.rules.lifecycle import parse_status
 

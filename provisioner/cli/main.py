@@ -29,7 +29,7 @@ try:
 except ImportError:  # pragma: no cover - newer Typer without click installed
     pass
 
-from provisioner.cli import costs, info, instances, reap, serve, tokens  # noqa: E402
+from provisioner.cli import costs, info, instances, reap, remote, serve, tokens  # noqa: E402
 
 
 class ProvisionerGroup(TyperGroup):
@@ -113,6 +113,7 @@ reap.register(app)
 costs.register(app)
 serve.register(app)
 tokens.register(app)
+remote.register(app)
 
 
 def main() -> None:

@@ -132,6 +132,13 @@ def instance_details(i: dict[str, Any]) -> Table:
         ("user / task", f"{i['userId']} / {i['taskId'] or '-'}"),
         ("engine", i["engine"]),
     ]
+    if i.get("sshCommand"):
+        rows.append(("ssh", i["sshCommand"]))
+    if i.get("sshUser"):
+        cidrs = ", ".join(i.get("allowedSshCidrs") or []) or "nowhere (no inbound)"
+        rows.append(("ssh user / from", f"{i['sshUser']} / {cidrs}"))
+    if i.get("sshKeyFingerprint"):
+        rows.append(("ssh key", i["sshKeyFingerprint"]))
     if i.get("metadata"):
         rows.append(("metadata", ", ".join(f"{k}={v}" for k, v in i["metadata"].items())))
     if i.get("tags"):

@@ -46,6 +46,7 @@ from provisioner.engine.base import (
     DoctorCheck,
     EventCallback,
     HistoryEntry,
+    SshEndpoint,
     StackInfo,
     StackOutputs,
 )
@@ -210,6 +211,12 @@ class PulumiEngine:
             for s in summaries
         ]
 
+    def ssh_endpoint(self, stack_name: str, *, revive: bool = False) -> SshEndpoint | None:
+        return None  # a real VM answers on its public IP, port 22
+
+    def sweep_endpoints(self) -> list[tuple[str, str]]:
+        return []
+
     def doctor(self) -> list[DoctorCheck]:
         url = self.settings.effective_backend_url
         return [
@@ -274,7 +281,7 @@ class PulumiEngine:
         if path.exists():
             return path
         self.settings.ensure_home()
-        with FileLock(str(self.settings.home / ".pulumi-passphrase.lock")):
+        with FileLock(str(self.settings.home / ".pulumi-passphrase.lock"), mode=0o600):
             if not path.exists():
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 with os.fdopen(fd, "w") as handle:

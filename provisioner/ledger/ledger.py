@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, col, select
 
+from provisioner.config import private_file
 from provisioner.ledger import rollups
 from provisioner.ledger.models import Instance, InstanceEvent
 from provisioner.ledger.spend import cost_expressions, in_window, seconds_alive
@@ -38,7 +39,12 @@ def create_db_engine(url: str) -> sa.Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # SQLite gives its -wal and -shm files the database file's mode: 0600 (#10).
+            private_file(Path(parsed.database))
+            for suffix in ("-wal", "-shm"):
+                if Path(parsed.database + suffix).exists():
+                    private_file(Path(parsed.database + suffix))
         engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
         @sa.event.listens_for(engine, "connect")
@@ -92,7 +98,7 @@ def ensure_schema(engine: sa.Engine) -> None:
         from filelock import FileLock
 
         # Two first-time processes must not both create the tables.
-        with FileLock(database + ".migrate.lock"):
+        with FileLock(database + ".migrate.lock", mode=0o600):
             if _schema_revision(engine) == SCHEMA_HEAD:
                 return
             with engine.begin() as conn:

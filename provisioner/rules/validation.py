@@ -24,15 +24,15 @@ MAX_TAGS, MAX_TAG_KEY, MAX_TAG_VALUE, MAX_PURPOSE = 40, 128, 256, 256
 RESERVED_TAG_PREFIXES = ("aws:", "provisioner:", "azure", "microsoft", "windows")
 FORBIDDEN_TAG_KEY_CHARS = set("<>%&\\?/")
 DEFAULT_REGIONS = {"AWS": "us-east-1", "AZURE": "eastus"}
-SSH_KEY_TYPES = (
-    "ssh-ed25519",
-    "ssh-rsa",
-    "ecdsa-sha2-nistp256",
-    "ecdsa-sha2-nistp384",
-    "ecdsa-sha2-nistp521",
-    "sk-ssh-ed25519@openssh.com",
-    "sk-ecdsa-sha2-nistp256@openssh.com",
-)
+# Only what both clouds accept: EC2 key pairs take ed25519 and RSA, Azure Linux VMs RSA (>= 2048
+# bits) and ed25519. ECDSA and FIDO (sk-*) keys would pass here and fail at the cloud after
+# resources exist, so they are refused up front.
+SSH_KEY_TYPES = ("ssh-ed25519", "ssh-rsa")
+MIN_RSA_BITS = 2048
+MAX_SETUP_SCRIPT_BYTES = 16 * 1024
+MIN_IDLE_MINUTES = 5
+# Bidi overrides/isolates: text that reads differently from what runs (Trojan Source).
+_BIDI = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,8 @@ class ProvisionRequest:
     purpose: str | None = None
     ssh_public_key: str | None = None
     allowed_ssh_cidrs: tuple[str, ...] = ()
+    setup_script: str | None = None
+    idle_minutes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,8 @@ class ValidRequest:
     ssh_public_key: str | None
     ssh_key_fingerprint: str | None
     allowed_ssh_cidrs: tuple[str, ...]
+    setup_script: str | None = None
+    idle_minutes: int | None = None
 
 
 def validate_request(
@@ -90,11 +94,14 @@ def validate_request(
         ssh_public_key=key,
         ssh_key_fingerprint=fingerprint,
         allowed_ssh_cidrs=validate_cidrs(request.allowed_ssh_cidrs),
+        setup_script=validate_setup_script(request.setup_script),
+        idle_minutes=validate_idle_minutes(request.idle_minutes, settings),
     )
 
 
 def validate_provider(value: str | None) -> str:
-    provider = (value or "").strip().upper()
+    text = value or ""
+    provider = text.upper() if text.isascii() else ""  # exactly what the OpenAPI pattern says
     if provider not in PROVIDERS:
         raise ValidationError(
             "config.provider", f"Provider must be AWS or AZURE (got {shown(value)})"
@@ -124,7 +131,7 @@ def _validate_region(itype: InstanceType, region: str | None) -> str:
     if region is None or region == "":
         default = DEFAULT_REGIONS[itype.provider]
         return default if default in itype.regions else itype.regions[0]
-    normalized = region.strip().lower()
+    normalized = region.lower() if region.isascii() else ""
     if normalized not in itype.regions:
         raise ValidationError(
             "config.region",
@@ -236,10 +243,17 @@ def validate_ssh_key(key: str | None) -> tuple[str | None, str | None]:
             "SSH key must be a public key (this looks like a private key; never send it)",
         )
     parts = text.split()
-    if len(parts) < 2 or parts[0] not in SSH_KEY_TYPES or "\n" in text:
+    known_family = bool(parts) and parts[0].startswith(("ssh-", "ecdsa-", "sk-"))
+    if len(parts) < 2 or "\n" in text or not known_family:
         raise ValidationError(
             "sshPublicKey",
             "SSH key must be one OpenSSH public key line such as 'ssh-ed25519 AAAA... comment'",
+        )
+    if parts[0] not in SSH_KEY_TYPES:
+        raise ValidationError(
+            "sshPublicKey",
+            f"SSH key type {parts[0][:40]} is not accepted: use ssh-ed25519 or ssh-rsa "
+            f"(>= {MIN_RSA_BITS} bits), the types both clouds accept",
         )
     try:
         blob = base64.b64decode(parts[1], validate=True)
@@ -248,6 +262,13 @@ def validate_ssh_key(key: str | None) -> tuple[str | None, str | None]:
     embedded = _embedded_key_type(blob)
     if embedded != parts[0]:
         raise ValidationError("sshPublicKey", f"SSH key data does not match its type {parts[0]}")
+    if embedded == "ssh-rsa":
+        bits = _rsa_bits(blob)
+        if bits < MIN_RSA_BITS:
+            raise ValidationError(
+                "sshPublicKey",
+                f"SSH key ssh-rsa must have at least {MIN_RSA_BITS} bits (got {bits})",
+            )
     digest = base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
     return text, f"SHA256:{digest}"
 
@@ -259,6 +280,61 @@ def _embedded_key_type(blob: bytes) -> str | None:
     if length > len(blob) - 4:
         return None
     return blob[4 : 4 + length].decode("ascii", errors="replace")
+
+
+def _rsa_bits(blob: bytes) -> int:
+    """The modulus size of an OpenSSH ssh-rsa blob: string type, mpint e, mpint n."""
+    fields: list[bytes] = []
+    offset = 0
+    for _ in range(3):
+        if offset + 4 > len(blob):
+            return 0
+        length = int.from_bytes(blob[offset : offset + 4], "big")
+        fields.append(blob[offset + 4 : offset + 4 + length])
+        offset += 4 + length
+    return int.from_bytes(fields[2], "big").bit_length()
+
+
+def validate_setup_script(script: str | None) -> str | None:
+    """A first-boot script: text of at most 16 KiB, without control characters (tab, newline and
+    carriage return aside), C1 codes or bidi overrides."""
+    if script is None:
+        return None
+    if not isinstance(script, str):
+        raise ValidationError("config.setupScript", "Setup script must be text")
+    size = len(script.encode("utf-8", errors="replace"))
+    if size > MAX_SETUP_SCRIPT_BYTES:
+        raise ValidationError(
+            "config.setupScript",
+            f"Setup script must be at most {MAX_SETUP_SCRIPT_BYTES} bytes (got {size})",
+        )
+    for ch in script:
+        code = ord(ch)
+        if (code < 32 and ch not in "\t\n\r") or 0x7F <= code <= 0x9F or ch in _BIDI:
+            raise ValidationError(
+                "config.setupScript",
+                f"Setup script must be text without control characters or bidi overrides "
+                f"(found U+{code:04X})",
+            )
+    if not script.strip():
+        raise ValidationError("config.setupScript", "Setup script must not be empty")
+    return script
+
+
+def validate_idle_minutes(value: int | None, settings: Settings) -> int | None:
+    if value is None:
+        return None
+    high = settings.hard_lifetime_minutes
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not MIN_IDLE_MINUTES <= value <= high
+    ):
+        raise ValidationError(
+            "config.idleMinutes",
+            f"Idle minutes must be between {MIN_IDLE_MINUTES} and {high} (got {value})",
+        )
+    return value
 
 
 def validate_cidrs(cidrs: tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
