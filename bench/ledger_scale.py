@@ -1,17 +1,23 @@
 """API latency over big ledgers, SQLite and PostgreSQL, against raw SQL; a reaper sweep over many
 active instances. Prints figures; asserts nothing.
 
-For each database and size: bulk-load N rows (executemany in 20k batches; 90% ended, 10% live,
-100 users), then p50/p99 of GET one instance, a page of one user's list (limit 50) and the
-fleet's stats through the real app (in-process ASGI client, so no network in the figure), and the
-stats' three aggregates as raw SQL on the same connection pool (the floor). Then an idle reaper
-sweep over N active (READY, unexpired) rows: the cost of every sweep interval.
+For each database and size: bulk-load N rows created over 60 days (executemany in 20k batches;
+`--live` of them live, default 1,000: a fleet's worth; the rest ended; 100 users) and build the
+statistics rollups from them (`rollups.backfill`, as the migration does), then p50/p99 of GET one
+instance, a page of one user's list (limit 50) and the fleet's stats through the real app
+(in-process ASGI client, so no network in the figure); the statistics in-process
+(`Provisioner.statistics`) fleet-wide, for one user, and for a 7-day window with partial first
+and last days; and the old full-scan statistics (`Ledger.statistics_scan`) and the stats' three
+aggregates as raw SQL on the same connection pool (the floors). Then an idle reaper sweep over N
+active (READY, unexpired) rows: the cost of every sweep interval.
 
 PostgreSQL runs when PROVISIONER_TEST_POSTGRES_URL (or --postgres URL) is set; each run uses a
 fresh schema and drops it after.
 
 Usage: .venv/bin/python bench/ledger_scale.py [--sizes 10000,100000,1000000] [--requests N]
 """
+
+# bench: both-databases
 
 from __future__ import annotations
 
@@ -36,6 +42,7 @@ from provisioner.api.app import create_app
 from provisioner.config import Settings
 from provisioner.ledger.ledger import Ledger
 from provisioner.ledger.models import Instance
+from provisioner.ledger.rollups import backfill
 from provisioner.ops.reaper import Reaper
 from provisioner.ops.service import Provisioner
 
@@ -52,14 +59,16 @@ def percentile(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def rows(n: int, *, active: bool, now: datetime) -> Iterator[list[dict[str, Any]]]:
+def rows(
+    n: int, *, active: bool, now: datetime, live: int = 1000
+) -> Iterator[list[dict[str, Any]]]:
     rng = random.Random(6)
     types = [("AWS", "g4dn.xlarge", "0.526"), ("AZURE", "Standard_NC6", "0.9")]
     batch: list[dict[str, Any]] = []
     for i in range(n):
         provider, itype, price = types[i % 2]
         created = now - timedelta(minutes=rng.randrange(1, 60 * 24 * 60))
-        ended = not active and i % 10 != 0
+        ended = not active and (live == 0 or i % max(1, n // live) != 0)
         cost = Decimal(price) * Decimal(rng.randrange(1, 120)) / 60
         batch.append(
             {
@@ -116,13 +125,14 @@ def database(kind: str, postgres: str | None, home: Path) -> Iterator[str]:
         admin.dispose()
 
 
-def load(ledger: Ledger, n: int, *, active: bool, now: datetime) -> float:
+def load(ledger: Ledger, n: int, *, active: bool, now: datetime, live: int = 1000) -> float:
     started = time.perf_counter()
     table = Instance.__table__  # type: ignore[attr-defined]
-    for batch in rows(n, active=active, now=now):
+    for batch in rows(n, active=active, now=now, live=live):
         with ledger.engine.begin() as conn:
             conn.execute(sa.insert(table), batch)
     with ledger.engine.begin() as conn:
+        backfill(conn, now)  # bulk rows bypass the transitions that keep the rollups
         conn.exec_driver_sql("ANALYZE")
     return time.perf_counter() - started
 
@@ -146,10 +156,10 @@ def line(name: str, samples: list[float], floor: list[float] | None = None) -> s
     return text
 
 
-def api_figures(kind: str, url: str, home: Path, n: int, requests: int) -> None:
+def api_figures(kind: str, url: str, home: Path, n: int, requests: int, live: int) -> None:
     now = datetime.now(UTC)
     ledger = Ledger(url)
-    took = load(ledger, n, active=False, now=now)
+    took = load(ledger, n, active=False, now=now, live=live)
     settings = Settings(home=home, engine="simulated", database_url=url)
     service = Provisioner(settings, ledger=ledger)
     app = create_app(settings, service=service, reaper=False, pickup=False)
@@ -157,7 +167,7 @@ def api_figures(kind: str, url: str, home: Path, n: int, requests: int) -> None:
     user_token, _ = app.state.api.tokens.create("user-7")
     admin = {"Authorization": f"Bearer {token}"}
     user = {"Authorization": f"Bearer {user_token}"}
-    print(f"{kind} {n:>9,} rows (loaded in {took:.1f} s)")
+    print(f"{kind} {n:>9,} rows, {live:,} live (loaded in {took:.1f} s)")
     with TestClient(app) as client:
 
         def get(path: str, headers: dict[str, str]) -> Callable[[], Any]:
@@ -184,6 +194,20 @@ def api_figures(kind: str, url: str, home: Path, n: int, requests: int) -> None:
         floor = timed(raw, stats_requests)
         api = timed(get("/api/instances/stats", admin), stats_requests)
         print(line("GET /api/instances/stats (all)", api, floor))
+    week = {"since": now - timedelta(days=9, hours=5), "until": now - timedelta(days=2, hours=3)}
+    scan_runs = max(3, stats_requests // 4)
+    scan = timed(lambda: ledger.statistics_scan(now=now), scan_runs)
+    print(line("statistics, fleet", timed(service.statistics, requests), scan))
+    print(line("statistics, one user", timed(lambda: service.statistics("user-7"), requests)))
+    windowed_scan = timed(lambda: ledger.statistics_scan(now=now, **week), scan_runs)
+    print(
+        line(
+            "statistics, 7-day window",
+            timed(lambda: service.statistics(**week), requests),
+            windowed_scan,
+        )
+    )
+    print("  (ratios above: against the full-scan statistics, the pre-#16 query)")
     ledger.dispose()
 
 
@@ -212,6 +236,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--sweep-size", type=int, default=100_000)
+    parser.add_argument("--live", type=int, default=1000, help="live rows in each ledger")
     parser.add_argument("--postgres", default=os.environ.get("PROVISIONER_TEST_POSTGRES_URL"))
     args = parser.parse_args()
     kinds = ["sqlite"] + (["postgresql"] if args.postgres else [])
@@ -222,7 +247,7 @@ def main() -> None:
         for kind in kinds:
             for n in (int(s) for s in args.sizes.split(",")):
                 with database(kind, args.postgres, home) as url:
-                    api_figures(kind, url, home, n, args.requests)
+                    api_figures(kind, url, home, n, args.requests, args.live)
             with database(kind, args.postgres, home) as url:
                 sweep_figures(kind, url, home, args.sweep_size)
 

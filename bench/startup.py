@@ -1,6 +1,11 @@
-"""Start-up cost of the CLI against a bare interpreter (`python -c pass`). Prints figures.
+"""Start-up cost of the CLI's commands against a bare interpreter (`python -c pass`), on a ledger
+that is already at the schema head, and what each command imports (`-X importtime`: the five
+slowest top-level imports, cumulative). Prints figures; asserts nothing.
 
-Usage: .venv/bin/python bench/startup.py [--runs N]
+The ledger is a SQLite file in a temporary home, or PostgreSQL when PROVISIONER_DATABASE_URL is
+set (bench/run_all.sh runs it both ways).
+
+Usage: .venv/bin/python bench/startup.py [--runs N] [--top N]
 """
 
 from __future__ import annotations
@@ -15,34 +20,75 @@ import time
 from pathlib import Path
 
 VENV_BIN = Path(sys.executable).parent
+COMMANDS = [
+    ["--help"],
+    ["list"],
+    ["stats"],
+    ["show", "inst-000000000000"],
+    ["types"],
+]
 
 
 def median_seconds(command: list[str], runs: int, env: dict[str, str]) -> float:
     timings = []
     for _ in range(runs):
         started = time.perf_counter()
-        subprocess.run(command, check=True, capture_output=True, env=env)
+        subprocess.run(command, check=False, capture_output=True, env=env)
         timings.append(time.perf_counter() - started)
     return statistics.median(timings)
+
+
+def top_imports(args: list[str], env: dict[str, str], top: int) -> list[tuple[str, float]]:
+    """The `top` slowest third-party packages (cumulative microseconds) of one run."""
+    code = (
+        "import runpy, sys; sys.argv = ['provisioner', *sys.argv[1:]]\n"
+        "try: runpy.run_module('provisioner.cli.main', run_name='__main__')\n"
+        "except SystemExit: pass"
+    )
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    # Each package's first import, with everything it pulled in (nested packages count in
+    # their importer too); our own packages are what is being measured, so they are left out.
+    first: dict[str, float] = {}
+    for line in out.stderr.splitlines():
+        if not line.startswith("import time:") or "imported package" in line:
+            continue
+        _, cumulative, name = line.removeprefix("import time:").split("|")
+        name = name.strip()
+        if "." in name or name in ("provisioner", "stacks") or name.startswith("_"):
+            continue
+        first.setdefault(name, float(cumulative))
+    return sorted(first.items(), key=lambda r: -r[1])[:top]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--top", type=int, default=5)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as home:
         env = {**os.environ, "PROVISIONER_HOME": home, "PROVISIONER_ENGINE": "simulated"}
         provisioner = str(VENV_BIN / "provisioner")
         subprocess.run([provisioner, "list"], check=True, capture_output=True, env=env)  # migrate
         bare = median_seconds([sys.executable, "-c", "pass"], args.runs, env)
-        rows = [
-            ("python -c pass", bare),
-            ("provisioner --help", median_seconds([provisioner, "--help"], args.runs, env)),
-            ("provisioner list", median_seconds([provisioner, "list"], args.runs, env)),
-        ]
+        rows = [("python -c pass", bare, [])]
+        for command in COMMANDS:
+            seconds = median_seconds([provisioner, *command], args.runs, env)
+            rows.append(("provisioner " + command[0], seconds, top_imports(command, env, args.top)))
+    database = "PostgreSQL" if os.environ.get("PROVISIONER_DATABASE_URL") else "SQLite"
+    print(f"ledger: {database}, at the schema head; median of {args.runs} runs")
     print(f"{'command':<22}{'median ms':>12}{'x bare':>10}")
-    for name, seconds in rows:
+    for name, seconds, _ in rows:
         print(f"{name:<22}{seconds * 1000:>12.1f}{seconds / bare:>10.1f}")
+    print(f"\nslowest packages imported (cumulative ms, -X importtime, one run), top {args.top}:")
+    for name, _, imports in rows[1:]:
+        listed = ", ".join(f"{module} {us / 1000:.0f}" for module, us in imports)
+        print(f"  {name:<20} {listed}")
 
 
 if __name__ == "__main__":

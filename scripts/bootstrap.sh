@@ -29,6 +29,6 @@ want=$(cat pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "installing provisioner and its dependencies into .venv (first run takes a minute)..." >&2
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev,gcp]'
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev,all]'
   echo "$want" > "$stamp"
 fi

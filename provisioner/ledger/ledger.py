@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session, col, select
 
 from provisioner.config import private_file
+from provisioner.ledger import rollups
 from provisioner.ledger.models import Instance, InstanceEvent
 from provisioner.ledger.spend import cost_expressions, in_window, seconds_alive
 from provisioner.rules.costs import round_money
@@ -112,6 +113,15 @@ def ensure_schema(engine: sa.Engine) -> None:
         command.upgrade(config, "head")
 
 
+def instance_from_row(row: Any) -> Instance:
+    """An Instance from a RETURNING row (column names, as `metadata` maps to `meta`)."""
+    mapping = row._mapping
+    return Instance(**{attr: mapping[column.name] for attr, column in _COLUMNS.items()})
+
+
+_COLUMNS = {prop.key: prop.columns[0] for prop in sa.inspect(Instance).column_attrs}
+
+
 class Ledger:
     def __init__(self, url: str, *, migrate: bool = True):
         self.url = url
@@ -137,6 +147,11 @@ class Ledger:
                     detail=detail,
                 )
             )
+            if instance.terminated_at is not None:  # recorded already ended (imports, tests)
+                session.flush()
+                session.execute(
+                    rollups.add_ended(self.engine.dialect.name, instance.id, instance.terminated_at)
+                )
             session.commit()
             return instance
 
@@ -205,30 +220,41 @@ class Ledger:
             col(Instance.status).in_(expected_values),
             *where,
         ]
-        with Session(self.engine, expire_on_commit=False) as session:
-            if where and self.engine.dialect.name == "postgresql":
+        ending = fields.get("terminated_at") is not None
+        if ending:  # an instance ends once: its rollup counts it once
+            conditions.append(col(Instance.terminated_at).is_(None))
+        dialect = self.engine.dialect.name
+        # Every statement is built before the transaction starts: SQLite holds its write lock
+        # from the UPDATE to the commit, and other threads want the GIL meanwhile.
+        event = sa.insert(InstanceEvent).values(
+            instance_id=instance_id, type=event_type, status=target.value, at=at, detail=detail
+        )
+        rollup = rollups.add_ended(dialect, instance_id, at) if ending else None
+        # RETURNING hands back the moved row: no second read.
+        move = (
+            sa.update(Instance)
+            .where(*conditions)
+            .values(**values)
+            .returning(*Instance.__table__.columns)  # type: ignore[attr-defined]
+        )
+        with self.engine.connect() as conn:
+            if where and dialect == "postgresql":
                 # A claim: skip a row another transaction is claiming rather than queue behind it.
-                locked = session.execute(
+                locked = conn.execute(
                     sa.select(col(Instance.id)).where(*conditions).with_for_update(skip_locked=True)
                 ).first()
                 if locked is None:
-                    session.rollback()
+                    conn.rollback()
                     raise self._conflict(instance_id, expected_values)
-            result = session.execute(sa.update(Instance).where(*conditions).values(**values))
-            if result.rowcount != 1:  # type: ignore[attr-defined]
-                session.rollback()
+            row = conn.execute(move).first()
+            if row is None:
+                conn.rollback()
                 raise self._conflict(instance_id, expected_values)
-            session.add(
-                InstanceEvent(
-                    instance_id=instance_id,
-                    type=event_type,
-                    status=target.value,
-                    at=at,
-                    detail=detail,
-                )
-            )
-            session.commit()
-        return self.require(instance_id)
+            conn.execute(event)
+            if rollup is not None:
+                conn.execute(rollup)
+            conn.commit()
+        return instance_from_row(row)
 
     def _conflict(self, instance_id: str, expected_values: builtins.list[str]) -> ConflictError:
         current = self.require(instance_id)
@@ -245,13 +271,16 @@ class Ledger:
     def update(self, instance_id: str, *, at: datetime, **fields: Any) -> Instance:
         """Change fields without changing the state (outputs, error notes)."""
         with Session(self.engine, expire_on_commit=False) as session:
-            session.execute(
+            row = session.execute(
                 sa.update(Instance)
                 .where(col(Instance.id) == instance_id)
                 .values(updated_at=at, **fields)
-            )
+                .returning(*Instance.__table__.columns)  # type: ignore[attr-defined]
+            ).first()
             session.commit()
-        return self.require(instance_id)
+        if row is None:
+            raise NotFoundError(f"Instance {instance_id} not found")
+        return instance_from_row(row)
 
     def note(
         self, instance_id: str, *, event_type: str, status: Status, at: datetime, detail: str
@@ -296,10 +325,23 @@ class Ledger:
         until: datetime | None = None,
         billing: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        """The seed's statistics, by aggregate queries (definitions in the README).
+        """The seed's statistics (definitions in the README) over instances created in
+        [since, until): from rollups, the window's partial days and the live rows (rollups.py)."""
+        return rollups.statistics(
+            self.engine, now=now, user_id=user_id, since=since, until=until, billing=billing
+        )
 
-        `since`/`until` keep instances created in [since, until).
-        """
+    def statistics_scan(
+        self,
+        *,
+        now: datetime,
+        user_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        billing: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """The same statistics by aggregate queries over every row: the reference the rollups
+        are tested against (and what `statistics` did before #16)."""
         dialect = self.engine.dialect.name
         seconds = seconds_alive(dialect, now)
         compute, storage = cost_expressions(dialect, now, billing)
@@ -348,7 +390,7 @@ class Ledger:
             "average_duration_hours": round(float(avg_seconds or 0) / 3600.0, 4),
             "average_cost": round_money(total / count) if count else Decimal(0),
             "provider_breakdown": {p: n for p, n in sorted(by_provider)},
-            "instance_type_breakdown": {t: n for t, n in sorted(by_type, key=lambda r: -r[1])},
+            "instance_type_breakdown": dict(sorted(by_type, key=lambda r: (-r[1], r[0]))),
         }
 
     # -- the CLI's list: a page and how many match ------------------------------------------------

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from provisioner.engine.processes import pid_alive
-from provisioner.ledger.ledger import Ledger
+from provisioner.ledger.ledger import Ledger, instance_from_row
 from provisioner.ledger.models import Instance, InstanceEvent
 
 log = logging.getLogger(__name__)
@@ -159,10 +159,13 @@ class Leases:
                 ).first()
                 if locked is None:
                     return None
-            result = session.execute(
-                sa.update(Instance).where(*conditions).values(**self.fields(operation))
-            )
-            if result.rowcount != 1:  # type: ignore[attr-defined]
+            row = session.execute(
+                sa.update(Instance)
+                .where(*conditions)
+                .values(**self.fields(operation))
+                .returning(*Instance.__table__.columns)  # type: ignore[attr-defined]
+            ).first()
+            if row is None:
                 session.rollback()
                 return None
             session.add(
@@ -176,7 +179,7 @@ class Leases:
             )
             session.commit()
         self.hold(instance.id)
-        return self.ledger.require(instance.id)
+        return instance_from_row(row)
 
     def adopt(self, instance: Instance, operation: str) -> bool:
         """Continue an operation this process started (or one whose holder is gone)."""

@@ -11,8 +11,6 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import TypeVar
 
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
-
 from provisioner.config import Settings
 from provisioner.rules.errors import CloudError
 
@@ -26,6 +24,9 @@ def is_transient(exc: BaseException) -> bool:
 def retry_transient(call: Callable[[], T], settings: Settings) -> T:
     """Run `call`; on a transient CloudError (throttling, 5xx, a lock conflict) try again with
     exponential waits, `transient_attempts` tries in all. Other errors propagate at once."""
+    # Imported here: read-only commands never retry, so they never pay for tenacity.
+    from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+
     retrying = Retrying(
         retry=retry_if_exception(is_transient),
         stop=stop_after_attempt(settings.transient_attempts),

@@ -28,8 +28,10 @@ class Termination(ServiceCore):
         self, instance_id: str, *, reason: str = "user", on_progress: EventCallback | None = None
     ) -> InstanceOut:
         """Destroy the instance's stack; TERMINATED only once the destroy has succeeded."""
-        self.begin_terminate(instance_id, reason=reason)
-        return self.finish_terminate(instance_id, reason=reason, on_progress=on_progress)
+        claimed = self.begin_terminate(instance_id, reason=reason)
+        if _ended(claimed):
+            return self.to_out(claimed)
+        return self.to_out(self.finish_destroy(claimed, reason=reason, on_progress=on_progress))
 
     def begin_terminate(self, instance_id: str, *, reason: str = "user") -> Instance:
         """Claim the destroy (STOPPING, with this process's lease); nothing is destroyed yet.
@@ -116,7 +118,7 @@ class Termination(ServiceCore):
             raise self._destroy_failed(instance, exc) from exc
         finally:
             self.leases.drop(instance.id)
-        current = self.ledger.require(instance.id)
+        current = instance  # this process holds its lease: the row is as the claim left it
         if current.status == Status.FAILED.value:
             return self._move(
                 current,

@@ -6,7 +6,8 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
-import provisioner.ledger.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import provisioner.ledger.models
+import provisioner.ledger.rollups  # noqa: F401
 
 config = context.config
 target_metadata = SQLModel.metadata
