@@ -47,8 +47,13 @@ def missing_sdk(provider: str) -> str | None:
     """One line naming the extra to install when `provider`'s Pulumi SDK is missing, else None.
     Looks the package up without importing it (cheap, and pulumi stays unimported)."""
     package, extra = CLOUD_SDKS.get(provider.upper(), (None, None))
-    if package is None or importlib.util.find_spec(package) is not None:
+    if package is None:
         return None
+    try:
+        if importlib.util.find_spec(package) is not None:
+            return None
+    except ImportError:  # e.g. a meta-path hook that refuses it: as good as missing
+        pass
     return (
         f"Provider {provider.upper()} needs its Pulumi SDK ({package.replace('_', '-')}), which "
         f"is not installed: pip install 'provisioner[{extra}]' (or run ./scripts/bootstrap.sh)"

@@ -159,17 +159,18 @@ class Failover(ServiceCore):
             self.catalog, candidate.provider, instance.disk_size_gb
         )
         meta = {**(instance.meta or {}), "zone": candidate.zone, "spot": candidate.spot}
-        instance = self.ledger.update(
-            instance.id,
-            at=self.clock(),
-            provider=candidate.provider,
-            instance_type=candidate.instance_type,
-            region=candidate.region,
-            cost_per_hour=candidate.price_per_hour,
-            storage_price_gb_month=price_gb_month,
-            stack_name=stack_name,
-            meta=meta,
-        )
+        fields = {
+            "provider": candidate.provider,
+            "instance_type": candidate.instance_type,
+            "region": candidate.region,
+            "cost_per_hour": candidate.price_per_hour,
+            "storage_price_gb_month": price_gb_month,
+            "stack_name": stack_name,
+            "meta": meta,
+        }
+        if any(getattr(instance, name) != value for name, value in fields.items()):
+            # The first attempt usually matches what admission recorded: no write then.
+            instance = self.ledger.update(instance.id, at=self.clock(), **fields)
         attempt = start_attempt(
             self.ledger,
             InstanceAttempt(

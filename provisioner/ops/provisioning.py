@@ -179,16 +179,22 @@ class Provisioning(Failover, RemoteAccess):
         return itype.zones_in(instance.region) if itype is not None else ()
 
     def run_provision(
-        self, instance_id: str, *, on_progress: EventCallback | None = None
+        self,
+        instance_id: str,
+        *,
+        on_progress: EventCallback | None = None,
+        instance: Instance | None = None,
     ) -> InstanceOut:
-        """Run the stack's `up` for a PROVISIONING instance and carry it to READY (or FAILED)."""
-        instance = self.ledger.require(instance_id)
+        """Run the stack's `up` for a PROVISIONING instance and carry it to READY (or FAILED).
+        `instance`: the row as this process just wrote it (saves reading it again)."""
+        if instance is None or instance.id != instance_id:
+            instance = self.ledger.require(instance_id)
         if instance.status not in UP_STATES or not self.leases.adopt(instance, "up"):
             raise ConflictError(
                 f"Instance {instance_id} is {instance.status}; its up is not this process's to run"
             )
         try:
-            return self._run_provision(instance_id, on_progress=on_progress)
+            return self._run_provision(instance, on_progress=on_progress)
         finally:
             self.leases.drop(instance_id)
 
@@ -205,11 +211,13 @@ class Provisioning(Failover, RemoteAccess):
         return self.run_provision(instance_id)
 
     def _run_provision(
-        self, instance_id: str, *, on_progress: EventCallback | None = None
+        self, instance: Instance, *, on_progress: EventCallback | None = None
     ) -> InstanceOut:
-        """Try the request's candidates in order until one lands (see failover.py)."""
+        """Try the request's candidates in order until one lands (see failover.py). The first
+        attempt starts from the row this process holds; a later one re-reads it (a refused
+        attempt's clean-up changed it)."""
+        instance_id = instance.id
         while True:
-            instance = self.ledger.require(instance_id)
             attempt, instance = self.next_attempt(instance)
             try:
                 out = self._run_attempt(instance, attempt, on_progress)
@@ -232,6 +240,7 @@ class Provisioning(Failover, RemoteAccess):
                     self._clean_up_failed_up(instance_id, final, on_progress)
                     raise final from exc
                 self.record_failed_attempt(instance, attempt, exc)
+                instance = self.ledger.require(instance_id)
             except ProvisionerError as exc:  # e.g. a provider plugin could not be installed
                 failure = ProvisioningFailedError(exc.message, kind="error")
                 self._clean_up_failed_up(instance_id, failure, on_progress)
@@ -267,6 +276,7 @@ class Provisioning(Failover, RemoteAccess):
         vm_seen = threading.Event()
         if instance.status == Status.CONFIGURING.value:  # resuming an up that got this far
             vm_seen.set()
+        current = [instance]  # the row as this process last wrote it (the callback moves it)
 
         def forward(event: EngineEvent) -> None:
             if (
@@ -278,10 +288,8 @@ class Provisioning(Failover, RemoteAccess):
             ):
                 vm_seen.set()
                 try:
-                    self._move(
-                        self.ledger.require(instance_id),
-                        Status.CONFIGURING,
-                        detail="the VM exists and is booting",
+                    current[0] = self._move(
+                        current[0], Status.CONFIGURING, detail="the VM exists and is booting"
                     )
                 except ProvisionerError:
                     log.exception("could not record CONFIGURING for %s", instance_id)
@@ -293,7 +301,7 @@ class Provisioning(Failover, RemoteAccess):
             lambda: engine.up(spec, message=message, on_event=forward), self.settings
         )
         self.landed(attempt)
-        instance = self.ledger.require(instance_id)
+        instance = current[0]
         if instance.status == Status.PROVISIONING.value:
             instance = self._move(
                 instance, Status.CONFIGURING, detail="the VM exists and is booting"
@@ -310,7 +318,7 @@ class Provisioning(Failover, RemoteAccess):
             meta=meta,
         )
         try:
-            usable = self.wait_usable(instance_id)
+            usable = self.wait_usable(instance_id, instance=instance)
         except ProvisioningFailedError as exc:  # timeout or a changed host key: destroy it
             self._clean_up_failed_up(instance_id, exc, on_progress)
             raise _EndedError(exc) from exc
@@ -326,7 +334,7 @@ class Provisioning(Failover, RemoteAccess):
             where += f" zone {meta['zone']}"
         kind = "spot " if meta.get("spot") else ""
         instance = self._move(
-            self.ledger.require(instance_id),
+            instance,
             Status.READY,
             detail=f"ready at {ip}: {usable} ({kind}{instance.instance_type} in {where}, "
             f"attempt {number})",
@@ -344,7 +352,7 @@ class Provisioning(Failover, RemoteAccess):
     ) -> InstanceOut:
         """The seed's provisionInstance: returns once the instance is READY; raises if it FAILED."""
         instance = self.begin_provision(request, engine=engine)
-        return self.run_provision(instance.id, on_progress=on_progress)
+        return self.run_provision(instance.id, on_progress=on_progress, instance=instance)
 
     def _clean_up_failed_up(
         self, instance_id: str, error: CloudError, on_progress: EventCallback | None

@@ -113,11 +113,13 @@ class RemoteAccess(ServiceCore):
         except RemoteError:
             return None  # unknown: try SSH if any CIDR is allowed
 
-    def wait_usable(self, instance_id: str) -> str:
+    def wait_usable(self, instance_id: str, *, instance: Instance | None = None) -> str:
         """Block until the VM answers SSH with the pinned host key and cloud-init has finished,
         or fall back to the cloud's signal when SSH is not allowed from here. Returns the READY
-        detail; ProvisioningFailedError (timeout or a changed host key) otherwise."""
-        instance = self.ledger.require(instance_id)
+        detail; ProvisioningFailedError (timeout or a changed host key) otherwise. `instance`:
+        the row with the stack's outputs, as the caller just wrote it."""
+        if instance is None or instance.id != instance_id:
+            instance = self.ledger.require(instance_id)
         endpoint = self._endpoint(instance, revive=True)
         cidrs = list(instance.allowed_ssh_cidrs or [])
         here = self._here(endpoint, cidrs) if cidrs else None

@@ -56,9 +56,12 @@ def test_an_up_is_short_transactions_without_re_reads(service):
         instance = service.provision(make_request())
     assert instance.status == "READY"
     # The budget check reads the user's budget (none here); the INSERT of the row and its event;
-    # a note (#11); CONFIGURING (UPDATE ... RETURNING + event); the stack's outputs (UPDATE ...
-    # RETURNING); the SSH readiness wait reads the row and notes the outcome (#11); READY (UPDATE
-    # ... RETURNING + event). Each move is its own transaction with its event.
+    # a note (#11); the attempts so far and the first attempt's row (#12; the instance row already
+    # names that candidate, so it is not written again); CONFIGURING (UPDATE ... RETURNING +
+    # event); the attempt landed (#12); the stack's outputs (UPDATE ... RETURNING); the SSH
+    # readiness wait notes the outcome from the row it is handed (#11); READY (UPDATE ...
+    # RETURNING + event); the attempts, for the answer's `attempts` (#12). Each move is its own
+    # transaction with its event.
     # Admission is serialised per user: on PostgreSQL by an advisory lock (one SELECT first).
     lock = ["SELECT"] if service.ledger.engine.dialect.name == "postgresql" else []
     assert counter.verbs() == [
@@ -67,15 +70,18 @@ def test_an_up_is_short_transactions_without_re_reads(service):
         "INSERT",
         "INSERT",
         "INSERT",
-        "UPDATE",
-        "INSERT",
-        "UPDATE",
         "SELECT",
         "INSERT",
         "UPDATE",
         "INSERT",
+        "UPDATE",
+        "UPDATE",
+        "INSERT",
+        "UPDATE",
+        "INSERT",
+        "SELECT",
     ]
-    assert counter.commits == 6
+    assert counter.commits == 8
     statuses = [e.status for e in service.events(instance.id) if e.type != "instance:warning"]
     assert "CONFIGURING" in statuses and statuses[-1] == "READY"
 
@@ -86,8 +92,8 @@ def test_a_down_is_two_transitions_and_the_rollup(service):
         ended = service.terminate(instance.id)
     assert ended.status == "TERMINATED"
     # Read the row (the command names it by id), claim it (STOPPING + event), then TERMINATED +
-    # event + its day's rollup, in one transaction. On PostgreSQL the claim locks first
-    # (SELECT ... FOR UPDATE SKIP LOCKED).
+    # event + its day's rollup, in one transaction; then the attempts for the answer (#12). On
+    # PostgreSQL the claim locks first (SELECT ... FOR UPDATE SKIP LOCKED).
     claim = ["SELECT"] if service.ledger.engine.dialect.name == "postgresql" else []
     assert counter.verbs() == [
         "SELECT",
@@ -97,6 +103,7 @@ def test_a_down_is_two_transitions_and_the_rollup(service):
         "UPDATE",
         "INSERT",
         "INSERT",
+        "SELECT",
     ]
     assert counter.commits == 2
     assert service.statistics().total_provisioned == 1
@@ -127,9 +134,9 @@ def test_a_sweep_that_reaps_one(service, clock):
     # Pinned so that a regression shows: the expired rows' query, the claim (UPDATE + event; on
     # PostgreSQL after SELECT ... FOR UPDATE SKIP LOCKED), TERMINATED (UPDATE + event + rollup),
     # the recoverable and retryable rows' queries, the idle step's rows and engines, the engines in
-    # use (orphans), and the purge of day-old idempotency keys (its own commit).
+    # use (orphans), the spot instances the cloud may have taken (#12), and the purge of day-old idempotency keys (its own commit).
     assert counter.commits == 3
     assert len(counter.statements) == SWEEP_STATEMENTS[service.ledger.engine.dialect.name]
 
 
-SWEEP_STATEMENTS = {"sqlite": 12, "postgresql": 13}
+SWEEP_STATEMENTS = {"sqlite": 13, "postgresql": 14}
