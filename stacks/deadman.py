@@ -10,7 +10,7 @@ least one minute (a deadline already passed means "soon", not "never").
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 CHECK_PATH = "/usr/local/sbin/provisioner-deadman"
 UNIT_NAME = "provisioner-deadman.service"
@@ -29,9 +29,10 @@ def deadline_hhmm(hard_deadline_iso: str) -> str:
     return parse_deadline(hard_deadline_iso).strftime("%H%M")
 
 
-def check_script(hard_deadline_iso: str) -> str:
-    """The script that schedules `shutdown -h +N` for the minutes left until the deadline."""
-    deadline = parse_deadline(hard_deadline_iso)
+def check_script(hard_deadline_iso: str, *, halt_after_minutes: int = 0) -> str:
+    """The script that schedules `shutdown -h +N` for the minutes left until the deadline
+    (plus `halt_after_minutes`: on Azure the cloud's deallocating schedule goes first)."""
+    deadline = parse_deadline(hard_deadline_iso) + timedelta(minutes=halt_after_minutes)
     epoch = int(deadline.timestamp())
     label = deadline.strftime("%Y-%m-%dT%H:%M:%SZ")
     return f"""#!/bin/sh
@@ -45,9 +46,9 @@ exec shutdown -h "+$minutes" "provisioner: hard deadline {label} reached"
 """
 
 
-def shutdown_script(hard_deadline_iso: str) -> str:
+def shutdown_script(hard_deadline_iso: str, *, halt_after_minutes: int = 0) -> str:
     """The user-data / custom-data script: install the deadman, re-arm it on boot, arm it now."""
-    check = check_script(hard_deadline_iso)
+    check = check_script(hard_deadline_iso, halt_after_minutes=halt_after_minutes)
     return f"""#!/bin/sh
 # provisioner: install and arm the deadman (see stacks/deadman.py).
 cat > {CHECK_PATH} <<'PROVISIONER_DEADMAN'

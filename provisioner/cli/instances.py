@@ -95,6 +95,9 @@ def up(
         typer.Option(help="CIDR allowed to reach tcp/22; repeatable. Default: none."),
     ] = None,
     simulate: Annotated[bool, typer.Option("--simulate", help="Use the simulated engine.")] = False,
+    allow_retired: Annotated[
+        bool, typer.Option("--allow-retired", help="Try a retired type on a real cloud anyway.")
+    ] = False,
     json_output: JsonOpt = False,
 ) -> None:
     """Create an instance's stack and wait until it is READY."""
@@ -114,6 +117,7 @@ def up(
         purpose=purpose,
         ssh_public_key=_read_key(ssh_key),
         allowed_ssh_cidrs=tuple(allow_ssh_from or ()),
+        allow_retired=allow_retired,
     )
     service = make_provisioner(simulate=simulate)
     pending = service.begin_provision(request)

@@ -69,9 +69,40 @@ class StackInfo:
 
 @dataclass(frozen=True)
 class DoctorCheck:
+    """One doctor line. `ok` False fails `doctor`; a check that could not be made (offline, no
+    credentials to ask with) is ok with state "CANNOT CHECK" and says why in `detail`."""
+
     name: str
     ok: bool
     detail: str
+    state: str = ""  # PASS | FAIL | CANNOT CHECK; empty: PASS or FAIL from `ok`
+    fix: str | None = None
+
+    @property
+    def status(self) -> str:
+        return self.state or ("PASS" if self.ok else "FAIL")
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "ok": self.ok,
+            "status": self.status,
+            "detail": self.detail,
+            "fix": self.fix,
+        }
+
+
+@dataclass(frozen=True)
+class Target:
+    """What the clouds' preconditions are checked for (`Engine.preflight`, #13): an up's type
+    in its region, or (`instance_type` None) any GPU type there."""
+
+    provider: str
+    region: str
+    instance_type: str | None = None
+    vcpus: int | None = None
+    spot: bool = False
+    subnet_id: str | None = None
 
 
 @runtime_checkable
@@ -113,4 +144,9 @@ class Engine(Protocol):
 
     def doctor(self) -> list[DoctorCheck]:
         """Readiness checks; never prints or returns credential values."""
+        ...
+
+    def preflight(self, target: Target, *, cheap: bool) -> list[DoctorCheck]:
+        """What the cloud will refuse for `target` (quotas, providers, network, identity);
+        `cheap`: the subset an up runs before creating anything (#13)."""
         ...

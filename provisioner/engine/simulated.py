@@ -31,6 +31,7 @@ from provisioner.engine.base import (
 )
 from provisioner.engine.fakecloud import FakeCloud
 from provisioner.engine.mockrun import run_program
+from provisioner.engine.preflight import Target
 from provisioner.engine.processes import pid_alive
 from provisioner.rules.errors import (
     ConflictError,
@@ -303,6 +304,9 @@ class SimulatedEngine:
             )
         return stacks
 
+    def preflight(self, target: Target, *, cheap: bool) -> list[DoctorCheck]:
+        return [] if cheap else _no_preflight(target)
+
     def doctor(self) -> list[DoctorCheck]:
         return [
             DoctorCheck(
@@ -310,6 +314,17 @@ class SimulatedEngine:
             ),
             DoctorCheck("simulated state", True, str(self.root)),
         ]
+
+
+def _no_preflight(target: Target) -> list[DoctorCheck]:
+    return [
+        DoctorCheck(
+            f"{target.provider.lower()} preconditions",
+            True,
+            "simulated: the cloud's quotas and registrations are not asked",
+            state="CANNOT CHECK",
+        )
+    ]
 
 
 def _outputs_from(outputs: dict[str, Any]) -> StackOutputs:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 from provisioner.engine.base import EngineEvent, EventCallback
 from provisioner.ledger.models import Instance, InstanceOut
@@ -15,6 +16,7 @@ from provisioner.ops.service_core import ServiceCore, _iso, log, new_instance_id
 from provisioner.remote.keys import throwaway_public_key
 from provisioner.rules import lifecycle
 from provisioner.rules.billing import storage_price_gb_month
+from provisioner.rules.cloud_errors import class_for_size
 from provisioner.rules.errors import (
     CloudError,
     ConflictError,
@@ -22,9 +24,16 @@ from provisioner.rules.errors import (
     ProvisioningFailedError,
 )
 from provisioner.rules.lifecycle import Status
-from provisioner.rules.validation import ProvisionRequest, ValidRequest, validate_request
+from provisioner.rules.validation import (
+    ProvisionRequest,
+    ValidRequest,
+    refuse_retired,
+    validate_request,
+)
 from stacks.spec import VM_RESOURCE_TYPES, InstanceSpec
 
+# Where the throwaway admin key of an Azure VM without a user key is kept until READY.
+ADMIN_KEY_META = "adminPublicKey"
 # The states an up runs in: before the VM exists, and while it boots.
 UP_STATES = (Status.PROVISIONING.value, Status.CONFIGURING.value)
 
@@ -44,9 +53,13 @@ class Provisioning(ServiceCore):
         queued for any replica: `operation` "up" with no owner, claimed by `pickup`."""
         valid = self.validate(request)
         price_per_hour = valid.type.price_in(valid.region)
-        price_gb_month = storage_price_gb_month(self.catalog, valid.provider, valid.disk_size_gb)
+        price_gb_month = storage_price_gb_month(
+            self.catalog, valid.provider, valid.disk_size_gb, instance_type=valid.type.name
+        )
         self._check_budget(valid, price_per_hour, price_gb_month)
         engine_name = engine or self.default_engine
+        if not request.allow_retired and not self.engine_for(engine_name).simulated:
+            refuse_retired(valid.type, self.catalog)
         self.engine_for(engine_name).ensure_ready()
         now = self.clock()
         instance_id = new_instance_id()
@@ -64,7 +77,7 @@ class Provisioning(ServiceCore):
             storage_price_gb_month=price_gb_month,
             purpose=valid.purpose,
             tags=valid.tags,
-            meta={},
+            meta=self._first_meta(valid),
             allowed_ssh_cidrs=list(valid.allowed_ssh_cidrs),
             ssh_public_key=valid.ssh_public_key,
             ssh_key_fingerprint=valid.ssh_key_fingerprint,
@@ -87,6 +100,15 @@ class Provisioning(ServiceCore):
             self._warn(instance, f"{valid.type.name} is retired: {valid.type.note or ''}".strip())
         return instance
 
+    @staticmethod
+    def _first_meta(valid: ValidRequest) -> dict[str, Any]:
+        """Azure needs a key when passwords are off; nobody holds this one's private half. It is
+        minted once and recorded, so a resumed up declares the same osProfile (Azure refuses to
+        change the keys of an existing VM)."""
+        if valid.provider == "AZURE" and valid.ssh_public_key is None:
+            return {ADMIN_KEY_META: throwaway_public_key()}
+        return {}
+
     def _warn(self, instance: Instance, message: str) -> None:
         log.info("%s: %s", instance.id, message)
         self.ledger.note(
@@ -98,10 +120,9 @@ class Provisioning(ServiceCore):
         )
 
     def _spec(self, instance: Instance) -> InstanceSpec:
-        ssh_public_key = instance.ssh_public_key
+        ssh_public_key = instance.ssh_public_key or (instance.meta or {}).get(ADMIN_KEY_META)
         if ssh_public_key is None and instance.provider == "AZURE":
-            # Azure needs a key when passwords are off; nobody holds this one's private half.
-            ssh_public_key = throwaway_public_key()
+            ssh_public_key = throwaway_public_key()  # a row made before the key was recorded
         return InstanceSpec(
             instance_id=instance.id,
             provider=instance.provider,
@@ -115,11 +136,24 @@ class Provisioning(ServiceCore):
             ssh_public_key=ssh_public_key,
             allowed_ssh_cidrs=tuple(instance.allowed_ssh_cidrs),
             tags=dict(instance.tags),
-            image=self.settings.aws_ami
+            subnet_id=self.settings.aws_subnet_for(instance.region)
             if instance.provider == "AWS"
-            else self.settings.azure_image,
-            subnet_id=self.settings.aws_subnet_id if instance.provider == "AWS" else None,
+            else None,
+            **self._image_fields(instance),
         )
+
+    def _image_fields(self, instance: Instance) -> dict[str, Any]:
+        """The image: settings' override, else the catalog's image for the type's GPU family
+        (#13): Azure's URN and driver extension, AWS's root size for the data-disk layout."""
+        image = self.catalog.image_for(instance.provider, instance.instance_type)
+        if instance.provider == "AWS":
+            custom = self.settings.aws_ami_for(instance.region)
+            if custom or image is None:
+                return {"image": custom}
+            return {"root_disk_gb": image.root_disk_gb}
+        if self.settings.azure_image or image is None:
+            return {"image": self.settings.azure_image}
+        return {"image": image.ref, "gpu_driver_extension": image.extension}
 
     def run_provision(
         self, instance_id: str, *, on_progress: EventCallback | None = None
@@ -183,6 +217,13 @@ class Provisioning(ServiceCore):
                 lambda: engine.up(spec, message=message, on_event=forward), self.settings
             )
         except CloudError as exc:
+            itype = self.catalog.get(instance.provider, instance.instance_type)
+            exc.kind = class_for_size(
+                exc.kind,
+                instance.provider,
+                exc.provider_code,
+                size_retired=itype is not None and itype.retired,
+            )
             self._clean_up_failed_up(instance_id, exc, on_progress)
             raise
         except ProvisionerError as exc:  # e.g. a provider plugin could not be installed
