@@ -100,6 +100,13 @@ def doctor(
     simulate: Annotated[
         bool, typer.Option("--simulate", help="Check the simulated engine.")
     ] = False,
+    provider: Annotated[
+        str | None, typer.Option(help="Check this cloud's preconditions for an up (aws|azure).")
+    ] = None,
+    instance_type: Annotated[
+        str | None, typer.Option(help="...for this type (its family's vCPU quota).")
+    ] = None,
+    region: Annotated[str | None, typer.Option(help="...in this region.")] = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Check the engine, backend, ledger and credentials (never prints secret values)."""
@@ -109,6 +116,7 @@ def doctor(
     from provisioner.cli.render import out, print_json
     from provisioner.engine import create_engine
     from provisioner.engine.base import DoctorCheck
+    from provisioner.engine.preflight_targets import preflight_target
     from provisioner.rules.errors import ProvisionerError
 
     settings = load_settings(simulate=simulate)
@@ -124,16 +132,22 @@ def doctor(
     except Exception as exc:  # report, don't crash: this is the diagnosis command
         checks.append(DoctorCheck("ledger", False, str(exc).splitlines()[0]))
     try:
-        checks.extend(create_engine(settings.engine, settings).doctor())
+        engine = create_engine(settings.engine, settings)
+        checks.extend(engine.doctor())
+        if provider:
+            target = preflight_target(settings, provider, region, instance_type)
+            checks.extend(engine.preflight(target, cheap=False))
     except ProvisionerError as exc:
         checks.append(DoctorCheck("engine", False, exc.message))
     ok = all(c.ok for c in checks)
     if json_output:
-        print_json({"success": ok, "checks": [c.__dict__ for c in checks]})
+        print_json({"success": ok, "checks": [c.to_json() for c in checks]})
     else:
+        marks = {"PASS": "[green]PASS[/green]", "FAIL": "[red]FAIL[/red]"}
         for c in checks:
-            mark = "[green]ok[/green]  " if c.ok else "[red]FAIL[/red]"
-            out.print(f"{mark} {c.name}: {escape(c.detail)}")
+            mark = marks.get(c.status, "[yellow]CANNOT CHECK[/yellow]")
+            fix = f" [bold]Fix:[/bold] {escape(c.fix)}" if c.fix and not c.ok else ""
+            out.print(f"{mark} {c.name}: {escape(c.detail)}{fix}")
     if not ok:
         raise typer.Exit(1)
 

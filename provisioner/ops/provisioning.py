@@ -8,7 +8,8 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from provisioner.engine.base import EngineEvent, EventCallback
+from provisioner.engine.base import Engine, EngineEvent, EventCallback, Target
+from provisioner.engine.preflight import as_line, refusal
 from provisioner.ledger.models import Instance, InstanceOut
 from provisioner.ops.leases import QUEUED, RELEASED
 from provisioner.ops.retries import destroy_backoff, retry_transient
@@ -213,6 +214,8 @@ class Provisioning(ServiceCore):
 
         message = f"provisioner up {instance.id} (user {instance.user_id}, task {instance.task_id})"
         try:
+            if instance.status == Status.PROVISIONING.value:
+                self._preflight(engine, spec)
             outputs = retry_transient(
                 lambda: engine.up(spec, message=message, on_event=forward), self.settings
             )
@@ -255,6 +258,22 @@ class Provisioning(ServiceCore):
             instance, Status.READY, detail=f"ready at {ip}", ready_at=self.clock(), **RELEASED
         )
         return self.to_out(instance)
+
+    def _preflight(self, engine: Engine, spec: InstanceSpec) -> None:
+        """The cheap checks (the family's quota, resource providers registered) before anything
+        is created: a FAIL refuses the up with the same line `doctor` prints (#13)."""
+        target = Target(
+            provider=spec.provider,
+            region=spec.region,
+            instance_type=spec.instance_type,
+            vcpus=getattr(self.catalog.get(spec.provider, spec.instance_type), "vcpus", None),
+            spot=spec.spot,
+            subnet_id=spec.subnet_id,
+        )
+        refused = refusal(engine.preflight(target, cheap=True))
+        if refused is not None:
+            kind = "quota" if "quota" in refused.name else "auth"
+            raise ProvisioningFailedError(as_line(refused), kind=kind)
 
     def provision(
         self,
