@@ -301,6 +301,12 @@ def _stack_ls(cli: RecordingCommand, call: Call) -> CommandResult:
     )
 
 
+def _stack_export(cli: RecordingCommand, call: Call) -> CommandResult:
+    """A state with nothing pending (tests of cut-short creates record their own)."""
+    cli.stack(call)
+    return ok(json.dumps({"version": 3, "deployment": {"resources": []}}))
+
+
 def _cancel(cli: RecordingCommand, call: Call) -> CommandResult:
     cli.cancelled.set()
     return ok(f"The currently running update for '{call.flag('--stack')}' has been canceled!")
@@ -317,6 +323,7 @@ DEFAULT_HANDLERS: dict[str, Handler] = {
     "stack history": _stack_history,
     "stack ls": _stack_ls,
     "cancel": _cancel,
+    "stack export": _stack_export,
 }
 
 
