@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     transient_attempts: int = Field(default=3, ge=1, description="tries per call on throttling")
     transient_wait_seconds: float = Field(default=2, ge=0)
     orphan_grace_minutes: float = Field(default=30, ge=0)
+    # gc (#13): the reaper collects instances ended longer ago than this, once a day.
+    gc_older_than_days: float = Field(default=30, gt=0)
+    gc_every_hours: float = Field(default=24, gt=0)
 
     # REST API (`provisioner serve`, #3): provisions/destroys run at once, and where events go.
     max_parallel: int = Field(default=8, ge=1, le=256)

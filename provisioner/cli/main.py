@@ -11,7 +11,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from provisioner.cli import costs, info, instances, reap, serve, tokens
+from provisioner.cli import costs, gc, info, instances, reap, serve, tokens
 
 
 class ProvisionerGroup(TyperGroup):
@@ -49,6 +49,7 @@ reap.register(app)
 costs.register(app)
 serve.register(app)
 tokens.register(app)
+gc.register(app)
 
 
 def main() -> None:

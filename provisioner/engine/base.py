@@ -146,6 +146,16 @@ class Engine(Protocol):
         """Readiness checks; never prints or returns credential values."""
         ...
 
+    def remove_stack(self, stack_name: str) -> bool:
+        """Remove an empty (destroyed) stack and its history from the backend (`gc`, #13);
+        False when there is no such stack. Refuses a stack that still holds resources."""
+        ...
+
+    @property
+    def keeps_history_in_backend(self) -> bool:
+        """True where the backend is the users' audit trail (Pulumi Cloud): gc keeps stacks."""
+        ...
+
     def preflight(self, target: Target, *, cheap: bool) -> list[DoctorCheck]:
         """What the cloud will refuse for `target` (quotas, providers, network, identity);
         `cheap`: the subset an up runs before creating anything (#13)."""

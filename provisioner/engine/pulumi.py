@@ -28,6 +28,7 @@ import logging
 import os
 import re
 import secrets
+import shutil
 import signal
 import threading
 from collections.abc import Callable, Mapping
@@ -227,6 +228,23 @@ class PulumiEngine:
             stack.import_stack(auto.Deployment(version=exported.version, deployment=deployment))
         except auto_errors.CommandError as exc:
             raise failure(CloudError, exc, []) from exc
+
+    @property
+    def keeps_history_in_backend(self) -> bool:
+        return is_cloud(self.settings.effective_backend_url)
+
+    def remove_stack(self, stack_name: str) -> bool:
+        """`pulumi stack rm --yes` (no --force: the CLI refuses a stack holding resources),
+        then the stack's local workspace directory."""
+        workspace = self._workspace(stack_name, _no_program)
+        try:
+            workspace.remove_stack(stack_name)
+        except auto_errors.StackNotFoundError:
+            return False
+        except auto_errors.CommandError as exc:
+            raise failure(CloudError, exc, []) from exc
+        shutil.rmtree(workspace.work_dir, ignore_errors=True)
+        return True
 
     # -- preflight -------------------------------------------------------------------------
 

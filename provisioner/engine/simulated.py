@@ -304,6 +304,19 @@ class SimulatedEngine:
             )
         return stacks
 
+    keeps_history_in_backend = False
+
+    def remove_stack(self, stack_name: str) -> bool:
+        path = self.root / f"{stack_name}.json"
+        if not path.exists():
+            return False
+        if self._stack(stack_name).data.get("resources"):
+            raise DestroyFailedError(
+                f"[simulated] stack {stack_name} still holds resources; destroy it first"
+            )
+        path.unlink(missing_ok=True)
+        return True
+
     def preflight(self, target: Target, *, cheap: bool) -> list[DoctorCheck]:
         return [] if cheap else _no_preflight(target)
 
