@@ -307,6 +307,20 @@ def _stack_export(cli: RecordingCommand, call: Call) -> CommandResult:
     return ok(json.dumps({"version": 3, "deployment": {"resources": []}}))
 
 
+def _stack_rm(cli: RecordingCommand, call: Call) -> CommandResult:
+    """`stack rm --yes S`: refused, as the CLI does, while the stack holds resources."""
+    name = call.args[-1]
+    if name not in cli.stacks:
+        fail(f"error: no stack named '{name}' found")
+    if cli.stacks[name].resources:
+        fail(
+            f"error: '{name}' still has resources; removal rejected. Possible actions:\n"
+            "- Make sure that 'gpu-provisioner' is the correct project"
+        )
+    del cli.stacks[name]
+    return ok(f"Stack '{name}' has been removed!")
+
+
 def _cancel(cli: RecordingCommand, call: Call) -> CommandResult:
     cli.cancelled.set()
     return ok(f"The currently running update for '{call.flag('--stack')}' has been canceled!")
@@ -324,6 +338,7 @@ DEFAULT_HANDLERS: dict[str, Handler] = {
     "stack ls": _stack_ls,
     "cancel": _cancel,
     "stack export": _stack_export,
+    "stack rm": _stack_rm,
 }
 
 
