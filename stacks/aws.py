@@ -15,12 +15,12 @@ import pulumi_aws.ec2 as ec2
 from stacks.deadman import shutdown_script
 from stacks.disks import AWS_DATA_DEVICE, data_disk_script
 from stacks.spec import (
+    DATA_MOUNT,
     OUTPUT_CLOUD_INSTANCE_ID,
     OUTPUT_METADATA,
     OUTPUT_PRIVATE_IP,
     OUTPUT_PUBLIC_IP,
     VM_CREATE_TIMEOUT_MINUTES,
-    DATA_MOUNT,
     InstanceSpec,
 )
 

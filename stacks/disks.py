@@ -28,7 +28,8 @@ if [ -n "$data_disk" ]; then
   blkid "$data_disk" >/dev/null 2>&1 || mkfs.ext4 -q -L provisioner-data "$data_disk"
   mkdir -p {DATA_MOUNT}
   uuid=$(blkid -s UUID -o value "$data_disk")
-  grep -q "$uuid" /etc/fstab || echo "UUID=$uuid {DATA_MOUNT} ext4 defaults,nofail 0 2" >> /etc/fstab
+  grep -q "$uuid" /etc/fstab || \\
+    echo "UUID=$uuid {DATA_MOUNT} ext4 defaults,nofail 0 2" >> /etc/fstab
   mount {DATA_MOUNT} && chmod 1777 {DATA_MOUNT}
 fi
 """

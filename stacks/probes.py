@@ -65,7 +65,9 @@ def aws_program(probe: AwsProbe) -> Callable[[], None]:
                 "subnet",
                 lambda: list(
                     ec2.get_subnets(
-                        filters=[ec2.GetSubnetsFilterArgs(name="subnet-id", values=[probe.subnet_id])],
+                        filters=[
+                            ec2.GetSubnetsFilterArgs(name="subnet-id", values=[probe.subnet_id])
+                        ],
                         opts=opts,
                     ).ids
                 ),

@@ -72,7 +72,7 @@ def arm_server(responses: dict[str, Any]) -> Iterator[str]:
     """A real HTTP server on 127.0.0.1 answering `/subscriptions/<id><path>` from `responses`."""
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             prefix = f"/subscriptions/{SUBSCRIPTION}"
             body = responses.get(path[len(prefix) :]) if path.startswith(prefix) else None

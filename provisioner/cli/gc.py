@@ -12,7 +12,8 @@ from provisioner.cli.instances import JsonOpt
 
 def gc(
     older_than: Annotated[
-        str, typer.Option("--older-than", help="Collect instances that ended before this: 30d, 12h.")
+        str,
+        typer.Option("--older-than", help="Collect instances that ended before this: 30d, 12h."),
     ] = "30d",
     remove_stacks: Annotated[
         bool,
@@ -35,8 +36,8 @@ def gc(
         window = parse_window(older_than)
     except ValueError as exc:
         raise ValidationError("olderThan", str(exc)) from exc
-    result = collect(make_provisioner(simulate=simulate), older_than=window,
-                     remove_stacks=remove_stacks)  # fmt: skip
+    service = make_provisioner(simulate=simulate)
+    result = collect(service, older_than=window, remove_stacks=remove_stacks)
     if json_output:
         print_json({"success": not result.failed, "gc": result.to_json()})
     else:

@@ -44,12 +44,19 @@ from pulumi import automation as auto
 from pulumi.automation import errors as auto_errors
 
 from provisioner.config import Settings
+from provisioner.engine import pulumi_leaks as leaks
 from provisioner.engine.base import (
     DoctorCheck,
     EventCallback,
     HistoryEntry,
     StackInfo,
     StackOutputs,
+)
+from provisioner.engine.preflight import Target
+from provisioner.engine.preflight_targets import (
+    preflight_target,
+    secrets_problem,
+    shared_secrets_check,
 )
 from provisioner.engine.pulumi_cli import CliCommand, find_or_install_cli
 from provisioner.engine.pulumi_doctor import (
@@ -61,13 +68,6 @@ from provisioner.engine.pulumi_doctor import (
     file_backend_path,
     is_cloud,
     passphrase_check,
-)
-from provisioner.engine import pulumi_leaks as leaks
-from provisioner.engine.preflight import Target
-from provisioner.engine.preflight_targets import (
-    preflight_target,
-    secrets_problem,
-    shared_secrets_check,
 )
 from provisioner.engine.pulumi_events import EventRelay, error_line, failure
 from provisioner.engine.pulumi_leaks import pending_vm_creates
@@ -84,6 +84,7 @@ from provisioner.rules.errors import (
     ProvisioningFailedError,
 )
 from stacks import program_for
+from stacks.probes import AwsProbe, aws_program
 from stacks.spec import (
     OUTPUT_CLOUD_INSTANCE_ID,
     OUTPUT_METADATA,
@@ -95,7 +96,6 @@ from stacks.spec import (
     VM_CREATE_TIMEOUT_MINUTES,
     InstanceSpec,
 )
-from stacks.probes import AwsProbe, aws_program
 
 log = logging.getLogger(__name__)
 

@@ -118,9 +118,7 @@ def run_azure(
     root = f"{base_url.rstrip('/')}/subscriptions/{subscription}/providers"
     headers = {"Authorization": f"Bearer {bearer}"}
     with httpx.Client(headers=headers, timeout=20, transport=transport) as client:
-        providers = {
-            ns: _get(client, f"{root}/{ns}", PROVIDERS_API) for ns in AZURE_PROVIDERS
-        }
+        providers = {ns: _get(client, f"{root}/{ns}", PROVIDERS_API) for ns in AZURE_PROVIDERS}
         usages = None
         if target.instance_type or not cheap:
             usages = _get(

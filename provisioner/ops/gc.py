@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from provisioner.ledger import archive
+from provisioner.ledger.models import Instance
 from provisioner.ops.service import Provisioner
 from provisioner.ops.service_core import _iso
 from provisioner.rules.errors import ProvisionerError
@@ -57,12 +58,13 @@ class GcResult:
 
 
 def parse_window(text: str) -> timedelta:
-    """"30d", "12h", "90m" -> timedelta; ValueError naming the rule otherwise."""
+    """ "30d", "12h", "90m" -> timedelta; ValueError naming the rule otherwise."""
     value = text.strip().lower()
     units = {"d": "days", "h": "hours", "m": "minutes"}
     if len(value) < 2 or value[-1] not in units or not value[:-1].isdigit():
-        raise ValueError(f"--older-than must be a number of days, hours or minutes (30d, 12h, "
-                         f"90m), got {text!r}")  # fmt: skip
+        raise ValueError(
+            f"--older-than must be a number of days, hours or minutes (30d, 12h, 90m), got {text!r}"
+        )
     window = timedelta(**{units[value[-1]]: int(value[:-1])})
     if window <= timedelta(0):
         raise ValueError(f"--older-than must be positive, got {text!r}")
@@ -82,8 +84,7 @@ def collect(
         done: list[str] = []
         for instance in batch:
             try:
-                _collect_one(service, instance.id, instance.engine, instance.stack_name, result,
-                             remove_stacks=remove_stacks, now=now)  # fmt: skip
+                _collect_one(service, instance, result, remove_stacks=remove_stacks, now=now)
             except ProvisionerError as exc:
                 result.failed.append({"instanceId": instance.id, "error": exc.message})
                 continue
@@ -99,15 +100,14 @@ def collect(
 
 def _collect_one(
     service: Provisioner,
-    instance_id: str,
-    engine_name: str,
-    stack_name: str,
+    instance: Instance,
     result: GcResult,
     *,
     remove_stacks: bool,
     now: datetime,
 ) -> None:
-    engine = service.engine_for(engine_name)
+    engine = service.engine_for(instance.engine)
+    stack_name = instance.stack_name
     entries = engine.history(stack_name) or []
     keep = engine.keeps_history_in_backend and not remove_stacks
     removed = False if keep else engine.remove_stack(stack_name)
@@ -121,7 +121,7 @@ def _collect_one(
         note = "provisioner gc: no stack left in the backend"
     archive.save_history(
         service.ledger,
-        instance_id,
+        instance.id,
         [
             {
                 "version": e.version,

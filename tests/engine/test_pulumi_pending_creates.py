@@ -80,9 +80,7 @@ def test_when_the_cloud_cannot_be_asked_the_pending_create_is_not_forgotten(
     engine: PulumiEngine, cli: Any, make_spec: Callable[..., InstanceSpec], recorded: dict
 ) -> None:
     engine.up(make_spec(), message="m")
-    runner = ReplayRunner(
-        {"aws:ec2/getInstances:getInstances": {"error": "dial tcp: i/o timeout"}}
-    )
+    runner = ReplayRunner({"aws:ec2/getInstances:getInstances": {"error": "dial tcp: i/o timeout"}})
     engine._run_probe = runner  # type: ignore[method-assign]
     with pytest.raises(CloudError) as err:
         engine.recover("inst-0001")

@@ -29,9 +29,7 @@ def catalog() -> Catalog:
 def test_every_current_type_maps_to_exactly_one_image(catalog: Catalog) -> None:
     for itype in catalog.types:
         images = [
-            image
-            for image in catalog.images.get(itype.provider, ())
-            if itype.name in image.types
+            image for image in catalog.images.get(itype.provider, ()) if itype.name in image.types
         ]
         if itype.retired:
             continue
