@@ -109,6 +109,8 @@ PASSPHRASE_VARS = ("PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE")
 TAG_NAME_MAX, TAG_VALUE_MAX = 40, 256  # Pulumi Cloud's limits
 HISTORY_PAGE_SIZE, HISTORY_MAX_PAGES = 100, 50
 PREFLIGHT_CACHE = timedelta(minutes=10)
+TAG_LIVE = "provisioner:live"  # on a stack from its up until its destroy succeeds
+CLI_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"  # `stack ls --json` lastUpdate
 
 _installed_plugins: set[tuple[str, str]] = set()  # (name, version), once per process
 _plugins_lock = threading.Lock()
@@ -167,6 +169,7 @@ class PulumiEngine:
         try:
             stack = self._select(stack_name)
             stack.destroy(message=message, on_event=relay, color="never", show_secrets=False)
+            _untag_live(stack)
         except auto_errors.StackNotFoundError:
             log.info("destroy %s: no such stack, nothing to do", stack_name)
         except auto_errors.CommandError as exc:
@@ -306,14 +309,39 @@ class PulumiEngine:
     def list_stacks(self) -> list[StackInfo]:
         """The project's stacks. Tags are left empty: reading them costs a CLI call per stack,
         and a stack's name is already its instance id."""
+        workspace = self._workspace(PROJECT_WORKSPACE, None)
+        if is_cloud(self.settings.effective_backend_url):
+            return self._live_stacks(workspace)
         try:
-            summaries = self._workspace(PROJECT_WORKSPACE, None).list_stacks()
+            summaries = workspace.list_stacks()
         except auto_errors.CommandError as exc:
             raise failure(CloudError, exc, []) from exc
         return [
             StackInfo(name=s.name, resource_count=s.resource_count, last_update=_utc(s.last_update))
             for s in summaries
         ]
+
+    def _live_stacks(self, workspace: auto.LocalWorkspace) -> list[StackInfo]:
+        """On Pulumi Cloud gc keeps destroyed stacks (the audit trail), so listing them all
+        every sweep would grow forever: list only those tagged live (set at up, removed when a
+        destroy succeeds). A stack whose destroy failed keeps the tag, so it is still swept."""
+        args = ["stack", "ls", "--json", "--tag", f"{TAG_LIVE}=true"]
+        try:
+            result = workspace.pulumi_command.run(args, workspace.work_dir, workspace.env_vars)
+        except auto_errors.CommandError as exc:
+            raise failure(CloudError, exc, []) from exc
+        stacks = []
+        for item in json.loads(result.stdout or "[]"):
+            last = item.get("lastUpdate")
+            stacks.append(
+                StackInfo(
+                    name=item["name"],
+                    resource_count=item.get("resourceCount"),
+                    last_update=_utc(datetime.strptime(last, CLI_TIME)) if last else None,
+                    tags={TAG_LIVE: "true"},
+                )
+            )
+        return stacks
 
     def doctor(self) -> list[DoctorCheck]:
         url = self.settings.effective_backend_url
@@ -544,7 +572,12 @@ def _write_project_file(work_dir: Path, backend_url: str) -> None:
 def _tag_stack(stack: auto.Stack, spec: InstanceSpec) -> None:
     """Stack tags for the console and `stack ls --tag`; best effort, since DIY backends in
     older CLIs refuse tags ("stack tags not supported in diy mode")."""
-    tags = {TAG_USER_ID: spec.user_id, TAG_TASK_ID: spec.task_id, TAG_INSTANCE_ID: spec.instance_id}
+    tags = {
+        TAG_USER_ID: spec.user_id,
+        TAG_TASK_ID: spec.task_id,
+        TAG_INSTANCE_ID: spec.instance_id,
+        TAG_LIVE: "true",
+    }
     for name, value in tags.items():
         if not value:
             continue
@@ -553,6 +586,14 @@ def _tag_stack(stack: auto.Stack, spec: InstanceSpec) -> None:
         except auto_errors.CommandError as exc:
             log.info("stack %s left untagged: %s", stack.name, error_line([], str(exc)))
             return
+
+
+def _untag_live(stack: auto.Stack) -> None:
+    """The destroy succeeded: the stack leaves the live listing (best effort)."""
+    try:
+        stack.remove_tag(TAG_LIVE)
+    except auto_errors.CommandError as exc:
+        log.info("stack %s keeps its live tag: %s", stack.name, error_line([], str(exc)))
 
 
 # -- results -------------------------------------------------------------------------------

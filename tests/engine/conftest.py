@@ -215,6 +215,9 @@ def _stack_tag(cli: RecordingCommand, call: Call) -> CommandResult:
     stack = cli.stack(call)
     if not cli.tags_supported:
         fail("error: stack tags not supported in diy mode")
+    if call.args[2] == "rm":
+        stack.tags.pop(call.args[3], None)
+        return ok()
     assert call.args[2] == "set", call.args
     stack.tags[call.args[3]] = call.args[4]
     return ok()
@@ -285,6 +288,9 @@ def _stack_history(cli: RecordingCommand, call: Call) -> CommandResult:
 
 
 def _stack_ls(cli: RecordingCommand, call: Call) -> CommandResult:
+    """`stack ls --json`, filtered by `--tag name=value` as the CLI does."""
+    wanted = call.flag("--tag")
+    name, _, value = (wanted or "").partition("=")
     return ok(
         json.dumps(
             [
@@ -296,6 +302,7 @@ def _stack_ls(cli: RecordingCommand, call: Call) -> CommandResult:
                     "resourceCount": stack.resources,
                 }
                 for stack in cli.stacks.values()
+                if not wanted or stack.tags.get(name) == value
             ]
         )
     )

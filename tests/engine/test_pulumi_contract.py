@@ -59,6 +59,7 @@ def test_up_runs_the_expected_cli_sequence(
         "stack tag",
         "stack tag",
         "stack tag",
+        "stack tag",  # provisioner:live, until a destroy succeeds (#13)
         "up",
         "stack output",  # the SDK reads outputs after up: masked, then --show-secrets
         "stack output",
@@ -75,6 +76,7 @@ def test_up_runs_the_expected_cli_sequence(
         ["stack", "tag", "set", "provisioner:user-id", "alice", "--stack", "inst-0001"],
         ["stack", "tag", "set", "provisioner:task-id", "task-42", "--stack", "inst-0001"],
         ["stack", "tag", "set", "provisioner:instance-id", "inst-0001", "--stack", "inst-0001"],
+        ["stack", "tag", "set", "provisioner:live", "true", "--stack", "inst-0001"],
     ]
     up = cli.one("up").args
     assert up[:3] == ["up", "--yes", "--skip-preview"]
@@ -150,7 +152,11 @@ def test_stack_tag_values_are_truncated_and_empty_ones_skipped(
 ) -> None:
     engine.up(make_spec(task_id=None, user_id="u" * 300), message="m")
     tags = {c.args[3]: c.args[4] for c in cli.of("stack tag")}
-    assert tags == {"provisioner:user-id": "u" * 256, "provisioner:instance-id": "inst-0001"}
+    assert tags == {
+        "provisioner:user-id": "u" * 256,
+        "provisioner:instance-id": "inst-0001",
+        "provisioner:live": "true",
+    }
     assert all(len(name) <= 40 for name in tags)
 
 
@@ -467,7 +473,8 @@ def test_destroy_keeps_the_stack_and_its_history(
 
     engine.destroy("inst-0001", message="provisioner down inst-0001 (user)", on_event=seen.append)
 
-    assert cli.verbs() == ["stack select", "destroy", "stack history"]
+    assert cli.verbs() == ["stack select", "destroy", "stack history", "stack tag"]
+    assert cli.one("stack tag").args[:4] == ["stack", "tag", "rm", "provisioner:live"]
     destroy = cli.one("destroy").args
     assert destroy[:3] == ["destroy", "--skip-preview", "--yes"]
     assert destroy[destroy.index("--message") + 1] == "provisioner down inst-0001 (user)"

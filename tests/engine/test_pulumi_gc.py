@@ -73,3 +73,20 @@ def test_a_stack_that_still_holds_resources_is_never_removed(
         engine.remove_stack("inst-0001")
     assert "still has resources" in err.value.message
     assert "inst-0001" in cli.stacks
+
+
+def test_on_pulumi_cloud_the_orphan_sweep_lists_only_live_stacks(
+    cli: Any, engine_home: Path, make_spec: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """gc keeps destroyed stacks on Pulumi Cloud, so the sweep's listing must not grow with
+    them: `stack ls --tag provisioner:live=true` lists what is up or whose destroy failed."""
+    monkeypatch.setenv("PULUMI_ACCESS_TOKEN", "pul-test")
+    settings = Settings(home=engine_home, pulumi_backend_url="https://api.pulumi.com")
+    engine = PulumiEngine(settings, pulumi_command=cli)
+    for n in range(3):
+        engine.up(make_spec(instance_id=f"inst-{n}"), message="m")
+    engine.destroy("inst-0", message="down")
+    engine.destroy("inst-1", message="down")
+    assert {s.name for s in engine.list_stacks()} == {"inst-2"}
+    assert cli.of("stack ls")[-1].flag("--tag") == "provisioner:live=true"
+    assert {"inst-0", "inst-1", "inst-2"} <= set(cli.stacks)  # kept: the audit trail
