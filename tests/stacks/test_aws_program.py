@@ -271,3 +271,11 @@ def test_outputs(make_spec, run):
         "dataMount": "/data",
     }
     assert re.fullmatch(r"sg-[0-9a-f]{17}", metadata["securityGroupId"])
+
+
+def test_the_user_data_is_valid_shell(make_spec, run):
+    import subprocess
+
+    user_data = run(make_spec(root_disk_gb=75)).one(INSTANCE).inputs["userData"]
+    checked = subprocess.run(["sh", "-n"], input=user_data, text=True, capture_output=True)
+    assert checked.returncode == 0, checked.stderr
