@@ -12,6 +12,7 @@ so the Azure checks read the ARM REST API instead (provisioner/engine/pulumi_pre
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,14 +61,13 @@ def aws_program(probe: AwsProbe) -> Callable[[], None]:
                 lambda: _caller(pulumi_aws.get_caller_identity(opts=opts)),
             )
         if probe.network and probe.subnet_id:
+            subnet: str = probe.subnet_id
             _ask(
                 out,
                 "subnet",
                 lambda: list(
                     ec2.get_subnets(
-                        filters=[
-                            ec2.GetSubnetsFilterArgs(name="subnet-id", values=[probe.subnet_id])
-                        ],
+                        filters=[ec2.GetSubnetsFilterArgs(name="subnet-id", values=[subnet])],
                         opts=opts,
                     ).ids
                 ),
@@ -98,20 +98,15 @@ def aws_program(probe: AwsProbe) -> Callable[[], None]:
                     ),
                 )
         for code in probe.quota_codes:
-            _ask(
-                out,
-                f"quota:{code}",
-                lambda code=code: _quota(
-                    servicequotas.get_service_quota(service_code="ec2", quota_code=code, opts=opts)
-                ),
-            )
+            _ask(out, f"quota:{code}", functools.partial(_quota, code, opts))
         if probe.instance_id:
+            tags = {probe.tag_key: probe.instance_id}
             _ask(
                 out,
                 "taggedInstances",
                 lambda: list(
                     ec2.get_instances(
-                        instance_tags={probe.tag_key: probe.instance_id},
+                        instance_tags=tags,
                         instance_state_names=["pending", "running", "stopping", "stopped"],
                         opts=opts,
                     ).ids
@@ -125,5 +120,6 @@ def _caller(result: Any) -> dict[str, Any]:
     return {"accountId": result.account_id, "arn": result.arn}
 
 
-def _quota(result: Any) -> dict[str, Any]:
+def _quota(code: str, opts: pulumi.InvokeOptions) -> dict[str, Any]:
+    result = servicequotas.get_service_quota(service_code="ec2", quota_code=code, opts=opts)
     return {"value": result.value, "name": result.quota_name}

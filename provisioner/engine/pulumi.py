@@ -207,7 +207,7 @@ class PulumiEngine:
             exported = stack.export_stack()
         except auto_errors.CommandError as exc:
             raise failure(CloudError, exc, []) from exc
-        deployment = exported.deployment or {}
+        deployment = dict(exported.deployment or {})
         pending = pending_vm_creates(deployment)
         aws_pending = [op for op in pending if op["resource"]["type"] == leaks.AWS_VM]
         region = leaks.aws_region(deployment)

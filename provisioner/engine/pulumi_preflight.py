@@ -83,7 +83,7 @@ def azure_subscription() -> str | None:
 def default_token() -> str:
     """A management-plane token from azure-identity's DefaultAzureCredential."""
     try:
-        from azure.identity import DefaultAzureCredential  # type: ignore[import-not-found]
+        from azure.identity import DefaultAzureCredential
     except ImportError as exc:
         raise LookupError(
             "azure-identity is not installed: pip install 'provisioner[azure]' to let doctor "
