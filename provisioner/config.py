@@ -6,6 +6,7 @@ behind their backs except the cloud SDKs' own credential chains.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -81,6 +82,19 @@ class Settings(BaseSettings):
     )
     webhook_urls: str = Field(default="", description="comma-separated URLs to POST events to")
     webhook_secret: SecretStr | None = Field(default=None, description="HMAC key for webhooks")
+    # What one client may cost the API (#10; docs/api-hardening.md).
+    max_body_bytes: int = Field(
+        default=65536, ge=1024, le=64 * 1024 * 1024, description="largest request body (413)"
+    )
+    rate_limit: str = Field(
+        default="", description="per-token request rate, e.g. '20/second' (429); empty: none"
+    )
+
+    # Reaching the VM (#11): how long CONFIGURING may last, how long a terminated instance's key
+    # files are kept, and where `--allow-ssh-from me` asks for this machine's public address.
+    ready_timeout_seconds: float = Field(default=600, gt=0)
+    key_grace_minutes: float = Field(default=60, ge=0)
+    myip_url: str = "https://checkip.amazonaws.com"
 
     @field_validator("home", mode="after")
     @classmethod
@@ -130,6 +144,17 @@ class Settings(BaseSettings):
     def ensure_home(self) -> Path:
         self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
         return self.home
+
+
+def private_file(path: Path) -> Path:
+    """Create `path` if missing, mode 0600 whatever the umask, and make an existing one 0600:
+    ledgers (token hashes, SSH keys), passphrase and key files (#10)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    return path
 
 
 def region_map(value: str | None) -> RegionMap:

@@ -12,7 +12,7 @@ import pulumi
 import pulumi_aws
 import pulumi_aws.ec2 as ec2
 
-from stacks.deadman import shutdown_script
+from stacks.deadman import aws_user_data
 from stacks.disks import AWS_DATA_DEVICE, data_disk_script
 from stacks.spec import (
     DATA_MOUNT,
@@ -20,6 +20,7 @@ from stacks.spec import (
     OUTPUT_METADATA,
     OUTPUT_PRIVATE_IP,
     OUTPUT_PUBLIC_IP,
+    SSH_USERS,
     VM_CREATE_TIMEOUT_MINUTES,
     InstanceSpec,
 )
@@ -133,6 +134,7 @@ def program(spec: InstanceSpec) -> None:
         opts=opts,
     )
 
+    user_data, user_data_base64 = aws_user_data(spec, SSH_USERS["AWS"], disks=data_disk_script())
     key_name: pulumi.Output[str] | None = None
     if spec.ssh_public_key:
         key_pair = ec2.KeyPair(
@@ -176,7 +178,8 @@ def program(spec: InstanceSpec) -> None:
         ),
         # An OS-initiated shutdown (the deadman's) terminates the instance: nothing left billing.
         instance_initiated_shutdown_behavior="terminate",
-        user_data=shutdown_script(spec.hard_deadline) + data_disk_script(),
+        user_data=user_data,
+        user_data_base64=user_data_base64,
         tags=tags,
         volume_tags=tags,
         opts=opts.merge(

@@ -19,12 +19,13 @@ import pulumi_azure_native.devtestlab as devtestlab
 import pulumi_azure_native.network as network
 import pulumi_azure_native.resources as resources
 
-from stacks.deadman import deadline_hhmm, shutdown_script
+from stacks.deadman import deadline_hhmm, user_data
 from stacks.spec import (
     OUTPUT_CLOUD_INSTANCE_ID,
     OUTPUT_METADATA,
     OUTPUT_PRIVATE_IP,
     OUTPUT_PUBLIC_IP,
+    SSH_USERS,
     VM_CREATE_TIMEOUT_MINUTES,
     InstanceSpec,
 )
@@ -38,7 +39,7 @@ _LOADED = (
     devtestlab.GlobalSchedule,
 )
 
-ADMIN_USERNAME = "azureuser"
+ADMIN_USERNAME = SSH_USERS["AZURE"]
 
 # Microsoft's Ubuntu-HPC 22.04 image: the NVIDIA driver, CUDA and InfiniBand stack preinstalled
 # (the counterpart of AWS's Deep Learning Base AMI), free (no marketplace plan to accept), Gen2,
@@ -177,9 +178,7 @@ def program(spec: InstanceSpec) -> None:
             computer_name=re.sub(r"[^A-Za-z0-9-]", "-", vm_name)[:63],
             admin_username=ADMIN_USERNAME,
             custom_data=base64.b64encode(
-                shutdown_script(
-                    spec.hard_deadline, halt_after_minutes=OS_HALT_AFTER_DEALLOCATE_MINUTES
-                ).encode()
+                user_data(spec, ADMIN_USERNAME, halt_after_minutes=OS_HALT_AFTER_DEALLOCATE_MINUTES)
             ).decode(),
             linux_configuration=compute.LinuxConfigurationArgs(
                 disable_password_authentication=True,

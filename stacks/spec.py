@@ -39,6 +39,15 @@ VM_RESOURCE_TYPES = (
     "gcp:compute/instance:Instance",
 )
 
+# The login user of each provider's default image (AWS DLAMI: ubuntu; Azure: the admin user the
+# program creates). One table for the programs, the ledger's sshUser and the SSH layer; a new
+# provider adds its row here.
+SSH_USERS: dict[str, str] = {"AWS": "ubuntu", "AZURE": "azureuser"}
+
+
+def ssh_user_for(provider: str) -> str | None:
+    return SSH_USERS.get(provider.upper())
+
 
 @dataclass(frozen=True)
 class InstanceSpec:

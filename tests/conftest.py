@@ -5,11 +5,17 @@ The ledger, service, reaper and API tests (tests/integration, tests/api) run onc
 through the `database` parameter. PostgreSQL runs when PROVISIONER_TEST_POSTGRES_URL names a
 server (`.ci/run` starts one); without it those cases are skipped with that reason. Each test
 worker gets its own schema, migrated once; each test starts from empty tables (TRUNCATE).
+
+PROVISIONER_TEST_DATE_SHIFT_DAYS=N moves every wall clock the tests see N days ahead: this
+process's at once (time-machine, ticking; the monotonic clock is left alone), and every Python
+subprocess's through tests/clockshift/sitecustomize.py, put on PYTHONPATH here. `.ci/run` runs
+the suite once as is and once shifted by a year, so no test can depend on today's date.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,10 +26,29 @@ from factories import FakeClock
 from sqlmodel import SQLModel
 
 from provisioner.config import Settings
+from provisioner.engine import sim_sshd
 from provisioner.ledger.ledger import Ledger
 from provisioner.ops.service import Provisioner
 
-BOTH_DATABASES = ("tests/integration/", "tests/api/")
+sys.path.insert(0, str(Path(__file__).parent / "clockshift"))
+import clockshift_travel
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    value = os.environ.get(clockshift_travel.ENV)
+    if not clockshift_travel.shift_days(value):
+        return
+    clockshift_travel.start_shift(value)
+    paths = [str(clockshift_travel.DIRECTORY), os.environ.get("PYTHONPATH", "")]
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    days = clockshift_travel.shift_days(os.environ.get(clockshift_travel.ENV))
+    return f"wall clock shifted {days} days ahead ({clockshift_travel.ENV})" if days else None
+
+
+BOTH_DATABASES = ("tests/integration/", "tests/api/", "tests/hardening/")
 POSTGRES_ONLY = ("tests/replicas/",)  # several `serve` processes share a server's ledger
 NO_POSTGRES = (
     f"PostgreSQL not configured: set {POSTGRES_ENV}=postgresql://user:pass@host/db "
@@ -83,7 +108,7 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database: str | None) -> Path:
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database: str | None) -> Iterator[Path]:
     """A private data dir, also exported (with the ledger URL) so CLI commands and subprocesses
     use it."""
     home = tmp_path / "home"
@@ -98,7 +123,10 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database: str | None) 
         monkeypatch.delenv(name, raising=False)
     if database is not None:
         monkeypatch.setenv("PROVISIONER_DATABASE_URL", database)
-    return home
+    yield home
+    # Power off the simulated VMs a test left running (their sshd outlives the test otherwise).
+    for folder in sim_sshd.existing(home):
+        sim_sshd.stop(folder)
 
 
 @pytest.fixture

@@ -8,9 +8,13 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from provisioner.api import routes_costs, routes_instances, routes_meta
 from provisioner.api.errors import install_error_handlers
+from provisioner.api.guard import RequestGuard
+from provisioner.api.methods import AllowMiddleware
+from provisioner.api.openapi import document_limits
 from provisioner.api.sse import EventHub
 from provisioner.api.state import ApiState
 from provisioner.api.webhooks import WebhookSender
@@ -101,14 +105,22 @@ def create_app(
                 stop.set()
         state.close()
 
-    app = FastAPI(
+    app = FastAPIOffline(  # Swagger UI and ReDoc served from packaged files, never a CDN
         title="provisioner",
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
     )
     app.state.api = state
+    app.add_middleware(
+        RequestGuard,
+        verify=state.tokens.verify,
+        max_body_bytes=settings.max_body_bytes,
+        rate_limit=settings.rate_limit,
+    )
+    app.add_middleware(AllowMiddleware, routes_of=app)
     install_error_handlers(app)
+    document_limits(app, settings, service.catalog)
     app.include_router(routes_instances.router)
     app.include_router(routes_meta.router)
     app.include_router(routes_costs.router)

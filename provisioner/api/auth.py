@@ -7,10 +7,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from provisioner.api.guard import PRINCIPAL
 from provisioner.api.state import ApiState, get_state
 from provisioner.ledger.models import InstanceOut
 from provisioner.ledger.tokens import Principal
-from provisioner.rules.errors import NotFoundError, PermissionDeniedError
+from provisioner.rules.errors import NotFoundError, PermissionDeniedError, shown_id
 from provisioner.rules.validation import validate_id
 
 bearer = HTTPBearer(
@@ -24,6 +25,9 @@ def principal(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     state: Annotated[ApiState, Depends(get_state)],
 ) -> Principal:
+    verified = request.scope.get("state", {}).get(PRINCIPAL)
+    if isinstance(verified, Principal):  # checked by the guard before the body was read
+        return verified
     token = credentials.credentials if credentials is not None else None
     return state.tokens.verify(token)
 
@@ -52,7 +56,7 @@ def owned_instance(state: ApiState, caller: Principal, instance_id: str) -> Inst
     try:
         instance = state.service.get(instance_id)
     except NotFoundError:
-        raise NotFoundError(f"Instance {instance_id} not found") from None
+        raise NotFoundError(f"Instance {shown_id(instance_id)} not found") from None
     if not caller.admin and instance.user_id != caller.user_id:
-        raise NotFoundError(f"Instance {instance_id} not found")
+        raise NotFoundError(f"Instance {shown_id(instance_id)} not found")
     return instance

@@ -66,6 +66,8 @@ LABELS = {
     "config.tags": "Tags",
     "config.sshPublicKey": "SSH key",
     "config.allowedSshCidrs": "Allowed SSH CIDRs",
+    "config.setupScript": "Setup script",
+    "config.idleMinutes": "Idle minutes",
     "userId": "User id",
     "taskId": "Task id",
     "purpose": "Purpose",
@@ -199,6 +201,12 @@ def install_error_handlers(app: FastAPI) -> None:
         response = _response(exc.status_code, envelope(code, message))
         for name, value in (exc.headers or {}).items():
             response.headers[name] = value
+        if exc.status_code == 405:  # every method of the path, not just one route's (#10)
+            from provisioner.api.methods import allowed_methods
+
+            methods = allowed_methods(_request.app, _request.url.path)
+            if methods:
+                response.headers["Allow"] = ", ".join(methods)
         return response
 
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -11,7 +11,7 @@ from provisioner.ledger.models import InstanceOut
 from provisioner.rules.errors import ValidationError
 
 DEFAULT_PAGE = 100
-MAX_PAGE = 500
+MAX_PAGE = 1000
 
 
 def encode_cursor(last: InstanceOut) -> str:

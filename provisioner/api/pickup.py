@@ -1,11 +1,12 @@
 """The pickup loop: every `serve` replica takes recorded ups that no live process runs (#6).
 
 A POST records its request before replying. The replica that got it runs the up when it has a
-free worker; otherwise it leaves the request queued (`operation` "up", no lease owner) and any
-replica with a free worker claims it here. A replica that dies mid-up leaves a stale lease (its
-heartbeat stops; on the same host its pid is gone at once): the next replica to look claims the
-row from that owner and finishes the up. Claims are conditional UPDATEs after
-`SELECT ... FOR UPDATE SKIP LOCKED` (`Leases.claim`), so of several replicas exactly one wins.
+free worker; otherwise it leaves the request queued (`operation` "queued", its lease held by the
+replica that queued it) and any replica with a free worker claims it here, whoever queued it. A
+replica that dies mid-up leaves a stale lease (its heartbeat stops; on the same host its pid is
+gone at once): the next replica to look claims the row from that owner and finishes the up.
+Claims are conditional UPDATEs after `SELECT ... FOR UPDATE SKIP LOCKED` (`Leases.claim`), so of
+several replicas exactly one wins.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from provisioner.api.workers import Workers
 from provisioner.ledger.models import Instance
+from provisioner.ops.leases import QUEUED
 from provisioner.ops.provisioning import UP_STATES
 from provisioner.ops.service import Provisioner
 
@@ -34,7 +36,7 @@ class Pickup:
         query = (
             select(Instance)
             .where(col(Instance.status).in_(UP_STATES))
-            .where(self.service.leases.maybe_stale())
+            .where(self.service.leases.maybe_stale() | (col(Instance.operation) == QUEUED))
             .order_by(col(Instance.created_at), col(Instance.id))
             .limit(limit)
         )
@@ -51,21 +53,23 @@ class Pickup:
         for instance in self.candidates(limit=free * 4):
             if started >= free:
                 break
-            queued = instance.lease_owner is None and instance.operation == "up"
-            if not queued and not leases.is_stale(instance):
+            queued = instance.operation == QUEUED
+            unowned = instance.lease_owner is None  # queued before queues had owners
+            if not queued and not unowned and not leases.is_stale(instance):
                 continue  # a live replica runs it
             claimed = leases.claim(
                 instance,
                 operation="up",
                 event_type="instance:claimed",
                 detail="queued up picked up"
-                if queued
+                if queued or unowned
                 else f"taking over the interrupted up of {instance.lease_owner}",
-                stale_owner=not queued,
+                stale_owner=not queued and not unowned,
+                queued=queued,
             )
             if claimed is None:
                 continue  # another replica got there first
-            self.workers.resume(claimed.id, interrupted=not queued)
+            self.workers.resume(claimed.id, interrupted=not (queued or unowned))
             started += 1
         return started
 

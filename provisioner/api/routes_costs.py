@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query
 
 from provisioner.api.auth import Caller, State, acting_user
-from provisioner.api.schemas import ErrorOut, _In, _Out
+from provisioner.api.schemas import ErrorOut, WholeNumber, _In, _Out
 from provisioner.ledger.tokens import Principal
 from provisioner.ops.budgets import BudgetOut
 from provisioner.rules.errors import PermissionDeniedError
@@ -20,7 +20,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorOut},
     404: {"model": ErrorOut},
 }
-UserPath = Annotated[str, Path(description="The user the budget applies to")]
+UserPath = Annotated[
+    str, Path(description="The user the budget applies to", pattern=r"^[A-Za-z0-9._-]{1,64}$")
+]
 
 
 class CostReportEnvelope(_Out):
@@ -31,7 +33,7 @@ class CostReportEnvelope(_Out):
 class BudgetIn(_In):
     daily_usd: float | None = None
     monthly_usd: float | None = None
-    max_instances: int | None = None
+    max_instances: WholeNumber | None = None
 
 
 class BudgetEnvelope(_Out):

@@ -26,8 +26,9 @@ from provisioner.api.schemas import (
 )
 from provisioner.api.sse import parse_last_event_id, stream_events
 from provisioner.api.state import ApiState
+from provisioner.ledger.admission import KeyTakenError
 from provisioner.ledger.idempotency import validate_key
-from provisioner.ledger.models import Instance, InstanceOut
+from provisioner.ledger.models import InstanceOut
 from provisioner.rules.errors import ConflictError, ProvisionerError, ValidationError
 from provisioner.rules.lifecycle import Status, parse_status
 from provisioner.rules.validation import ProvisionRequest
@@ -65,6 +66,8 @@ def _request(body: ProvisionIn, user_id: str) -> ProvisionRequest:
         purpose=body.purpose,
         ssh_public_key=config.ssh_public_key,
         allowed_ssh_cidrs=tuple(config.allowed_ssh_cidrs or ()),
+        setup_script=config.setup_script,
+        idle_minutes=config.idle_minutes,
     )
 
 
@@ -74,25 +77,23 @@ def _begin(
     """Record the request (or find the one this Idempotency-Key made) and start its up here,
     or, when every worker here is busy, queue it for any replica's pickup loop (#6).
 
+    The key is claimed in the transaction that records the instance (`ledger/admission.py`), so
+    of two requests with one key, on any replicas, one records and the other replays it.
     Returns (the instance, the running up or None, whether this is a replay).
     """
     service = state.service
-
-    def record() -> tuple[Instance, Future[InstanceOut] | None]:
-        here = wait or state.workers.free() > 0
-        instance = service.begin_provision(request, hold=here)
-        return instance, state.workers.provision(instance.id) if here else None
-
-    if key is None:
-        instance, future = record()
-        return service.to_out(instance), future, False
-    with state.idempotency_lock:
+    if key is not None:
+        service.validate(request)  # a replay still refuses a body that is not valid (400)
         earlier = state.idempotency.lookup(request.user_id, key)
         if earlier is not None:
             return service.get(earlier), state.workers.pending(earlier), True
-        instance, future = record()
-        state.idempotency.remember(request.user_id, key, instance.id)
-        return service.to_out(instance), future, False
+    here = wait or state.workers.free() > 0
+    try:
+        instance = service.begin_provision(request, hold=here, idempotency_key=key)
+    except KeyTakenError as taken:
+        return service.get(taken.instance_id), state.workers.pending(taken.instance_id), True
+    future = state.workers.provision(instance.id) if here else None
+    return service.to_out(instance), future, False
 
 
 async def _outcome(state: ApiState, instance_id: str, future: Future[InstanceOut]) -> InstanceOut:
@@ -155,21 +156,27 @@ def list_instances(
     ] = None,
     status: Annotated[str | None, Query(description="Only instances in this status")] = None,
     limit: Annotated[
-        int | None, Query(ge=1, le=MAX_PAGE, description="Page size (default: everything)")
+        int, Query(ge=1, le=MAX_PAGE, description=f"Page size (default {DEFAULT_PAGE})")
+    ] = DEFAULT_PAGE,
+    cursor: Annotated[
+        str | None,
+        Query(
+            description="nextCursor of the previous page",
+            max_length=512,
+            pattern=r"^[A-Za-z0-9_-]+$",
+        ),
     ] = None,
-    cursor: Annotated[str | None, Query(description="nextCursor of the previous page")] = None,
 ) -> InstanceList:
-    """Newest first. Without `limit` or `cursor`, every match (the seed's behaviour)."""
+    """Newest first, a page at a time (at most `limit`): follow `nextCursor` for the rest."""
     user = acting_user(caller, user_id, everyone=True)
     try:
-        wanted = parse_status(status) if status else None
+        if status and not status.isascii():
+            raise ValueError(f"Status must be one of {', '.join(Status)} (got {status!r})")
+        wanted = parse_status(status) if status is not None else None
     except ValueError as exc:
         raise ValidationError("status", str(exc)) from None
-    if limit is None and cursor is None:
-        instances = state.service.list(user, wanted)
-        return InstanceList(instances=instances, count=len(instances))
     after = decode_cursor(cursor) if cursor else None
-    instances, more = state.service.page(user, wanted, limit=limit or DEFAULT_PAGE, after=after)
+    instances, more = state.service.page(user, wanted, limit=limit, after=after)
     next_cursor = encode_cursor(instances[-1]) if more and instances else None
     return InstanceList(instances=instances, count=len(instances), next_cursor=next_cursor)
 
@@ -223,9 +230,12 @@ async def terminate(
         begun = await run_in_threadpool(service.begin_terminate, instance_id, reason="api")
         if begun.status == Status.TERMINATED or begun.terminated_at is not None:
             response.status_code = 200
-            return TerminateOut(
-                message="Instance already terminated", instance=service.to_out(begun)
+            message = (
+                "Queued provisioning cancelled; nothing was created"
+                if begun.error_code == "CANCELLED" and begun.status == Status.FAILED
+                else "Instance already terminated"
             )
+            return TerminateOut(message=message, instance=service.to_out(begun))
     future = state.workers.terminate(instance_id, reason="api")
     response.headers["Location"] = _location(instance_id)
     if not wait:
@@ -256,7 +266,7 @@ def extend(instance_id: str, body: ExtendIn, caller: Caller, state: State) -> In
 )
 def set_status(instance_id: str, body: StatusIn, caller: Caller, state: State) -> InstanceEnvelope:
     owned_instance(state, caller, instance_id)
-    wanted = body.status.strip().upper()
+    wanted = body.status.upper() if body.status.isascii() else ""
     if wanted not in (Status.RUNNING, Status.READY):
         raise ValidationError(
             "status",

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from provisioner.ledger.models import EventOut, InstanceOut, StatisticsOut
+
+
+def _integral(value: Any) -> Any:
+    """4.0 is the integer 4 in JSON (and JSON Schema); 4.5 and "4" stay refused (strict)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_integral)]
 
 
 class _In(BaseModel):
@@ -24,19 +34,30 @@ class ConfigIn(_In):
     provider: str = Field(description="AWS or AZURE (case-insensitive)")
     instance_type: str = Field(description="A type from GET /api/instance-types")
     region: str | None = Field(default=None, description="Default us-east-1 / eastus")
-    disk_size_gb: int | None = Field(
+    disk_size_gb: WholeNumber | None = Field(
         default=None, alias="diskSizeGB", description="30..4096 GB (default 100)"
     )
-    auto_terminate_minutes: int | None = Field(
+    auto_terminate_minutes: WholeNumber | None = Field(
         default=None, description="5..120 minutes by default (default 60)"
     )
     tags: dict[str, str] | None = Field(
         default=None,
         description="At most 40; key 1..128 without <>%&\\?/ or reserved prefixes; value ..256",
     )
-    ssh_public_key: str | None = Field(default=None, description="One OpenSSH public key line")
+    ssh_public_key: str | None = Field(
+        default=None,
+        description="One OpenSSH ssh-ed25519 or ssh-rsa (>= 2048 bits) public key line; without "
+        "it the server makes a key pair whose private half stays on the server",
+    )
     allowed_ssh_cidrs: list[str] | None = Field(
         default=None, description="CIDRs allowed to reach tcp/22 (default: no inbound at all)"
+    )
+    setup_script: str | None = Field(
+        default=None, description="Run at first boot through cloud-init; text, at most 16 KiB"
+    )
+    idle_minutes: int | None = Field(
+        default=None,
+        description="Stop the VM after this many minutes with no GPU use, SSH session or command",
     )
 
 
@@ -50,7 +71,7 @@ class ProvisionIn(_In):
 
 
 class ExtendIn(_In):
-    minutes: int = Field(description="Push expiresAt back by this many minutes")
+    minutes: WholeNumber = Field(description="Push expiresAt back by this many minutes")
 
 
 class StatusIn(_In):

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from fastapi import Request
 
@@ -25,8 +24,6 @@ class ApiState:
     workers: Workers
     hub: EventHub
     webhooks: WebhookSender | None = None
-    # Serialises check-then-create for Idempotency-Key within this process.
-    idempotency_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def close(self) -> None:
         self.workers.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import re
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -33,3 +34,21 @@ def default_user() -> str:
     except (KeyError, OSError):
         return "local"
     return name if re.fullmatch(r"[A-Za-z0-9._-]{1,64}", name) else "local"
+
+
+def parse_when(field_name: str, value: str | None) -> datetime | None:
+    """A date (2026-11-26) or ISO time (2026-11-26T10:00Z); naive means UTC."""
+    if value is None:
+        return None
+    from provisioner.rules.errors import ValidationError, shown
+
+    text = value.strip()
+    try:
+        moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    except ValueError:
+        raise ValidationError(
+            field_name,
+            f"--{field_name} must be a date (2026-11-26) or an ISO time (2026-11-26T10:00Z); "
+            f"got {shown(value)}",
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -2,31 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from provisioner.cli.context import parse_when as parse_when  # used by stats and list too
 from provisioner.cli.instances import JsonOpt
-
-
-def parse_when(field_name: str, value: str | None) -> datetime | None:
-    """A date (2026-11-26) or ISO time (2026-11-26T10:00Z); naive means UTC."""
-    if value is None:
-        return None
-    from provisioner.rules.errors import ValidationError
-
-    text = value.strip()
-    try:
-        moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
-    except ValueError:
-        raise ValidationError(
-            field_name,
-            f"--{field_name} must be a date (2026-11-26) or an ISO time (2026-11-26T10:00Z); "
-            f"got {value!r}",
-        ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def cost_report(
@@ -44,11 +26,17 @@ def cost_report(
     from provisioner.cli.context import make_provisioner
     from provisioner.cli.render import money, out, print_json
 
+    if html is not None and not html.expanduser().parent.is_dir():
+        from provisioner.rules.errors import ValidationError
+
+        raise ValidationError(
+            "html", f"--html {html}: the directory {html.expanduser().parent} does not exist"
+        )
     report = make_provisioner().cost_report(days=days, by=by.strip().lower(), user_id=user)
     if html is not None:
         from provisioner.pricing.cost_report_html import render_html
 
-        html.write_text(render_html(report), encoding="utf-8")
+        html.expanduser().write_text(render_html(report), encoding="utf-8")
     if json_output:
         print_json({"success": True, "report": report})
         return

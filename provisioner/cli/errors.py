@@ -7,13 +7,12 @@ import sys
 
 from provisioner.rules.errors import (
     BudgetExceededError,
-    InvalidTransitionError,
     NotFoundError,
     ProvisionerError,
     ValidationError,
 )
 
-BAD_INPUT = (ValidationError, NotFoundError, InvalidTransitionError, BudgetExceededError)
+BAD_INPUT = (ValidationError, NotFoundError, BudgetExceededError)
 
 
 def exit_code_for(exc: BaseException) -> int | None:
@@ -34,11 +33,19 @@ def one_line(exc: BaseException) -> str:
         first = errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "settings"
         return f"setting PROVISIONER_{where.upper()}: {first.get('msg')}"
-    return str(exc).splitlines()[0]
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f" {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror}{where}"
+    lines = str(exc).splitlines()
+    detail = lines[0] if lines else ""
+    # not a typed error: a bug or an unexpected failure; say what it was, in one line
+    return f"unexpected {type(exc).__name__}: {detail} (PROVISIONER_DEBUG=1 shows the traceback)"
 
 
 def report_error(exc: BaseException, *, json_mode: bool) -> None:
-    line = one_line(exc)
+    from provisioner.cli.render import inert
+
+    line = inert(one_line(exc))
     print(f"error: {line}", file=sys.stderr)
     if json_mode:
         code = exc.code if isinstance(exc, ProvisionerError) else "VALIDATION_ERROR"

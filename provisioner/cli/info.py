@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -51,19 +51,23 @@ def stats(
 
 def types(
     provider: Annotated[str | None, typer.Option(help="aws or azure.")] = None,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="Also list retired types (after the available ones).")
+    ] = False,
     json_output: JsonOpt = False,
 ) -> None:
-    """The instance type catalog: GPU, vCPU, RAM, $/hour, regions."""
+    """The instance types you can use: GPU, vCPU, RAM, $/hour, regions (--all: retired too)."""
     from rich.table import Table
 
     from provisioner.cli.context import load_settings
-    from provisioner.cli.render import out, print_json
+    from provisioner.cli.render import cell, emit, per_hour, print_json
     from provisioner.rules.catalog import load_catalog
     from provisioner.rules.validation import validate_provider
 
     catalog = load_catalog(home=load_settings().home)  # a refreshed catalog wins (#5)
     wanted = validate_provider(provider) if provider else None
-    rows = catalog.for_provider(wanted)
+    listed = catalog.for_provider(wanted)
+    rows = [t for t in listed if not t.retired] + [t for t in listed if t.retired and show_all]
     if json_output:
         print_json(
             {
@@ -79,46 +83,53 @@ def types(
         header_style="bold",
         caption=f"on-demand Linux list prices as of {catalog.prices_as_of}",
     )
-    for column in ("PROVIDER", "TYPE", "GPU", "VCPU", "RAM GB", "$/HOUR", "REGIONS", "NOTE"):
+    for column in ("PROVIDER", "TYPE", "GPU", "VCPU", "RAM GB", "PRICE", "REGIONS", "NOTE"):
         table.add_column(column)
     for t in rows:
-        note = f"[red]retired[/red] {t.note or ''}" if t.retired else (t.note or "")
+        note = t.note or ""
+        if t.retired and not note.lower().startswith("retired"):
+            note = f"Retired. {note}".strip()
         table.add_row(
-            t.provider,
-            t.name,
-            t.gpu_label(),
+            cell(t.provider),
+            cell(t.name),
+            cell(t.gpu_label()),
             str(t.vcpus),
             str(t.ram_gb),
-            f"{t.price_per_hour:.3f}",
-            ", ".join(t.regions[:4]) + (" …" if len(t.regions) > 4 else ""),
-            note,
+            per_hour(float(t.price_per_hour)),
+            cell(", ".join(t.regions)),
+            cell(note),
+            style="dim" if t.retired else None,
         )
-    out.print(table)
+    if not show_all and any(t.retired for t in listed):
+        table.caption = f"{table.caption}; retired types: --all"
+    emit(table)
 
 
 def doctor(
+    provider: Annotated[
+        list[str] | None,
+        typer.Option(help="Check only this cloud (repeatable). Default: those with credentials."),
+    ] = None,
     simulate: Annotated[
         bool, typer.Option("--simulate", help="Check the simulated engine.")
     ] = False,
-    provider: Annotated[
-        str | None, typer.Option(help="Check this cloud's preconditions for an up (aws|azure).")
-    ] = None,
     instance_type: Annotated[
-        str | None, typer.Option(help="...for this type (its family's vCPU quota).")
+        str | None,
+        typer.Option(help="Check the clouds' preconditions for an up of this type (its quota)."),
     ] = None,
     region: Annotated[str | None, typer.Option(help="...in this region.")] = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Check the engine, backend, ledger and credentials (never prints secret values)."""
-    from rich.markup import escape
-
     from provisioner.cli.context import load_settings
-    from provisioner.cli.render import out, print_json
+    from provisioner.cli.render import print_json, say
     from provisioner.engine import create_engine
     from provisioner.engine.base import DoctorCheck
     from provisioner.engine.preflight_targets import preflight_target
     from provisioner.rules.errors import ProvisionerError
+    from provisioner.rules.validation import validate_provider
 
+    wanted = {validate_provider(p) for p in provider or []}
     settings = load_settings(simulate=simulate)
     checks = [DoctorCheck("settings", True, f"data dir {settings.home}, engine {settings.engine}")]
     try:
@@ -131,25 +142,71 @@ def doctor(
         )
     except Exception as exc:  # report, don't crash: this is the diagnosis command
         checks.append(DoctorCheck("ledger", False, str(exc).splitlines()[0]))
+    from provisioner.cli.doctor_files import privacy_check
+
+    checks.append(privacy_check(settings.home))
     try:
         engine = create_engine(settings.engine, settings)
         checks.extend(engine.doctor())
-        if provider:
-            target = preflight_target(settings, provider, region, instance_type)
-            checks.extend(engine.preflight(target, cheap=False))
+        if instance_type:
+            for cloud in sorted(wanted) or _providers_of(instance_type):
+                target = preflight_target(settings, cloud, region, instance_type)
+                checks.extend(engine.preflight(target, cheap=False))
     except ProvisionerError as exc:
         checks.append(DoctorCheck("engine", False, exc.message))
-    ok = all(c.ok for c in checks)
+    rows = cloud_scope(checks, wanted)
+    ok = all(state != "FAIL" for state, _ in rows)
     if json_output:
-        print_json({"success": ok, "checks": [c.to_json() for c in checks]})
+        print_json(
+            {
+                "success": ok,
+                "checks": [c.__dict__ | {"state": state.lower()} for state, c in rows],
+            }
+        )
     else:
-        marks = {"PASS": "[green]PASS[/green]", "FAIL": "[red]FAIL[/red]"}
-        for c in checks:
-            mark = marks.get(c.status, "[yellow]CANNOT CHECK[/yellow]")
-            fix = f" [bold]Fix:[/bold] {escape(c.fix)}" if c.fix and not c.ok else ""
-            out.print(f"{mark} {c.name}: {escape(c.detail)}{fix}")
+        for state, c in rows:
+            fix = f" Fix: {c.fix}" if c.fix and state == "FAIL" else ""
+            say(f"{state:<14} {c.name}: {c.detail}{fix}")
     if not ok:
         raise typer.Exit(1)
+
+
+def cloud_scope(checks: list[Any], wanted: set[str]) -> list[tuple[str, Any]]:
+    """(state, check) per check: ok, FAIL, or "not configured" for a cloud nobody asked for
+    whose credentials are absent. With `wanted` clouds, only theirs are checked, and a missing
+    one fails; without, the clouds that have credentials are the ones in use."""
+    rows: list[tuple[str, Any]] = []
+    clouds = [c for c in checks if c.name.endswith(" credentials")]
+    for c in checks:
+        cloud = c.name.removesuffix(" credentials").upper() if c in clouds else None
+        if cloud is None:
+            rows.append((_state(c), c))
+        elif wanted and cloud not in wanted:
+            continue
+        elif c.ok:
+            rows.append(("ok", c))
+        else:
+            rows.append(("FAIL" if wanted else "not configured", c))
+    if clouds and not wanted and not any(c.ok for c in clouds):
+        from provisioner.engine.base import DoctorCheck
+
+        names = ", ".join(c.name.split()[0] for c in clouds)
+        rows.append(("FAIL", DoctorCheck("clouds", False, f"no cloud has credentials ({names})")))
+    return rows
+
+
+def _state(check: Any) -> str:
+    """ok / FAIL, or the preflight lines' own CANNOT CHECK (#13)."""
+    if getattr(check, "state", "") == "CANNOT CHECK":
+        return "CANNOT CHECK"
+    return "ok" if check.ok else "FAIL"
+
+
+def _providers_of(instance_type: str) -> list[str]:
+    from provisioner.rules.catalog import load_catalog
+
+    found = load_catalog().find(instance_type)
+    return [found.provider] if found else []
 
 
 def register(app: typer.Typer) -> None:

@@ -9,8 +9,20 @@ import typer
 
 if TYPE_CHECKING:
     from provisioner.engine.base import EngineEvent
+    from provisioner.rules.validation import ProvisionRequest
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the API's JSON shape.")]
+SetupOpt = Annotated[
+    Path | None,
+    typer.Option("--setup", help="Script run at first boot via cloud-init (<= 16 KiB text)."),
+]
+IdleOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--idle-minutes",
+        help="The VM stops itself after N minutes with no GPU use, SSH session or exec/run.",
+    ),
+]
 
 
 def _parse_tags(pairs: list[str]) -> dict[str, str]:
@@ -92,23 +104,89 @@ def up(
     ] = None,
     allow_ssh_from: Annotated[
         list[str] | None,
-        typer.Option(help="CIDR allowed to reach tcp/22; repeatable. Default: none."),
+        typer.Option(
+            help="CIDR allowed to reach tcp/22, or `me` (this machine's public address); "
+            "repeatable. Default: none."
+        ),
     ] = None,
+    setup: SetupOpt = None,
+    idle_minutes: IdleOpt = None,
     simulate: Annotated[bool, typer.Option("--simulate", help="Use the simulated engine.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print only the instance id (for scripts).")
+    ] = False,
     allow_retired: Annotated[
         bool, typer.Option("--allow-retired", help="Try a retired type on a real cloud anyway.")
     ] = False,
     json_output: JsonOpt = False,
 ) -> None:
-    """Create an instance's stack and wait until it is READY."""
-    from provisioner.cli.context import default_user, make_provisioner
-    from provisioner.cli.render import err, instance_details, out, print_json, simulation_banner
-    from provisioner.rules.validation import ProvisionRequest
+    """Create an instance's stack and wait until it is READY (SSH answers, cloud-init done)."""
+    from provisioner.cli.render import emit, instance_details, print_json, simulation_banner
 
-    request = ProvisionRequest(
+    request = build_request(
         provider=provider,
         instance_type=instance_type,
-        user_id=user or default_user(),
+        region=region,
+        disk_gb=disk_gb,
+        ttl=ttl,
+        task=task,
+        user=user,
+        tag=tag,
+        purpose=purpose,
+        ssh_key=ssh_key,
+        allow_ssh_from=allow_ssh_from,
+        setup=setup,
+        idle_minutes=idle_minutes,
+        simulate=simulate,
+        allow_retired=allow_retired,
+    )
+    instance = provision_with_progress(
+        request, simulate=simulate, json_output=json_output, quiet=quiet
+    )
+    if json_output:
+        print_json({"success": True, "instance": instance})
+        return
+    if quiet:
+        print(instance["id"])
+        return
+    emit(instance_details(instance))
+    simulation_banner(instance["engine"])
+
+
+def build_request(
+    *,
+    provider: str,
+    instance_type: str,
+    region: str | None,
+    disk_gb: int | None,
+    ttl: int | None,
+    task: str | None,
+    user: str | None,
+    tag: list[str] | None,
+    purpose: str | None,
+    ssh_key: Path | None,
+    allow_ssh_from: list[str] | None,
+    setup: Path | None,
+    idle_minutes: int | None,
+    simulate: bool,
+    default_cidrs: tuple[str, ...] = (),
+    allow_retired: bool = False,
+) -> ProvisionRequest:
+    """The request `up` and `run` send; `me` among the CIDRs becomes this machine's address."""
+    from provisioner.cli.context import default_user, load_settings
+    from provisioner.remote.myip import resolve_cidrs
+    from provisioner.rules.validation import ProvisionRequest
+
+    settings = load_settings(simulate=simulate)
+    cidrs = resolve_cidrs(
+        list(allow_ssh_from or default_cidrs),
+        url=settings.myip_url,
+        simulated=settings.engine == "simulated",
+    )
+    return ProvisionRequest(
+        provider=provider,
+        instance_type=instance_type,
+        user_id=default_user() if user is None else user,
         task_id=task,
         region=region,
         disk_size_gb=disk_gb,
@@ -116,27 +194,50 @@ def up(
         tags=_parse_tags(tag or []),
         purpose=purpose,
         ssh_public_key=_read_key(ssh_key),
-        allowed_ssh_cidrs=tuple(allow_ssh_from or ()),
+        allowed_ssh_cidrs=tuple(cidrs),
+        setup_script=_read_setup(setup),
+        idle_minutes=idle_minutes,
         allow_retired=allow_retired,
     )
+
+
+def _read_setup(path: Path | None) -> str | None:
+    from provisioner.rules.errors import ValidationError
+
+    if path is None:
+        return None
+    try:
+        return path.expanduser().read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise ValidationError(
+            "config.setupScript", f"Setup script {path} cannot be read: {exc.strerror}"
+        ) from None
+    except UnicodeDecodeError:
+        raise ValidationError("config.setupScript", "Setup script must be UTF-8 text") from None
+
+
+def provision_with_progress(
+    request: ProvisionRequest, *, simulate: bool, json_output: bool, quiet: bool = False
+) -> dict[str, Any]:
+    """Record the request, run its up with live progress on stderr; the READY instance's JSON."""
+    from provisioner.cli.context import make_provisioner
+    from provisioner.cli.render import err, inert, per_hour, simulation_banner
+
     service = make_provisioner(simulate=simulate)
     pending = service.begin_provision(request)
     simulation_banner(pending.engine)
     for event in service.events(pending.id):
         if event.type == "instance:warning":
-            err.print(f"[yellow]warning: {event.detail}[/yellow]")
-    if not json_output:
+            err.print(f"warning: {inert(event.detail)}", style="yellow", markup=False)
+    if not (json_output or quiet):
         err.print(
             f"provisioning {pending.id}: {pending.provider} {pending.instance_type} "
-            f"in {pending.region} (${pending.cost_per_hour:g}/hour)"
+            f"in {pending.region} ({per_hour(float(pending.cost_per_hour))})",
+            markup=False,
         )
-    with _Progress(f"provisioning {pending.id}", enabled=not json_output) as progress:
-        instance = service.run_provision(pending.id, on_progress=progress).to_json()
-    if json_output:
-        print_json({"success": True, "instance": instance})
-        return
-    out.print(instance_details(instance))
-    simulation_banner(instance["engine"])
+    progress_shown = not (json_output or quiet)
+    with _Progress(f"provisioning {pending.id}", enabled=progress_shown) as progress:
+        return service.run_provision(pending.id, on_progress=progress).to_json()
 
 
 def down(
@@ -148,7 +249,7 @@ def down(
 ) -> None:
     """Destroy instances' stacks and print the final cost."""
     from provisioner.cli.context import make_provisioner
-    from provisioner.cli.render import err, money, out, print_json
+    from provisioner.cli.render import err, inert, money, print_json, say
     from provisioner.rules.errors import ProvisionerError, ValidationError
 
     if bool(instance_ids) == bool(task):
@@ -169,7 +270,8 @@ def down(
             except ProvisionerError as exc:
                 failure = exc
                 if len(instance_ids or []) > 1:  # the last failure is reported on exit anyway
-                    err.print(f"{instance_id}: {exc.message}", style="red", markup=False)
+                    line = f"{inert(instance_id)}: {inert(exc.message)}"
+                    err.print(line, style="red", markup=False)
     if json_output:
         if len(results) == 1 and not task:
             print_json(
@@ -190,50 +292,72 @@ def down(
             )
     else:
         for i in results:
-            out.print(
+            say(
                 f"{i['id']}: {i['status']}, final cost {money(i['totalCost'])} "
                 f"({i['provider']} {i['instanceType']}, engine {i['engine']})"
             )
         if task and not results:
-            out.print(f"no live instances for task {task}")
+            say(f"no live instances for task {task}")
     if failure is not None:
         raise failure
+
+
+DEFAULT_LIST_LIMIT = 50
 
 
 def list_instances(
     user: Annotated[str | None, typer.Option(help="Only this user's instances.")] = None,
     status: Annotated[str | None, typer.Option(help="Only instances in this status.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only instances created at or after (date or ISO time).")
+    ] = None,
+    limit: Annotated[
+        int,
+        typer.Option(min=1, help=f"Show the newest N (default {DEFAULT_LIST_LIMIT})."),
+    ] = DEFAULT_LIST_LIMIT,
+    show_all: Annotated[bool, typer.Option("--all", help="Show every match.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print only the ids, one a line.")
+    ] = False,
     json_output: JsonOpt = False,
 ) -> None:
-    """List instances, newest first."""
-    from provisioner.cli.context import make_provisioner
-    from provisioner.cli.render import instance_table, out, print_json
-    from provisioner.rules.errors import ValidationError
+    """List instances, newest first: the newest 50 unless --limit or --all."""
+    from provisioner.cli.context import make_provisioner, parse_when
+    from provisioner.cli.render import emit, err, instance_table, print_json, say
     from provisioner.rules.lifecycle import parse_status
 
-    try:
-        wanted = parse_status(status) if status else None
-    except ValueError as exc:
-        raise ValidationError("status", str(exc)) from None
-    instances = [i.to_json() for i in make_provisioner().list(user, wanted)]
+    wanted = parse_status(status) if status else None
+    instances, total = make_provisioner().newest(
+        user, wanted, since=parse_when("since", since), limit=None if show_all else limit
+    )
+    rows = [i.to_json() for i in instances]
+    more = total - len(rows)
     if json_output:
-        print_json({"success": True, "instances": instances, "count": len(instances)})
-    elif instances:
-        out.print(instance_table(instances))
+        print_json(
+            {"success": True, "instances": rows, "count": len(rows), "total": total, "more": more}
+        )
+        return
+    if quiet:
+        for row in rows:
+            print(row["id"])
+    elif rows:
+        emit(instance_table(rows))
     else:
-        out.print("no instances")
+        say("no instances")
+    if more:
+        err.print(f"{more} more (newest {len(rows)} of {total} shown; --limit N or --all)")
 
 
 def show(instance_id: str, json_output: JsonOpt = False) -> None:
     """Show one instance."""
     from provisioner.cli.context import make_provisioner
-    from provisioner.cli.render import instance_details, out, print_json
+    from provisioner.cli.render import emit, instance_details, print_json
 
     instance = make_provisioner().get(instance_id).to_json()
     if json_output:
         print_json({"success": True, "instance": instance})
     else:
-        out.print(instance_details(instance))
+        emit(instance_details(instance))
 
 
 def set_status(
@@ -243,13 +367,13 @@ def set_status(
 ) -> None:
     """Mark an instance RUNNING or READY."""
     from provisioner.cli.context import make_provisioner
-    from provisioner.cli.render import out, print_json
+    from provisioner.cli.render import print_json, say
 
     instance = make_provisioner().set_status(instance_id, status).to_json()
     if json_output:
         print_json({"success": True, "instance": instance})
     else:
-        out.print(f"{instance['id']}: {instance['status']}")
+        say(f"{instance['id']}: {instance['status']}")
 
 
 def events(instance_id: str, json_output: JsonOpt = False) -> None:
@@ -257,7 +381,7 @@ def events(instance_id: str, json_output: JsonOpt = False) -> None:
     from rich.table import Table
 
     from provisioner.cli.context import make_provisioner
-    from provisioner.cli.render import out, print_json, when
+    from provisioner.cli.render import cell, emit, print_json, when
 
     rows = [e.to_json() for e in make_provisioner().events(instance_id)]
     if json_output:
@@ -267,8 +391,8 @@ def events(instance_id: str, json_output: JsonOpt = False) -> None:
     for column in ("AT", "TYPE", "STATUS", "DETAIL"):
         table.add_column(column)
     for e in rows:
-        table.add_row(when(e["at"]), e["type"], e["status"], e["detail"] or "")
-    out.print(table)
+        table.add_row(when(e["at"]), cell(e["type"]), cell(e["status"]), cell(e["detail"] or ""))
+    emit(table)
 
 
 def history(instance_id: str, json_output: JsonOpt = False) -> None:
@@ -278,7 +402,7 @@ def history(instance_id: str, json_output: JsonOpt = False) -> None:
     from rich.table import Table
 
     from provisioner.cli.context import make_provisioner
-    from provisioner.cli.render import out, print_json, when
+    from provisioner.cli.render import cell, emit, print_json, say, when
 
     service = make_provisioner()
     instance = service.get(instance_id)
@@ -291,7 +415,7 @@ def history(instance_id: str, json_output: JsonOpt = False) -> None:
         if json_output:
             print_json({"success": True, "engine": instance.engine, "history": None, "note": note})
         else:
-            out.print(note)
+            say(note)
         return
     if json_output:
         rows = [
@@ -307,14 +431,14 @@ def history(instance_id: str, json_output: JsonOpt = False) -> None:
         changes = ", ".join(f"{k} {v}" for k, v in e.resource_changes.items())
         table.add_row(
             str(e.version),
-            e.kind,
-            e.result,
+            cell(e.kind),
+            cell(e.result),
             when(e.start_time),
             when(e.end_time),
-            e.message,
-            changes,
+            cell(e.message),
+            cell(changes),
         )
-    out.print(table)
+    emit(table)
 
 
 def register(app: typer.Typer) -> None:

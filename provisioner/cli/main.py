@@ -6,12 +6,30 @@ sqlalchemy, fastapi or pydantic-settings. Commands import what they need when th
 
 from __future__ import annotations
 
-from typing import Any
+import os
+import sys
+from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperGroup, TyperOption
 
-from provisioner.cli import costs, gc, info, instances, reap, serve, tokens
+# Exceptions that are the command line's own way out (--help, usage errors: one line, exit 2).
+# Typer >= 0.24 vendors click; older Typer uses click itself.
+_CLI_EXITS: tuple[type[BaseException], ...] = (typer.Exit, typer.Abort)
+try:
+    from typer.exceptions import TyperException
+
+    _CLI_EXITS += (TyperException,)
+except ImportError:  # pragma: no cover - older Typer
+    pass
+try:
+    import click
+
+    _CLI_EXITS += (click.exceptions.Exit, click.exceptions.Abort, click.ClickException)
+except ImportError:  # pragma: no cover - newer Typer without click installed
+    pass
+
+from provisioner.cli import costs, gc, info, instances, reap, remote, serve, tokens  # noqa: E402
 
 
 class ProvisionerGroup(TyperGroup):
@@ -26,12 +44,43 @@ class ProvisionerGroup(TyperGroup):
 
         try:
             return super().invoke(ctx)
-        except Exception as exc:  # typed errors become one line and an exit code; bugs re-raise
+        except _CLI_EXITS:
+            raise
+        except KeyboardInterrupt:
+            print("error: interrupted", file=sys.stderr)
+            ctx.exit(130)
+        except Exception as exc:  # every failure is one line and an exit code, never a traceback
             code = exit_code_for(exc)
             if code is None:
-                raise
+                if os.environ.get("PROVISIONER_DEBUG"):
+                    raise  # a developer asked for the traceback
+                code = 1
             report_error(exc, json_mode=ctx.meta.get("json_output", False))
             ctx.exit(code)
+
+
+def _option_label(self: TyperOption, ctx: Any) -> str | None:
+    """Help shows no type label for a flag (`--json <bool>` reads as if it took a value)."""
+    if self.is_flag:
+        return None
+    return _typer_label(self, ctx)
+
+
+_typer_label = TyperOption.display_type_rich
+TyperOption.display_type_rich = _option_label  # type: ignore[method-assign]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            print(f"provisioner {version('provisioner')}")
+        except PackageNotFoundError:  # run from a source tree without installing
+            from provisioner import __version__
+
+            print(f"provisioner {__version__}")
+        raise typer.Exit()
 
 
 app = typer.Typer(
@@ -43,12 +92,28 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,  # locals may hold credentials
     add_completion=False,
 )
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Ephemeral GPU VMs on AWS and Azure: one Pulumi stack per instance, a cost ledger, and a
+    guarantee that they go away again."""
+
+
 instances.register(app)
 info.register(app)
 reap.register(app)
 costs.register(app)
 serve.register(app)
 tokens.register(app)
+remote.register(app)
 gc.register(app)
 
 

@@ -8,19 +8,55 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+
+from provisioner.rules.text import inert as inert  # re-exported for the commands
 
 
 def _console(*, stderr: bool = False) -> Console:
-    console = Console(stderr=stderr, highlight=False)
-    if not console.is_terminal:  # piped or captured: don't squeeze tables into 80 columns
-        console = Console(stderr=stderr, highlight=False, width=160)
-    return console
+    return Console(stderr=stderr, highlight=False)
 
 
 out = _console()
 err = _console(stderr=True)
 
 SIMULATION_LABEL = "SIMULATION: run under Pulumi mocks; nothing was created in any cloud"
+
+
+def cell(value: object) -> Text:
+    """A table cell or line of data: inert, never read as markup."""
+    return Text(inert(value))
+
+
+def say(text: str, *, style: str | None = None) -> None:
+    """One line of output built from data: inert, no markup."""
+    out.print(Text(inert(text), style=style or ""), soft_wrap=True)
+
+
+def emit(table: Table) -> None:
+    """A table on a terminal; when stdout is piped or captured, plain columns: no padding to a
+    width, no truncated cells, so scripts (and grep) see every id and region whole."""
+    if out.is_terminal:
+        out.print(table)
+        return
+    columns = [[_plain(c.header)] + [_plain(v) for v in c._cells] for c in table.columns]
+    if table.title:
+        print(_plain(table.title))
+    if columns:
+        widths = [max(len(v) for v in col) for col in columns]
+        for row in zip(*columns, strict=True):
+            print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    if table.caption:
+        print(_plain(table.caption))
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, Text):
+        return inert(value.plain)
+    try:
+        return inert(Text.from_markup(str(value)).plain)
+    except Exception:  # not valid markup: show it as it is
+        return inert(value)
 
 
 def print_json(payload: Any) -> None:
@@ -41,7 +77,15 @@ def when_short(value: str | None) -> str:
 
 
 def money(value: float) -> str:
-    return f"${value:,.4f}" if value < 1 else f"${value:,.2f}"
+    """Money the same way everywhere: cents from $1 up, four decimals below (a short run of a
+    cheap type costs fractions of a cent)."""
+    return f"${value:,.4f}" if abs(value) < 1 else f"${value:,.2f}"
+
+
+def per_hour(price: float, unit: str = "/hour") -> str:
+    """An hourly price, the same way everywhere: $0.90/hour, $0.526/hour ($0.90/h in tables)."""
+    whole, _, decimals = f"{price:,.4f}".partition(".")
+    return f"${whole}.{decimals.rstrip('0').ljust(2, '0')}{unit}"
 
 
 def instance_table(instances: list[dict[str, Any]]) -> Table:
@@ -51,19 +95,19 @@ def instance_table(instances: list[dict[str, Any]]) -> Table:
         header_style="bold",
         caption="* simulated engine: nothing exists in a cloud" if simulated else None,
     )
-    for column in ("ID", "STATUS", "TYPE", "PUBLIC IP", "$/H", "COST", "EXPIRES", "USER"):
+    for column in ("ID", "STATUS", "TYPE", "PUBLIC IP", "PRICE", "COST", "EXPIRES", "USER"):
         table.add_column(column, no_wrap=column in ("ID", "STATUS", "PUBLIC IP"))
     for i in instances:
         mark = "*" if i["engine"] == "simulated" else ""
         table.add_row(
-            i["id"] + mark,
-            i["status"],
-            f"{i['instanceType']} {i['region']}",
-            i["publicIp"] or "-",
-            f"{i['costPerHour']:g}",
-            money(i["totalCost"]),
-            when_short(i["expiresAt"]) if not i["terminatedAt"] else "-",
-            i["userId"],
+            cell(i["id"] + mark),
+            cell(i["status"]),
+            cell(f"{i['instanceType']} {i['region']}"),
+            cell(i["publicIp"] or "-"),
+            cell(per_hour(i["costPerHour"], "/h")),
+            cell(money(i["totalCost"])),
+            cell(when_short(i["expiresAt"]) if not i["terminatedAt"] else "-"),
+            cell(i["userId"]),
         )
     return table
 
@@ -80,7 +124,7 @@ def instance_details(i: dict[str, Any]) -> Table:
         ("private ip", i["privateIp"] or "-"),
         ("cloud instance id", i["cloudInstanceId"] or "-"),
         ("disk", f"{i['diskSizeGB']} GB"),
-        ("cost", f"{money(i['totalCost'])}{_split(i)} so far at ${i['costPerHour']:g}/hour"),
+        ("cost", f"{money(i['totalCost'])}{_split(i)} so far at {per_hour(i['costPerHour'])}"),
         ("created", when(i["createdAt"])),
         ("expires", f"{when(i['expiresAt'])} (auto-terminate {i['autoTerminateMinutes']} min)"),
         ("hard deadline", f"{when(i['hardDeadline'])} (on-VM shutdown)"),
@@ -88,6 +132,13 @@ def instance_details(i: dict[str, Any]) -> Table:
         ("user / task", f"{i['userId']} / {i['taskId'] or '-'}"),
         ("engine", i["engine"]),
     ]
+    if i.get("sshCommand"):
+        rows.append(("ssh", i["sshCommand"]))
+    if i.get("sshUser"):
+        cidrs = ", ".join(i.get("allowedSshCidrs") or []) or "nowhere (no inbound)"
+        rows.append(("ssh user / from", f"{i['sshUser']} / {cidrs}"))
+    if i.get("sshKeyFingerprint"):
+        rows.append(("ssh key", i["sshKeyFingerprint"]))
     if i.get("metadata"):
         rows.append(("metadata", ", ".join(f"{k}={v}" for k, v in i["metadata"].items())))
     if i.get("tags"):
@@ -97,7 +148,7 @@ def instance_details(i: dict[str, Any]) -> Table:
     if i.get("error"):
         rows.append(("error", i["error"]))
     for key, value in rows:
-        table.add_row(key, _escape(str(value)), style="red" if key == "error" else None)
+        table.add_row(key, cell(value), style="red" if key == "error" else None)
     return table
 
 
@@ -106,12 +157,6 @@ def _split(i: dict[str, Any]) -> str:
     if not split:
         return ""
     return f" (compute {money(split['compute'])} + disk {money(split['storage'])})"
-
-
-def _escape(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)
 
 
 def simulation_banner(engine: str) -> None:

@@ -14,13 +14,30 @@ def serve(
         bool, typer.Option("--simulate", help="Provision with the simulated engine.")
     ] = False,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+    limit_concurrency: Annotated[
+        int,
+        typer.Option(min=1, help="Open connections (or requests) beyond which new ones get 503."),
+    ] = 1000,
+    timeout_keep_alive: Annotated[
+        int, typer.Option(min=1, help="Seconds an idle keep-alive connection is kept open.")
+    ] = 5,
+    timeout_request: Annotated[
+        float,
+        typer.Option(
+            min=0.1,
+            help="Seconds a request (headers and body) may take to arrive; then the connection "
+            "is closed (silent or half-sent requests).",
+        ),
+    ] = 10.0,
+    max_header_bytes: Annotated[
+        int, typer.Option(min=1024, help="Largest request line plus headers (h11); else 400.")
+    ] = 16384,
 ) -> None:
     """Serve the REST API (docs at /docs). Plain HTTP: put TLS in front of it beyond localhost."""
     import logging
 
-    import uvicorn
-
     from provisioner.api.app import create_app
+    from provisioner.api.server import ConnectionLimits, run
     from provisioner.cli.context import load_settings
     from provisioner.cli.render import err, simulation_banner
 
@@ -32,7 +49,13 @@ def serve(
         f"provisioner API on http://{host}:{port} (engine {settings.engine}, "
         f"{settings.max_parallel} parallel operations); docs at /docs"
     )
-    uvicorn.run(app, host=host, port=port, log_level=log_level.lower(), proxy_headers=False)
+    limits = ConnectionLimits(
+        keep_alive_seconds=timeout_keep_alive,
+        request_timeout_seconds=timeout_request,
+        limit_concurrency=limit_concurrency,
+        max_header_bytes=max_header_bytes,
+    )
+    run(app, host=host, port=port, log_level=log_level.lower(), limits=limits)
 
 
 def register(app: typer.Typer) -> None:

@@ -68,6 +68,16 @@ class StackInfo:
 
 
 @dataclass(frozen=True)
+class SshEndpoint:
+    """Where a VM's SSH answers when that is not its public IP on port 22 (the simulated VMs'
+    local sshd), and the user to log in as there."""
+
+    host: str
+    port: int
+    user: str
+
+
+@dataclass(frozen=True)
 class DoctorCheck:
     """One doctor line. `ok` False fails `doctor`; a check that could not be made (offline, no
     credentials to ask with) is ok with state "CANNOT CHECK" and says why in `detail`."""
@@ -144,6 +154,16 @@ class Engine(Protocol):
 
     def doctor(self) -> list[DoctorCheck]:
         """Readiness checks; never prints or returns credential values."""
+        ...
+
+    def ssh_endpoint(self, stack_name: str, *, revive: bool = False) -> SshEndpoint | None:
+        """The VM's SSH endpoint when it is not `publicIp:22` (None: it is). `revive`: restart
+        a local endpoint that died while its VM still exists."""
+        ...
+
+    def sweep_endpoints(self) -> list[tuple[str, str]]:
+        """Local processes the engine keeps for its VMs: stop those whose stack is gone, restart
+        those that died. Returns (stack name, what was done)."""
         ...
 
     def remove_stack(self, stack_name: str) -> bool:

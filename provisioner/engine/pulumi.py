@@ -49,6 +49,7 @@ from provisioner.engine.base import (
     DoctorCheck,
     EventCallback,
     HistoryEntry,
+    SshEndpoint,
     StackInfo,
     StackOutputs,
 )
@@ -321,6 +322,12 @@ class PulumiEngine:
             for s in summaries
         ]
 
+    def ssh_endpoint(self, stack_name: str, *, revive: bool = False) -> SshEndpoint | None:
+        return None  # a real VM answers on its public IP, port 22
+
+    def sweep_endpoints(self) -> list[tuple[str, str]]:
+        return []
+
     def _live_stacks(self, workspace: auto.LocalWorkspace) -> list[StackInfo]:
         """On Pulumi Cloud gc keeps destroyed stacks (the audit trail), so listing them all
         every sweep would grow forever: list only those tagged live (set at up, removed when a
@@ -440,7 +447,7 @@ class PulumiEngine:
         if path.exists():
             return path
         self.settings.ensure_home()
-        with FileLock(str(self.settings.home / ".pulumi-passphrase.lock")):
+        with FileLock(str(self.settings.home / ".pulumi-passphrase.lock"), mode=0o600):
             if not path.exists():
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 with os.fdopen(fd, "w") as handle:

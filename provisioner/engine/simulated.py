@@ -21,11 +21,13 @@ from typing import Any
 from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks
 
 from provisioner.config import Settings
+from provisioner.engine import sim_sshd
 from provisioner.engine.base import (
     DoctorCheck,
     EngineEvent,
     EventCallback,
     HistoryEntry,
+    SshEndpoint,
     StackInfo,
     StackOutputs,
 )
@@ -234,8 +236,26 @@ class SimulatedEngine:
                 provider_code=code,
             ) from exc
         stack.data["outputs"] = run.outputs
-        stack.release()
+        try:
+            self._start_vm(spec, stack)
+        finally:
+            stack.release()
         return _outputs_from(run.outputs)
+
+    def _start_vm(self, spec: InstanceSpec, stack: _StackFile) -> None:
+        """Give the VM its real SSH endpoint (a resumed up keeps a live one)."""
+        recorded = stack.data.get("sshEndpoint")
+        if recorded and sim_sshd.is_running(sim_sshd.Endpoint.from_json(recorded)):
+            return
+        endpoint = sim_sshd.create(
+            self.settings.home,
+            spec.instance_id,
+            public_key=spec.ssh_public_key,
+            cidrs=spec.allowed_ssh_cidrs,
+            setup_script=spec.setup_script,
+        )
+        stack.data["sshEndpoint"] = endpoint.to_json()
+        stack.save()
 
     def destroy(
         self, stack_name: str, *, message: str, on_event: EventCallback | None = None
@@ -260,6 +280,8 @@ class SimulatedEngine:
                             status="done",
                         )
                     )
+            sim_sshd.stop(sim_sshd.vms_root(self.settings.home) / stack_name)
+            stack.data["sshEndpoint"] = None
             stack.data["resources"] = []
             stack.data["outputs"] = {}
             stack.data["message"] = message
@@ -303,6 +325,41 @@ class SimulatedEngine:
                 )
             )
         return stacks
+
+    def ssh_endpoint(self, stack_name: str, *, revive: bool = False) -> SshEndpoint | None:
+        """The simulated VM's local sshd; restarted (same host key) if it died while the VM
+        still exists, as a rebooted VM would come back."""
+        if not (self.root / f"{stack_name}.json").exists():
+            return None
+        stack = self._stack(stack_name)
+        recorded = stack.data.get("sshEndpoint")
+        if not recorded:
+            return None
+        endpoint = sim_sshd.Endpoint.from_json(recorded)
+        if revive and not sim_sshd.is_running(endpoint) and stack.data.get("resources"):
+            endpoint = sim_sshd.restart(endpoint)
+            stack.data["sshEndpoint"] = endpoint.to_json()
+            stack.save()
+        return SshEndpoint(host=endpoint.host, port=endpoint.port, user=endpoint.user)
+
+    def sweep_endpoints(self) -> list[tuple[str, str]]:
+        """Stop the endpoints of VMs whose stack is gone (a destroy that died half-way, a crash),
+        restart those of live VMs whose sshd died."""
+        actions = []
+        for folder in sim_sshd.existing(self.settings.home):
+            name = folder.name
+            path = self.root / f"{name}.json"
+            data = json.loads(path.read_text()) if path.exists() else {}
+            recorded = data.get("sshEndpoint")
+            if not data.get("resources") or not recorded:
+                sim_sshd.stop(folder)
+                actions.append((name, "stopped"))
+                continue
+            endpoint = sim_sshd.Endpoint.from_json(recorded)
+            if not sim_sshd.is_running(endpoint):
+                self.ssh_endpoint(name, revive=True)
+                actions.append((name, "restarted"))
+        return actions
 
     keeps_history_in_backend = False
 

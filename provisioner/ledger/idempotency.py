@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-import sqlalchemy as sa
 from sqlmodel import Session
 
 from provisioner.ledger.ledger import Ledger
@@ -41,19 +40,3 @@ class IdempotencyKeys:
             session.delete(row)
             session.commit()
             return None
-
-    def remember(self, user_id: str, key: str, instance_id: str) -> str:
-        """Record the key; if another process recorded it first, return that instance."""
-        row = IdempotencyKey(
-            user_id=user_id, key=key, instance_id=instance_id, created_at=self.clock()
-        )
-        try:
-            with Session(self.ledger.engine) as session:
-                session.add(row)
-                session.commit()
-        except sa.exc.IntegrityError:
-            existing = self.lookup(user_id, key)
-            if existing is not None:
-                return existing
-            raise
-        return instance_id

@@ -7,7 +7,7 @@ plus its event row, committed together: two processes can never both move one in
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -17,10 +17,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, col, select
 
+from provisioner.config import private_file
 from provisioner.ledger.models import Instance, InstanceEvent
 from provisioner.ledger.spend import cost_expressions, in_window, seconds_alive
 from provisioner.rules.costs import round_money
-from provisioner.rules.errors import ConflictError, NotFoundError
+from provisioner.rules.errors import ConflictError, NotFoundError, shown_id
 from provisioner.rules.lifecycle import Status
 
 SCHEMA_HEAD = "0009"  # the newest migration; tests check it matches migrations/versions
@@ -37,7 +38,12 @@ def create_db_engine(url: str) -> sa.Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # SQLite gives its -wal and -shm files the database file's mode: 0600 (#10).
+            private_file(Path(parsed.database))
+            for suffix in ("-wal", "-shm"):
+                if Path(parsed.database + suffix).exists():
+                    private_file(Path(parsed.database + suffix))
         engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
         @sa.event.listens_for(engine, "connect")
@@ -91,7 +97,7 @@ def ensure_schema(engine: sa.Engine) -> None:
         from filelock import FileLock
 
         # Two first-time processes must not both create the tables.
-        with FileLock(database + ".migrate.lock"):
+        with FileLock(database + ".migrate.lock", mode=0o600):
             if _schema_revision(engine) == SCHEMA_HEAD:
                 return
             with engine.begin() as conn:
@@ -141,7 +147,7 @@ class Ledger:
     def require(self, instance_id: str) -> Instance:
         instance = self.get(instance_id)
         if instance is None:
-            raise NotFoundError(f"Instance {instance_id} not found")
+            raise NotFoundError(f"Instance {shown_id(instance_id)} not found")
         return instance
 
     def list(
@@ -288,6 +294,7 @@ class Ledger:
         user_id: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        billing: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> dict[str, Any]:
         """The seed's statistics, by aggregate queries (definitions in the README).
 
@@ -295,7 +302,7 @@ class Ledger:
         """
         dialect = self.engine.dialect.name
         seconds = seconds_alive(dialect, now)
-        compute, storage = cost_expressions(dialect, now)
+        compute, storage = cost_expressions(dialect, now, billing)
 
         def scoped(query: Any) -> Any:
             query = in_window(query, since, until)
@@ -343,6 +350,37 @@ class Ledger:
             "provider_breakdown": {p: n for p, n in sorted(by_provider)},
             "instance_type_breakdown": {t: n for t, n in sorted(by_type, key=lambda r: -r[1])},
         }
+
+    # -- the CLI's list: a page and how many match ------------------------------------------------
+
+    def newest(
+        self,
+        *,
+        user_id: str | None = None,
+        status: Status | None = None,
+        since: datetime | None = None,
+        limit: int | None,
+    ) -> tuple[builtins.list[Instance], int]:
+        """Up to `limit` (None: all) matching instances, newest first, and how many match in
+        all; filtered, sorted and counted by the database."""
+        filters: builtins.list[Any] = []
+        if user_id is not None:
+            filters.append(col(Instance.user_id) == user_id)
+        if status is not None:
+            filters.append(col(Instance.status) == status.value)
+        if since is not None:
+            filters.append(col(Instance.created_at) >= since)
+        query = select(Instance).where(*filters)
+        query = query.order_by(col(Instance.created_at).desc(), col(Instance.id).desc())
+        if limit is not None:
+            query = query.limit(limit)
+        counted = sa.select(sa.func.count()).select_from(Instance).where(*filters)
+        with Session(self.engine, expire_on_commit=False) as session:
+            rows = list(session.exec(query).all())
+            total = len(rows)
+            if limit is not None and total >= limit:
+                total = int(session.execute(counted).scalar() or 0)
+        return rows, total
 
     # -- paging (#3) ---------------------------------------------------------------------------
 

@@ -86,6 +86,11 @@ class Instance(SQLModel, table=True):
     compute_cost: Decimal | None = Field(default=None, sa_type=MONEY)
     storage_cost: Decimal | None = Field(default=None, sa_type=MONEY)
 
+    # First-boot setup script and idle auto-stop window, kept so a resumed up renders the same
+    # user data (#11). The private key is never here: it lives in <home>/keys/<id>.
+    setup_script: str | None = Field(default=None, sa_type=sa.Text)
+    idle_minutes: int | None = Field(default=None)
+
 
 class InstanceEvent(SQLModel, table=True):
     __tablename__ = "instance_events"
@@ -139,7 +144,7 @@ class IdempotencyKey(SQLModel, table=True):
     user_id: str = Field(primary_key=True, max_length=64)
     key: str = Field(primary_key=True, max_length=255)
     instance_id: str = Field(foreign_key="instances.id", max_length=32)
-    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
 
 
 class Budget(SQLModel, table=True):

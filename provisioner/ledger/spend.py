@@ -1,15 +1,17 @@
 """Spend in SQL: the cost of instances as aggregate queries over the ledger (#5).
 
 An ended instance's cost is the one frozen in the ledger when it ended (`compute_cost`,
-`storage_cost`, billed per the provider's granularity). A live one (no `terminatedAt`) accrues
-linearly up to `now`: `costPerHour x hours + GB x $/GB-month x hours / 730`, which differs from
-what it will be billed by less than one billing step (a minute on Azure). Spend is attributed to
+`storage_cost`, billed per the provider's granularity). A live one (no `terminatedAt`) costs what
+it has been billed so far: the same rule (`rules/billing.py`: the provider's granularity, rounding
+and minimum) applied to createdAt..now, so `list`, `show`, `stats`, `cost-report` and budgets
+give one figure for it. Spend is attributed to
 the UTC day (and month) in which the instance was created: instances live hours, not days, so
 this keeps a report's rows and a budget's periods exact sums of whole instances.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -19,7 +21,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from provisioner.ledger.models import Instance, UTCDateTime
-from provisioner.rules.billing import SECONDS_PER_MONTH
+from provisioner.rules.billing import SECONDS_PER_MONTH, default_billing
 from provisioner.rules.costs import round_money
 
 GROUPS = ("user", "provider", "type", "day")
@@ -53,11 +55,49 @@ def seconds_alive(dialect: str, now: datetime) -> sa.ColumnElement[Any]:
     return sa.func.extract("epoch", end - col(Instance.created_at))
 
 
+BillingRules = Mapping[str, Mapping[str, Any]]
+
+
+def _floor(dialect: str, value: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    if dialect == "sqlite":  # no floor() in every SQLite build; value is never negative here
+        return sa.cast(value, sa.Integer)
+    return sa.func.floor(value)
+
+
+def _ceil(dialect: str, value: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    if dialect == "sqlite":
+        whole = sa.cast(value, sa.Integer)
+        return whole + sa.case((value > whole, 1), else_=0)
+    return sa.func.ceil(value)
+
+
+def billed_seconds_sql(
+    dialect: str, seconds: sa.ColumnElement[Any], billing: BillingRules
+) -> sa.ColumnElement[Any]:
+    """`rules.billing.billed_seconds` in SQL: each provider's granularity, rounding and minimum
+    applied to `seconds` (rounded to the millisecond first: SQLite's julianday arithmetic is
+    floating point, and 59.99999 s must not bill as 59)."""
+    exact = sa.func.round(sa.cast(seconds, sa.Numeric(20, 6)), 3)
+    per_provider = []
+    for provider, rule in billing.items():
+        step = int(rule["granularitySeconds"])
+        minimum = int(rule["minimumSeconds"])
+        steps = exact / step
+        whole = (_ceil if rule["rounding"] == "up" else _floor)(dialect, steps) * step
+        billed = sa.case((whole < minimum, minimum), else_=whole)
+        per_provider.append((col(Instance.provider) == provider, billed))
+    billed_any = sa.case(*per_provider, else_=exact) if per_provider else exact
+    return sa.case((exact <= 0, 0), else_=billed_any)
+
+
 def cost_expressions(
-    dialect: str, now: datetime
+    dialect: str, now: datetime, billing: BillingRules | None = None
 ) -> tuple[sa.ColumnElement[Any], sa.ColumnElement[Any]]:
-    """SQL for (compute, storage) cost of each row: frozen when ended, linear to `now` if live."""
-    seconds = seconds_alive(dialect, now)
+    """SQL for (compute, storage) cost of each row: frozen when ended; billed so far, per the
+    provider's rule, if live. `billing` is the catalog's `billing` section (default: packaged)."""
+    if billing is None:
+        billing = default_billing()
+    seconds = billed_seconds_sql(dialect, seconds_alive(dialect, now), billing)
     live = col(Instance.terminated_at).is_(None)
     linear_compute = col(Instance.cost_per_hour) * seconds / 3600.0
     linear_storage = (
@@ -108,6 +148,7 @@ def spend_by(
     since: datetime | None = None,
     until: datetime | None = None,
     user_id: str | None = None,
+    billing: BillingRules | None = None,
 ) -> list[SpendRow]:
     """Instances, compute and storage spend grouped by any of user, provider, type, day."""
     columns: dict[str, Any] = {
@@ -120,7 +161,7 @@ def spend_by(
     if unknown:
         raise ValueError(f"cannot group spend by {unknown[0]!r}; one of {', '.join(GROUPS)}")
     keys = [columns[g].label(f"k{i}") for i, g in enumerate(group)]
-    compute, storage = cost_expressions(ledger.engine.dialect.name, now)
+    compute, storage = cost_expressions(ledger.engine.dialect.name, now, billing)
     query = sa.select(*keys, sa.func.count(), sa.func.sum(compute), sa.func.sum(storage))
     query = in_window(query.select_from(Instance), since, until)
     if user_id is not None:

@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from provisioner.ledger.ledger import Ledger
 from provisioner.ledger.models import ApiToken
-from provisioner.rules.errors import AuthenticationError, NotFoundError, ValidationError
+from provisioner.rules.errors import AuthenticationError, NotFoundError, ValidationError, shown_id
 from provisioner.rules.validation import validate_id
 
 TOKEN_PREFIX = "prov_"
@@ -136,7 +136,7 @@ class Tokens:
         with Session(self.ledger.engine, expire_on_commit=False) as session:
             row = session.get(ApiToken, token_id)
             if row is None:
-                raise NotFoundError(f"Token {token_id} not found")
+                raise NotFoundError(f"Token {shown_id(token_id)} not found")
             if row.revoked_at is None:
                 row.revoked_at = self.clock()
                 session.add(row)

@@ -32,8 +32,10 @@ Clock = Callable[[], datetime]
 
 # What a row holds when no operation runs on it.
 RELEASED: dict[str, Any] = {"operation": None, "lease_owner": None, "lease_expires_at": None}
-# A recorded up that no process runs yet: any replica's pickup loop claims it (#6).
-QUEUED: dict[str, Any] = {"operation": "up", "lease_owner": None, "lease_expires_at": None}
+# The `operation` of a recorded up that no process runs yet: any replica's pickup loop claims it
+# (#6). The process that queued it holds its lease meanwhile, so a sweep can tell when that
+# process is gone and cancel the up (#10).
+QUEUED = "queued"
 
 
 def _pid_namespace() -> str:
@@ -127,16 +129,20 @@ class Leases:
         event_type: str,
         detail: str,
         stale_owner: bool = False,
+        queued: bool = False,
     ) -> Instance | None:
         """Take the lease if it is still as the caller saw it: free, or (`stale_owner`) held by
-        the same stale owner with the same expiry. Records an event in the same transaction.
+        the same stale owner with the same expiry, or (`queued`) still a queued up, whoever
+        queued it. Records an event in the same transaction.
         Returns the updated row, or None when another process got there first."""
         now = self.clock()
         conditions: list[sa.ColumnElement[bool]] = [
             col(Instance.id) == instance.id,
             col(Instance.status) == instance.status,
         ]
-        if stale_owner:
+        if queued:
+            conditions.append(col(Instance.operation) == QUEUED)
+        elif stale_owner:
             conditions.append(col(Instance.lease_owner) == instance.lease_owner)
             expiry = col(Instance.lease_expires_at)
             conditions.append(
@@ -231,8 +237,17 @@ class Leases:
                 .where(col(Instance.lease_owner) == self.owner)
                 .values(lease_expires_at=self.clock() + timedelta(seconds=self.seconds))
             )
+            mine = set(
+                session.execute(
+                    sa.select(col(Instance.id))
+                    .where(col(Instance.id).in_(ids))
+                    .where(col(Instance.lease_owner) == self.owner)
+                ).scalars()
+            )
             session.commit()
-            return int(result.rowcount)  # type: ignore[attr-defined]
+        with self._lock:  # a queued up another replica claimed is no longer ours to renew
+            self._held -= ids - mine
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
     def _beat(self) -> None:
         stop = threading.Event()

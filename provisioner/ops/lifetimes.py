@@ -14,7 +14,7 @@ from sqlmodel import Session, col
 
 from provisioner.ledger.ledger import Ledger
 from provisioner.ledger.models import Instance, InstanceEvent
-from provisioner.rules.errors import ConflictError, NotFoundError, ValidationError
+from provisioner.rules.errors import ConflictError, NotFoundError, ValidationError, shown_id
 from provisioner.rules.lifecycle import Status
 
 # States whose expiry can still move: the VM is (being) made and no destroy has started.
@@ -70,7 +70,7 @@ def extend(
         if result.rowcount != 1:  # type: ignore[attr-defined]
             session.rollback()
             if ledger.get(instance_id) is None:
-                raise NotFoundError(f"Instance {instance_id} not found")
+                raise NotFoundError(f"Instance {shown_id(instance_id)} not found")
             raise ConflictError(f"Instance {instance_id} changed meanwhile; try again")
         session.add(
             InstanceEvent(

@@ -10,11 +10,14 @@ from typing import Any
 
 from provisioner.engine.base import Engine, EngineEvent, EventCallback, Target
 from provisioner.engine.preflight import as_line, refusal
+from provisioner.ledger.admission import admit
+from provisioner.ledger.idempotency import WINDOW as KEY_WINDOW
 from provisioner.ledger.models import Instance, InstanceOut
 from provisioner.ops.leases import QUEUED, RELEASED
+from provisioner.ops.remote_access import RemoteAccess
 from provisioner.ops.retries import destroy_backoff, retry_transient
-from provisioner.ops.service_core import ServiceCore, _iso, log, new_instance_id
-from provisioner.remote.keys import throwaway_public_key
+from provisioner.ops.service_core import _iso, log, new_instance_id
+from provisioner.remote.keys import generate_key_pair, throwaway_public_key
 from provisioner.rules import lifecycle
 from provisioner.rules.billing import storage_price_gb_month
 from provisioner.rules.cloud_errors import class_for_size
@@ -33,37 +36,50 @@ from provisioner.rules.validation import (
 )
 from stacks.spec import VM_RESOURCE_TYPES, InstanceSpec
 
-# Where the throwaway admin key of an Azure VM without a user key is kept until READY.
-ADMIN_KEY_META = "adminPublicKey"
 # The states an up runs in: before the VM exists, and while it boots.
 UP_STATES = (Status.PROVISIONING.value, Status.CONFIGURING.value)
 
 
-class Provisioning(ServiceCore):
+class Provisioning(RemoteAccess):
     # -- provisioning --------------------------------------------------------------------------
 
     def validate(self, request: ProvisionRequest) -> ValidRequest:
         return validate_request(request, self.settings, self.catalog)
 
     def begin_provision(
-        self, request: ProvisionRequest, *, engine: str | None = None, hold: bool = True
+        self,
+        request: ProvisionRequest,
+        *,
+        engine: str | None = None,
+        hold: bool = True,
+        idempotency_key: str | None = None,
     ) -> Instance:
         """Validate and record the request as PROVISIONING. Nothing is created in a cloud yet.
 
         `hold`: this process takes the up's lease (and runs it next). Without it the request is
-        queued for any replica: `operation` "up" with no owner, claimed by `pickup`."""
+        queued for any replica: `operation` "queued", owned by this process until a pickup loop
+        claims it (a sweep cancels it once this process is gone). The budget check, the
+        Idempotency-Key claim and the insert are one atomic step (`ledger/admission.py`); a key
+        already used raises KeyTakenError with its instance."""
         valid = self.validate(request)
         price_per_hour = valid.type.price_in(valid.region)
         price_gb_month = storage_price_gb_month(
             self.catalog, valid.provider, valid.disk_size_gb, instance_type=valid.type.name
         )
-        self._check_budget(valid, price_per_hour, price_gb_month)
         engine_name = engine or self.default_engine
         if not request.allow_retired and not self.engine_for(engine_name).simulated:
             refuse_retired(valid.type, self.catalog)
         self.engine_for(engine_name).ensure_ready()
         now = self.clock()
         instance_id = new_instance_id()
+        public_key, fingerprint = valid.ssh_public_key, valid.ssh_key_fingerprint
+        if public_key is None:  # a pair of its own: the private half stays in <home>/keys
+            from provisioner.rules.validation import validate_ssh_key
+
+            self.settings.ensure_home()
+            public_key, fingerprint = validate_ssh_key(
+                generate_key_pair(self.settings.home, instance_id)
+            )
         instance = Instance(
             id=instance_id,
             user_id=valid.user_id,
@@ -78,37 +94,38 @@ class Provisioning(ServiceCore):
             storage_price_gb_month=price_gb_month,
             purpose=valid.purpose,
             tags=valid.tags,
-            meta=self._first_meta(valid),
+            meta={},
             allowed_ssh_cidrs=list(valid.allowed_ssh_cidrs),
-            ssh_public_key=valid.ssh_public_key,
-            ssh_key_fingerprint=valid.ssh_key_fingerprint,
+            ssh_public_key=public_key,
+            ssh_key_fingerprint=fingerprint,
+            setup_script=valid.setup_script,
+            idle_minutes=valid.idle_minutes,
             engine=engine_name,
             stack_name=instance_id,
             created_at=now,
             expires_at=now + timedelta(minutes=valid.auto_terminate_minutes),
             hard_deadline=now + timedelta(minutes=self.settings.hard_lifetime_minutes),
             updated_at=now,
-            **(self.leases.fields("up") if hold else QUEUED),
+            **self.leases.fields("up" if hold else QUEUED),
         )
         detail = f"{valid.provider} {valid.type.name} in {valid.region} on the {engine_name} engine"
-        instance = self.ledger.add(
-            instance, event_type=lifecycle.EVENT_NAMES[Status.PROVISIONING], detail=detail
+        instance = admit(
+            self.ledger,
+            instance,
+            event_type=lifecycle.EVENT_NAMES[Status.PROVISIONING],
+            detail=detail,
+            check=lambda: self._check_budget(valid, price_per_hour, price_gb_month),
+            key=idempotency_key,
+            key_oldest=now - KEY_WINDOW,
         )
-        if hold:
-            self.leases.hold(instance.id)  # renewed until run_provision ends, even while queued
+        # Renewed until run_provision ends (or, queued, until a replica claims it).
+        self.leases.hold(instance.id)
         self._emit("instance:provisioning", {"instanceId": instance.id, "status": instance.status})
         if valid.type.retired:
             self._warn(instance, f"{valid.type.name} is retired: {valid.type.note or ''}".strip())
+        for warning in _reach_warnings(valid):
+            self._warn(instance, warning)
         return instance
-
-    @staticmethod
-    def _first_meta(valid: ValidRequest) -> dict[str, Any]:
-        """Azure needs a key when passwords are off; nobody holds this one's private half. It is
-        minted once and recorded, so a resumed up declares the same osProfile (Azure refuses to
-        change the keys of an existing VM)."""
-        if valid.provider == "AZURE" and valid.ssh_public_key is None:
-            return {ADMIN_KEY_META: throwaway_public_key()}
-        return {}
 
     def _warn(self, instance: Instance, message: str) -> None:
         log.info("%s: %s", instance.id, message)
@@ -121,9 +138,12 @@ class Provisioning(ServiceCore):
         )
 
     def _spec(self, instance: Instance) -> InstanceSpec:
-        ssh_public_key = instance.ssh_public_key or (instance.meta or {}).get(ADMIN_KEY_META)
+        # Every instance's key is recorded on its row (#11), so a resumed Azure up declares the
+        # same osProfile key (Azure refuses to change it).
+        ssh_public_key = instance.ssh_public_key
         if ssh_public_key is None and instance.provider == "AZURE":
-            ssh_public_key = throwaway_public_key()  # a row made before the key was recorded
+            # A row made before keys were recorded; nobody holds this one's private half.
+            ssh_public_key = throwaway_public_key()
         return InstanceSpec(
             instance_id=instance.id,
             provider=instance.provider,
@@ -140,6 +160,8 @@ class Provisioning(ServiceCore):
             subnet_id=self.settings.aws_subnet_for(instance.region)
             if instance.provider == "AWS"
             else None,
+            setup_script=instance.setup_script,
+            idle_minutes=instance.idle_minutes,
             **self._image_fields(instance),
         )
 
@@ -253,9 +275,25 @@ class Provisioning(ServiceCore):
             cloud_instance_id=outputs.cloud_instance_id,
             meta=outputs.metadata,
         )
+        try:
+            usable = self.wait_usable(instance_id)
+        except ProvisioningFailedError as exc:  # timeout or a changed host key: destroy it
+            self._clean_up_failed_up(instance_id, exc, on_progress)
+            raise
+        except BaseException as exc:
+            self._clean_up_failed_up(
+                instance_id,
+                ProvisioningFailedError(f"interrupted while waiting for SSH: {exc!r}"),
+                on_progress,
+            )
+            raise
         ip = outputs.public_ip or outputs.private_ip or "no address"
         instance = self._move(
-            instance, Status.READY, detail=f"ready at {ip}", ready_at=self.clock(), **RELEASED
+            self.ledger.require(instance_id),
+            Status.READY,
+            detail=f"ready at {ip}: {usable}",
+            ready_at=self.clock(),
+            **RELEASED,
         )
         return self.to_out(instance)
 
@@ -339,3 +377,19 @@ class Provisioning(ServiceCore):
             minutes=valid.auto_terminate_minutes,
         )
         check_request(self.ledger, request, now=self.clock())
+
+
+def _reach_warnings(valid: ValidRequest) -> list[str]:
+    """Who can reach the VM: nobody (no CIDR, no setup script: it can do nothing), or anyone."""
+    warnings = []
+    if not valid.allowed_ssh_cidrs and not valid.setup_script:
+        warnings.append(
+            "nobody can reach this instance: no --allow-ssh-from CIDR and no setup script "
+            "(it will idle until its TTL)"
+        )
+    if any(cidr in ("0.0.0.0/0", "::/0") for cidr in valid.allowed_ssh_cidrs):
+        warnings.append(
+            "SSH is open to the whole internet (0.0.0.0/0); keys only, but consider "
+            "--allow-ssh-from me"
+        )
+    return warnings

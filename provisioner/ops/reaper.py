@@ -6,7 +6,8 @@ Each sweep, in order:
 2. recovered: PROVISIONING/CONFIGURING/STOPPING instances whose lease is stale (the process
    running their up or destroy died) are taken over: the stack is unlocked and refreshed
    (`Engine.recover`), then an interrupted up is destroyed and ends FAILED ("interrupted"), an
-   interrupted destroy is completed and ends TERMINATED.
+   interrupted destroy is completed and ends TERMINATED. A queued up whose replica died before
+   any replica started it is cancelled (FAILED, error code CANCELLED; nothing was created).
 3. retried: failed destroys (STOPPING, and FAILED instances whose clean-up failed) whose backoff
    has passed are tried again. Until one succeeds the instance is not TERMINATED and still bills.
 4. orphans: stacks in the backend that hold resources but whose ledger row is missing or ended
@@ -30,8 +31,10 @@ from typing import Any
 from sqlmodel import col
 
 from provisioner.engine.base import StackInfo
+from provisioner.ledger.admission import purge_keys
+from provisioner.ledger.idempotency import WINDOW as KEY_WINDOW
 from provisioner.ledger.models import Instance
-from provisioner.ops.leases import RELEASED
+from provisioner.ops.leases import QUEUED, RELEASED
 from provisioner.ops.service import Provisioner
 from provisioner.ops.service_core import _iso
 from provisioner.rules import lifecycle
@@ -115,7 +118,15 @@ class Reaper:
 
     def sweep(self) -> SweepResult:
         result = SweepResult(at=self.service.clock())
-        for step in (self._expire, self._recover, self._retry, self._gc, self._orphans):
+        for step in (
+            self._expire,
+            self._recover,
+            self._retry,
+            self._gc,
+            self._orphans,
+            self._remote,
+            self._purge_keys,
+        ):
             try:
                 step(result)
             except ProvisionerError as exc:  # one step's trouble must not stop the others
@@ -138,6 +149,12 @@ class Reaper:
             except Exception:  # a bug in one sweep must not end the reaper
                 log.exception("reaper sweep failed")
             stop.wait(interval)
+
+    # -- 5. key files and SSH endpoints (#11) ---------------------------------------------------
+
+    def _remote(self, result: SweepResult) -> None:
+        for kind, target, detail in self.service.sweep_remote():
+            result.add(kind, target, "failed" if detail.startswith("failed") else "done", detail)
 
     # -- 1. expired ---------------------------------------------------------------------------
 
@@ -183,6 +200,10 @@ class Reaper:
         """Someone holds a live lease on it (an up still running, a destroy under way)."""
         return instance.lease_owner is not None and not self.leases.is_stale(instance)
 
+    def _purge_keys(self, result: SweepResult) -> None:
+        """Idempotency-Keys live 24 h; an index on created_at keeps this delete cheap."""
+        purge_keys(self.ledger, older_than=result.at - KEY_WINDOW)
+
     # -- 2. recovered -------------------------------------------------------------------------
 
     def _recover(self, result: SweepResult) -> None:
@@ -191,6 +212,9 @@ class Reaper:
             if not self.take_over_ups and instance.status != Status.STOPPING.value:
                 continue  # an up: the pickup loop's
             if not self._abandoned(instance):
+                continue
+            if self._queued(instance):
+                self._cancel(instance, result)
                 continue
             holder = instance.lease_owner or "a process that left no lease"
             operation = "destroy" if instance.status == Status.STOPPING.value else "up"
@@ -214,12 +238,32 @@ class Reaper:
             return self.leases.is_stale(instance)
         if instance.status == Status.STOPPING.value:
             return False  # a failed destroy waiting for its retry: step 3's
-        if instance.status == Status.PROVISIONING.value and instance.operation == "up":
-            return False  # queued for a replica's pickup loop (`provisioner serve`, #6)
         # PROVISIONING/CONFIGURING without a lease: made before leases existed, or a row whose
         # process never renewed it. Give it one lease period from its last change.
         idle = self.service.clock() - instance.updated_at
         return idle > timedelta(seconds=self.settings.lease_seconds)
+
+    def _queued(self, instance: Instance) -> bool:
+        """An up recorded but never started (no process ran any of it)."""
+        return instance.status == Status.PROVISIONING.value and (
+            instance.operation == QUEUED
+            or (instance.operation == "up" and instance.lease_owner is None)  # before #10
+        )
+
+    def _cancel(self, instance: Instance, result: SweepResult) -> None:
+        """The replica that queued this up is gone and none claimed it: end it (no cloud call;
+        nothing was created). A serve replica's pickup loop would have run it instead."""
+        holder = instance.lease_owner or "a replica that left no lease"
+        try:
+            if instance.operation != QUEUED:
+                self.ledger.update(instance.id, at=self.service.clock(), operation=QUEUED)
+            self.service.cancel_queued(
+                instance, reason=f"cancelled by the reaper ({holder} stopped before starting it)"
+            )
+        except (ConflictError, InvalidTransitionError):
+            return  # a replica claimed it, or another sweep cancelled it
+        result.recovered += 1
+        result.add("recovered", instance.id, "done", f"queued up of {holder} cancelled: FAILED")
 
     def _finish_interrupted(self, instance: Instance, operation: str) -> str:
         engine = self.service.engine_for(instance.engine)

@@ -20,7 +20,7 @@ from provisioner.ops.service_core import Clock, utc_now
 from provisioner.ops.termination import Termination
 from provisioner.rules import lifecycle
 from provisioner.rules.costs import round_money
-from provisioner.rules.errors import ConflictError, NotFoundError
+from provisioner.rules.errors import ConflictError, NotFoundError, ValidationError
 from provisioner.rules.lifecycle import Status
 
 if TYPE_CHECKING:
@@ -54,6 +54,18 @@ class Provisioner(Provisioning, Termination):
             for i in self.ledger.list(user_id=user_id, status=wanted, task_id=task_id)
         ]
 
+    def newest(
+        self,
+        user_id: str | None = None,
+        status: Status | None = None,
+        *,
+        since: datetime | None = None,
+        limit: int | None = 50,
+    ) -> tuple[builtins.list[InstanceOut], int]:
+        """The newest `limit` (None: all) matching instances and how many match in all."""
+        rows, total = self.ledger.newest(user_id=user_id, status=status, since=since, limit=limit)
+        return [self.to_out(i) for i in rows], total
+
     def set_status(self, instance_id: str, status: Status | str) -> InstanceOut:
         """The task started (RUNNING) or finished (READY)."""
         target = lifecycle.parse_status(status) if isinstance(status, str) else status
@@ -86,7 +98,19 @@ class Provisioner(Provisioning, Termination):
         until: datetime | None = None,
     ) -> StatisticsOut:
         """The seed's statistics over instances created in [since, until) (default: all)."""
-        stats = self.ledger.statistics(now=self.clock(), user_id=user_id, since=since, until=until)
+        if since is not None and until is not None and since >= until:
+            raise ValidationError(
+                "until",
+                f"The window is empty: until ({until:%Y-%m-%d %H:%M}Z) must be after "
+                f"since ({since:%Y-%m-%d %H:%M}Z)",
+            )
+        stats = self.ledger.statistics(
+            now=self.clock(),
+            user_id=user_id,
+            since=since,
+            until=until,
+            billing=self.catalog.billing,
+        )
         return StatisticsOut(
             total_provisioned=stats["total_provisioned"],
             currently_running=stats["currently_running"],

@@ -26,6 +26,7 @@ from provisioner.rules import lifecycle
 from provisioner.rules.billing import CostSplit, cost_split
 from provisioner.rules.catalog import Catalog, load_catalog
 from provisioner.rules.lifecycle import Status
+from stacks.spec import ssh_user_for
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +183,9 @@ class ServiceCore:
     def _cost(self, instance: Instance) -> Decimal:
         return self._cost_split(instance).total
 
+    def _ssh_command(self, instance: Instance) -> str | None:
+        return None  # remote_access.py: the command that reaches a live VM from here
+
     def to_out(self, instance: Instance) -> InstanceOut:
         split = self._cost_split(instance)
         return InstanceOut(
@@ -212,6 +216,8 @@ class ServiceCore:
             updated_at=instance.updated_at,
             error=instance.error,
             error_code=instance.error_code,
+            ssh_user=ssh_user_for(instance.provider),
+            ssh_command=self._ssh_command(instance),
             allowed_ssh_cidrs=list(instance.allowed_ssh_cidrs or []),
             ssh_key_fingerprint=instance.ssh_key_fingerprint,
             zone=instance.meta.get("zone"),

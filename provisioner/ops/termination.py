@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
+
+from sqlmodel import col
 
 from provisioner.engine.base import EventCallback
 from provisioner.ledger.models import Instance, InstanceOut
-from provisioner.ops.leases import RELEASED
+from provisioner.ops.leases import QUEUED, RELEASED
 from provisioner.ops.retries import destroy_backoff
 from provisioner.ops.service_core import ServiceCore, _ended, _iso
 from provisioner.rules.errors import (
@@ -37,12 +40,35 @@ class Termination(ServiceCore):
         instance = self.ledger.require(instance_id)
         if _ended(instance):
             return instance
+        if instance.status == Status.PROVISIONING.value and instance.operation == QUEUED:
+            try:
+                return self.cancel_queued(instance, reason=f"cancelled by {reason}")
+            except ConflictError:
+                instance = self.ledger.require(instance_id)  # a replica picked it up just now
         if instance.status == Status.PROVISIONING.value:
             raise ConflictError(
                 f"Instance {instance_id} is still PROVISIONING; terminate it once it is READY "
                 "(a failed up cleans up after itself)"
             )
         return self.claim_destroy(instance, reason=reason)
+
+    def cancel_queued(self, instance: Instance, *, reason: str) -> Instance:
+        """End a queued up before any process started it: FAILED (error code CANCELLED), ended
+        at once, costing nothing, since nothing exists in any cloud. ConflictError if it is no
+        longer queued (a replica claimed it first)."""
+        return self._move(
+            instance,
+            Status.FAILED,
+            detail=f"queued up {reason}; nothing was created",
+            where=[col(Instance.operation) == QUEUED],
+            error=f"Provisioning {reason} before it started; nothing was created",
+            error_code="CANCELLED",
+            terminated_at=self.clock(),
+            compute_cost=Decimal(0),
+            storage_cost=Decimal(0),
+            total_cost=Decimal(0),
+            **RELEASED,
+        )
 
     def finish_terminate(
         self, instance_id: str, *, reason: str = "user", on_progress: EventCallback | None = None

@@ -14,14 +14,14 @@ from typing import Any
 from provisioner.ledger.ledger import Ledger
 from provisioner.ledger.spend import GROUPS, SpendRow, spend_by
 from provisioner.rules.catalog import Catalog
-from provisioner.rules.errors import ValidationError
+from provisioner.rules.errors import ValidationError, shown
 
 MAX_DAYS = 366
 TOP_SPENDERS = 10
 DEFINITIONS = (
     "Spend of the instances created in each UTC day. Ended instances count at their final "
     "cost, billed per the provider's granularity (compute) plus their disk (storage); live ones "
-    "accrue linearly up to generatedAt."
+    "count what they have been billed so far (the same rule) at generatedAt."
 )
 
 
@@ -42,7 +42,7 @@ def _row(row: SpendRow, key_name: str) -> dict[str, Any]:
 def window(now: datetime, days: int) -> tuple[datetime, datetime]:
     """[start of the first day, start of tomorrow): the last `days` UTC days including today."""
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
-        raise ValidationError("days", f"Days must be 1..{MAX_DAYS} (got {days!r})")
+        raise ValidationError("days", f"Days must be 1..{MAX_DAYS} (got {shown(days)})")
     today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     return today - timedelta(days=days - 1), today + timedelta(days=1)
 
@@ -57,9 +57,11 @@ def build_report(
     catalog: Catalog | None = None,
 ) -> dict[str, Any]:
     if by not in GROUPS:
-        raise ValidationError("by", f"Group by one of {', '.join(GROUPS)} (got {by!r})")
+        raise ValidationError("by", f"Group by one of {', '.join(GROUPS)} (got {shown(by)})")
     since, until = window(now, days)
     scope: dict[str, Any] = {"now": now, "since": since, "until": until, "user_id": user_id}
+    if catalog is not None:
+        scope["billing"] = catalog.billing
 
     grouped = spend_by(ledger, group=(by,), **scope)
     if by == "day":

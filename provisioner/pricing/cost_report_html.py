@@ -33,10 +33,34 @@ def _svg(fig: Any) -> str:
     return text[text.index("<svg") :]  # drop the XML prolog and doctype: inlined in HTML
 
 
-def _usd_axis(ax: Any) -> None:
-    from matplotlib.ticker import FuncFormatter
+def usd_labels(values: list[float]) -> list[str]:
+    """Tick labels in USD with the fewest decimals (2 to 6) that keep every label distinct, so
+    a cheap week's axis doesn't read $0.00, $0.00, $0.01, $0.01."""
+    for decimals in range(2, 7):  # exact if possible (ticks are round numbers)
+        if all(abs(round(v, decimals) - v) < 1e-9 for v in values):
+            return [f"${v:,.{decimals}f}" for v in values]
+    for decimals in range(2, 7):
+        labels = [f"${v:,.{decimals}f}" for v in values]
+        if len(set(labels)) == len(labels):
+            return labels
+    return labels
 
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"${v:,.2f}"))
+
+def _usd_formatter() -> Any:
+    from matplotlib.ticker import Formatter
+
+    class UsdFormatter(Formatter):  # type: ignore[misc,unused-ignore]
+        def __call__(self, x: float, pos: int | None = None) -> str:
+            return usd_labels([x])[0]
+
+        def format_ticks(self, values: Any) -> list[str]:
+            return usd_labels([float(v) for v in values])
+
+    return UsdFormatter()
+
+
+def _usd_axis(ax: Any) -> None:
+    ax.yaxis.set_major_formatter(_usd_formatter())
 
 
 def daily_chart(report: dict[str, Any]) -> str:
@@ -87,9 +111,7 @@ def spenders_chart(report: dict[str, Any]) -> str:
     for y, (c, s) in enumerate(zip(compute, storage, strict=True)):
         ax.text(c + s, y, f"  ${c + s:,.2f}", va="center", fontsize=9)
     ax.set_title("Top spenders (USD)", loc="left")
-    from matplotlib.ticker import FuncFormatter
-
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"${v:,.2f}"))
+    ax.xaxis.set_major_formatter(_usd_formatter())
     ax.margins(x=0.15)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
@@ -104,6 +126,10 @@ def spenders_chart(report: dict[str, Any]) -> str:
             ha="center", va="center", color="#6b7280", fontsize=13,
         )  # fmt: skip
     return _svg(fig)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _money(value: float) -> str:
@@ -153,9 +179,9 @@ def render_html(report: dict[str, Any]) -> str:
 <body>
 <h1>GPU instance spend{scope}</h1>
 <p class="sub">{report["from"]} to {report["to"]} ({report["days"]} UTC days),
-generated {report["generatedAt"]}; list prices as of {report["pricesAsOf"] or "-"}</p>
+generated at {report["generatedAt"]}; list prices as of {report["pricesAsOf"] or "-"}</p>
 <p class="total">{_money(total["total"])}</p>
-<p class="sub">{total["instances"]} instance(s): compute {_money(total["compute"])},
+<p class="sub">{_count(total["instances"], "instance")}: compute {_money(total["compute"])},
 storage {_money(total["storage"])}</p>
 <figure>{daily_chart(report)}</figure>
 <figure>{spenders_chart(report)}</figure>

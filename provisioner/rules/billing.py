@@ -41,6 +41,13 @@ class CostSplit:
         return {"compute": float(self.compute), "storage": float(self.storage)}
 
 
+def default_billing() -> dict[str, dict[str, Any]]:
+    """The packaged catalog's billing rules (what the SQL uses when not given the service's)."""
+    from provisioner.rules.catalog import load_catalog
+
+    return load_catalog().billing
+
+
 def billed_seconds(rule: dict[str, Any], start: datetime, end: datetime) -> int:
     """Seconds the provider bills for a resource that existed from `start` to `end`.
 

@@ -2,6 +2,26 @@
 
 from __future__ import annotations
 
+MAX_ECHO = 60
+
+
+def shown(value: object, limit: int = MAX_ECHO) -> str:
+    """`value` as an error message quotes it: repr (so control characters stay escaped), cut to
+    about `limit` characters with the full length said, so a 10 KB input never comes back whole."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    length = f" ({len(value)} characters)" if isinstance(value, str) else ""
+    return f"{text[: limit - 1]}…{length}"
+
+
+def shown_id(value: object) -> str:
+    """An id as a message names it: bare when it looks like an id, else quoted and cut."""
+    plain = isinstance(value, str) and 0 < len(value) <= 64 and value.isascii()
+    if plain and all(ch.isalnum() or ch in "._-" for ch in str(value)):
+        return str(value)
+    return shown(value)
+
 
 class ProvisionerError(Exception):
     """Base of every error the core raises on purpose.

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from provisioner.rules.errors import InvalidTransitionError
+from provisioner.rules.errors import InvalidTransitionError, ValidationError, shown
+
+
+class StatusError(ValidationError, ValueError):
+    """Not a status name: bad input (exit 2, HTTP 400) wherever it is parsed."""
 
 
 class Status(StrEnum):
@@ -54,7 +58,7 @@ def parse_status(value: str) -> Status:
         return Status(value.upper())
     except ValueError:
         names = ", ".join(s.value for s in Status)
-        raise ValueError(f"Status must be one of {names} (got {value!r})") from None
+        raise StatusError("status", f"Status must be one of {names} (got {shown(value)})") from None
 
 
 def can_transition(current: Status, target: Status) -> bool:

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 from provisioner.config import Settings
 from provisioner.rules.catalog import PROVIDERS, Catalog, InstanceType
-from provisioner.rules.errors import ValidationError
+from provisioner.rules.errors import ValidationError, shown
+from provisioner.rules.text import unsafe_character
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 MIN_DISK_GB, MAX_DISK_GB = 30, 4096
@@ -23,15 +24,15 @@ MAX_TAGS, MAX_TAG_KEY, MAX_TAG_VALUE, MAX_PURPOSE = 40, 128, 256, 256
 RESERVED_TAG_PREFIXES = ("aws:", "provisioner:", "azure", "microsoft", "windows")
 FORBIDDEN_TAG_KEY_CHARS = set("<>%&\\?/")
 DEFAULT_REGIONS = {"AWS": "us-east-1", "AZURE": "eastus"}
-SSH_KEY_TYPES = (
-    "ssh-ed25519",
-    "ssh-rsa",
-    "ecdsa-sha2-nistp256",
-    "ecdsa-sha2-nistp384",
-    "ecdsa-sha2-nistp521",
-    "sk-ssh-ed25519@openssh.com",
-    "sk-ecdsa-sha2-nistp256@openssh.com",
-)
+# Only what both clouds accept: EC2 key pairs take ed25519 and RSA, Azure Linux VMs RSA (>= 2048
+# bits) and ed25519. ECDSA and FIDO (sk-*) keys would pass here and fail at the cloud after
+# resources exist, so they are refused up front.
+SSH_KEY_TYPES = ("ssh-ed25519", "ssh-rsa")
+MIN_RSA_BITS = 2048
+MAX_SETUP_SCRIPT_BYTES = 16 * 1024
+MIN_IDLE_MINUTES = 5
+# Bidi overrides/isolates: text that reads differently from what runs (Trojan Source).
+_BIDI = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,8 @@ class ProvisionRequest:
     purpose: str | None = None
     ssh_public_key: str | None = None
     allowed_ssh_cidrs: tuple[str, ...] = ()
+    setup_script: str | None = None
+    idle_minutes: int | None = None
     # Try a retired type on a real engine anyway (#13); the simulation always accepts them.
     allow_retired: bool = False
 
@@ -67,6 +70,8 @@ class ValidRequest:
     ssh_public_key: str | None
     ssh_key_fingerprint: str | None
     allowed_ssh_cidrs: tuple[str, ...]
+    setup_script: str | None = None
+    idle_minutes: int | None = None
 
 
 def validate_request(
@@ -93,13 +98,18 @@ def validate_request(
         ssh_public_key=key,
         ssh_key_fingerprint=fingerprint,
         allowed_ssh_cidrs=validate_cidrs(request.allowed_ssh_cidrs),
+        setup_script=validate_setup_script(request.setup_script),
+        idle_minutes=validate_idle_minutes(request.idle_minutes, settings),
     )
 
 
 def validate_provider(value: str | None) -> str:
-    provider = (value or "").strip().upper()
+    text = value or ""
+    provider = text.upper() if text.isascii() else ""  # exactly what the OpenAPI pattern says
     if provider not in PROVIDERS:
-        raise ValidationError("config.provider", f"Provider must be AWS or AZURE (got {value!r})")
+        raise ValidationError(
+            "config.provider", f"Provider must be AWS or AZURE (got {shown(value)})"
+        )
     return provider
 
 
@@ -116,7 +126,7 @@ def _validate_type(catalog: Catalog, provider: str, name: str | None) -> Instanc
         )
     raise ValidationError(
         "config.instanceType",
-        f"Instance type {name!r} is not in the {provider} catalog; "
+        f"Instance type {shown(name)} is not in the {provider} catalog; "
         f"see `provisioner types --provider {provider.lower()}`",
     )
 
@@ -125,11 +135,11 @@ def _validate_region(itype: InstanceType, region: str | None) -> str:
     if region is None or region == "":
         default = DEFAULT_REGIONS[itype.provider]
         return default if default in itype.regions else itype.regions[0]
-    normalized = region.strip().lower()
+    normalized = region.lower() if region.isascii() else ""
     if normalized not in itype.regions:
         raise ValidationError(
             "config.region",
-            f"Region {region!r} is not offered for {itype.name} on {itype.provider}; "
+            f"Region {shown(region)} is not offered for {itype.name} on {itype.provider}; "
             f"choose one of {', '.join(itype.regions)}",
         )
     return normalized
@@ -144,7 +154,7 @@ def _validate_disk(value: int | None, default: int) -> int:
     ):
         raise ValidationError(
             "config.diskSizeGB",
-            f"Disk size must be between {MIN_DISK_GB} and {MAX_DISK_GB} GB (got {value})",
+            f"Disk size must be between {MIN_DISK_GB} and {MAX_DISK_GB} GB (got {shown(value)})",
         )
     return disk
 
@@ -169,15 +179,28 @@ def validate_ttl(value: int | None, settings: Settings) -> int:
     if isinstance(ttl, bool) or not isinstance(ttl, int) or not low <= ttl <= high:
         raise ValidationError(
             "config.autoTerminateMinutes",
-            f"Auto-terminate must be between {low} and {high} minutes (got {value})",
+            f"Auto-terminate must be between {low} and {high} minutes (got {shown(value)})",
         )
     return ttl
 
 
-def validate_id(field_name: str, label: str, value: str | None) -> str:
-    if not isinstance(value, str) or not ID_PATTERN.match(value):
+def check_text(field_name: str, label: str, value: str) -> str:
+    bad = unsafe_character(value)
+    if bad is not None:
         raise ValidationError(
-            field_name, f"{label} must be 1-64 characters of A-Z a-z 0-9 . _ - (got {value!r})"
+            field_name,
+            f"{label} must be one line without control characters, bidi controls or lone "
+            f"surrogates (found {bad})",
+        )
+    return value
+
+
+def validate_id(field_name: str, label: str, value: str | None) -> str:
+    if isinstance(value, str):
+        check_text(field_name, label, value)
+    if not isinstance(value, str) or not ID_PATTERN.fullmatch(value):
+        raise ValidationError(
+            field_name, f"{label} must be 1-64 characters of A-Z a-z 0-9 . _ - (got {shown(value)})"
         )
     return value
 
@@ -189,25 +212,30 @@ def validate_tags(tags: dict[str, str] | None) -> dict[str, str]:
     if len(tags) > MAX_TAGS:
         raise ValidationError("config.tags", f"Tags: at most {MAX_TAGS} allowed (got {len(tags)})")
     for key, value in tags.items():
+        if isinstance(key, str):
+            check_text("config.tags", "Tag key", key)
+        if isinstance(value, str):
+            check_text("config.tags", f"Tag value for {shown(key)}", value)
         if not isinstance(key, str) or not 1 <= len(key) <= MAX_TAG_KEY:
             raise ValidationError(
-                "config.tags", f"Tag key must be 1-{MAX_TAG_KEY} characters (got {key!r})"
+                "config.tags", f"Tag key must be 1-{MAX_TAG_KEY} characters (got {shown(key)})"
             )
         if key.lower().startswith(RESERVED_TAG_PREFIXES):
             raise ValidationError(
                 "config.tags",
-                f"Tag key {key!r} uses a reserved prefix ({', '.join(RESERVED_TAG_PREFIXES)})",
+                f"Tag key {shown(key)} uses a reserved prefix ({', '.join(RESERVED_TAG_PREFIXES)})",
             )
         bad = sorted(FORBIDDEN_TAG_KEY_CHARS.intersection(key))
         if bad:
             raise ValidationError(
                 "config.tags",
-                f"Tag key {key!r} must not contain any of <>%&\\?/ (found {''.join(bad)})",
+                f"Tag key {shown(key)} must not contain any of <>%&\\?/ (found {''.join(bad)})",
             )
         if not isinstance(value, str) or len(value) > MAX_TAG_VALUE:
             raise ValidationError(
                 "config.tags",
-                f"Tag value for {key!r} must be a string of at most {MAX_TAG_VALUE} characters",
+                f"Tag value for {shown(key)} must be a string of at most {MAX_TAG_VALUE} "
+                "characters",
             )
     return dict(tags)
 
@@ -219,9 +247,7 @@ def _validate_purpose(purpose: str | None) -> str | None:
         raise ValidationError(
             "purpose", f"Purpose must be text of at most {MAX_PURPOSE} characters"
         )
-    if any(ord(ch) < 32 and ch != "\t" for ch in purpose):
-        raise ValidationError("purpose", "Purpose must be one line without control characters")
-    return purpose
+    return check_text("purpose", "Purpose", purpose)
 
 
 def validate_ssh_key(key: str | None) -> tuple[str | None, str | None]:
@@ -235,10 +261,17 @@ def validate_ssh_key(key: str | None) -> tuple[str | None, str | None]:
             "SSH key must be a public key (this looks like a private key; never send it)",
         )
     parts = text.split()
-    if len(parts) < 2 or parts[0] not in SSH_KEY_TYPES or "\n" in text:
+    known_family = bool(parts) and parts[0].startswith(("ssh-", "ecdsa-", "sk-"))
+    if len(parts) < 2 or "\n" in text or not known_family:
         raise ValidationError(
             "sshPublicKey",
             "SSH key must be one OpenSSH public key line such as 'ssh-ed25519 AAAA... comment'",
+        )
+    if parts[0] not in SSH_KEY_TYPES:
+        raise ValidationError(
+            "sshPublicKey",
+            f"SSH key type {parts[0][:40]} is not accepted: use ssh-ed25519 or ssh-rsa "
+            f"(>= {MIN_RSA_BITS} bits), the types both clouds accept",
         )
     try:
         blob = base64.b64decode(parts[1], validate=True)
@@ -247,6 +280,13 @@ def validate_ssh_key(key: str | None) -> tuple[str | None, str | None]:
     embedded = _embedded_key_type(blob)
     if embedded != parts[0]:
         raise ValidationError("sshPublicKey", f"SSH key data does not match its type {parts[0]}")
+    if embedded == "ssh-rsa":
+        bits = _rsa_bits(blob)
+        if bits < MIN_RSA_BITS:
+            raise ValidationError(
+                "sshPublicKey",
+                f"SSH key ssh-rsa must have at least {MIN_RSA_BITS} bits (got {bits})",
+            )
     digest = base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
     return text, f"SHA256:{digest}"
 
@@ -260,6 +300,61 @@ def _embedded_key_type(blob: bytes) -> str | None:
     return blob[4 : 4 + length].decode("ascii", errors="replace")
 
 
+def _rsa_bits(blob: bytes) -> int:
+    """The modulus size of an OpenSSH ssh-rsa blob: string type, mpint e, mpint n."""
+    fields: list[bytes] = []
+    offset = 0
+    for _ in range(3):
+        if offset + 4 > len(blob):
+            return 0
+        length = int.from_bytes(blob[offset : offset + 4], "big")
+        fields.append(blob[offset + 4 : offset + 4 + length])
+        offset += 4 + length
+    return int.from_bytes(fields[2], "big").bit_length()
+
+
+def validate_setup_script(script: str | None) -> str | None:
+    """A first-boot script: text of at most 16 KiB, without control characters (tab, newline and
+    carriage return aside), C1 codes or bidi overrides."""
+    if script is None:
+        return None
+    if not isinstance(script, str):
+        raise ValidationError("config.setupScript", "Setup script must be text")
+    size = len(script.encode("utf-8", errors="replace"))
+    if size > MAX_SETUP_SCRIPT_BYTES:
+        raise ValidationError(
+            "config.setupScript",
+            f"Setup script must be at most {MAX_SETUP_SCRIPT_BYTES} bytes (got {size})",
+        )
+    for ch in script:
+        code = ord(ch)
+        if (code < 32 and ch not in "\t\n\r") or 0x7F <= code <= 0x9F or ch in _BIDI:
+            raise ValidationError(
+                "config.setupScript",
+                f"Setup script must be text without control characters or bidi overrides "
+                f"(found U+{code:04X})",
+            )
+    if not script.strip():
+        raise ValidationError("config.setupScript", "Setup script must not be empty")
+    return script
+
+
+def validate_idle_minutes(value: int | None, settings: Settings) -> int | None:
+    if value is None:
+        return None
+    high = settings.hard_lifetime_minutes
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not MIN_IDLE_MINUTES <= value <= high
+    ):
+        raise ValidationError(
+            "config.idleMinutes",
+            f"Idle minutes must be between {MIN_IDLE_MINUTES} and {high} (got {value})",
+        )
+    return value
+
+
 def validate_cidrs(cidrs: tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
     result = []
     for cidr in cidrs or ():
@@ -267,7 +362,8 @@ def validate_cidrs(cidrs: tuple[str, ...] | list[str] | None) -> tuple[str, ...]
             result.append(str(ipaddress.ip_network(str(cidr).strip(), strict=False)))
         except ValueError:
             raise ValidationError(
-                "allowedSshCidrs", f"Allowed SSH CIDR {cidr!r} is not a valid IPv4/IPv6 network"
+                "allowedSshCidrs",
+                f"Allowed SSH CIDR {shown(cidr)} is not a valid IPv4/IPv6 network",
             ) from None
     return tuple(dict.fromkeys(result))
 

@@ -137,7 +137,7 @@ def test_malformed_json_is_a_400_not_a_422(api: Api, content, headers, words):
     [
         ("/api/instances?status=SLEEPING", "status", ["Status must be one of"]),
         ("/api/instances?limit=0", "limit", ["limit", "greater than or equal to 1"]),
-        ("/api/instances?limit=501", "limit", ["limit", "less than or equal to 500"]),
+        ("/api/instances?limit=1001", "limit", ["limit", "less than or equal to 1000"]),
         ("/api/instances?limit=ten", "limit", ["limit", "must be an integer"]),
         ("/api/instances?cursor=%%%", "cursor", ["Cursor", "nextCursor"]),
         ("/api/instances?userId=bad%20id", "userId", ["User id"]),

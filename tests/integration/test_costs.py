@@ -74,7 +74,7 @@ def test_statistics_count_live_instances_up_to_now_and_take_windows(service, clo
     clock.advance(hours=1)
     stats = service.statistics()
     assert stats.total_provisioned == 2 and stats.currently_running == 1
-    # The live one accrues linearly in SQL; it agrees with its own JSON to the cent.
+    # The live one costs what it has been billed so far, in SQL as in its own JSON.
     assert stats.total_cost == pytest.approx(
         service.get(live.id).total_cost + 0.263 + float(AWS_DISK_30_MIN), abs=0.01
     )

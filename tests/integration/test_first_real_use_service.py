@@ -7,7 +7,6 @@ from decimal import Decimal
 
 from factories import azure_request, make_request
 
-from provisioner.ops.provisioning import ADMIN_KEY_META
 from provisioner.rules.billing import storage_price_gb_month
 
 
@@ -25,8 +24,8 @@ def test_seed_aws_example_bills_the_image_root_and_the_data_disk(service):
 def test_an_azure_up_without_a_key_reuses_its_admin_key_when_resumed(service):
     pending = service.begin_provision(azure_request(instance_type="Standard_NC4as_T4_v3"))
     row = service.ledger.require(pending.id)
-    key = row.meta[ADMIN_KEY_META]
-    assert key.startswith("ssh-ed25519 ")
+    key = row.ssh_public_key
+    assert key and key.startswith("ssh-ed25519 ")
     first, again = service._spec(row), service._spec(service.ledger.require(pending.id))
     assert first.ssh_public_key == again.ssh_public_key == key
     assert first.image == "microsoft-dsvm:ubuntu-hpc:2204:latest"

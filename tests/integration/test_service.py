@@ -32,7 +32,8 @@ def test_seed_aws_example_reaches_ready_with_seed_price(service, settings, clock
     assert instance.hard_deadline == clock.now + timedelta(minutes=240)
     assert instance.ready_at == clock.now
     assert instance.total_cost == 0
-    statuses = [e.status for e in service.events(instance.id)]
+    notes = ("instance:warning", "instance:readiness")  # remarks, not state changes
+    statuses = [e.status for e in service.events(instance.id) if e.type not in notes]
     assert statuses == ["PROVISIONING", "CONFIGURING", "READY"]
     types = {r["type"] for r in sim_stack(settings, instance.id)["resources"]}
     assert {"aws:ec2/securityGroup:SecurityGroup", "aws:ec2/instance:Instance"} <= types
@@ -241,10 +242,18 @@ def test_ssh_key_and_cidrs_reach_the_program(service, settings):
     assert row.ssh_key_fingerprint.startswith("SHA256:")
 
 
-def test_azure_without_a_key_gets_a_throwaway_one(service, settings):
+def test_azure_without_a_key_gets_its_own_key_pair(service, settings):
+    """#11: no longer a throwaway nobody holds: a per-instance pair whose private half stays in
+    <home>/keys (0600) and whose public half and fingerprint are all the ledger keeps."""
+    from provisioner.remote import keys
+
     instance = service.provision(azure_request(instance_type="Standard_NC4as_T4_v3"))
     assert instance.status == "READY"
-    assert service.ledger.require(instance.id).ssh_public_key is None
+    stored = service.ledger.require(instance.id).ssh_public_key
+    assert stored is not None and stored.startswith("ssh-ed25519 ")
+    assert "PRIVATE" not in stored
+    assert keys.key_path(settings.home, instance.id).stat().st_mode & 0o777 == 0o600
+    assert instance.ssh_user == "azureuser" and instance.ssh_key_fingerprint
 
 
 def test_concurrent_provisions_from_threads_each_get_their_own_stack(service):

@@ -4,11 +4,14 @@ Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-29
 
-Reserved for issue #11's schema changes so that parallel branches keep one linear chain; a
-no-op until that work lands (an empty upgrade is harmless on any ledger).
+Issue #11: an instance keeps its first-boot setup script and idle auto-stop window, so a resumed
+up renders the same user data. (Private keys never enter the ledger.)
 """
 
 from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
 
 revision: str = "0005"
 down_revision: str | None = "0004"
@@ -17,8 +20,12 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    with op.batch_alter_table("instances", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("setup_script", sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column("idle_minutes", sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("instances", schema=None) as batch_op:
+        batch_op.drop_column("idle_minutes")
+        batch_op.drop_column("setup_script")
