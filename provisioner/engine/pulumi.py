@@ -353,8 +353,9 @@ class PulumiEngine:
     def doctor(self) -> list[DoctorCheck]:
         url = self.settings.effective_backend_url
         aws, azure = aws_credentials_check(), azure_credentials_check()
+        cli = cli_check(self._command)
         checks = [
-            cli_check(self._command),
+            cli,
             backend_check(url),
             aws,
             azure,
@@ -363,7 +364,16 @@ class PulumiEngine:
         ]
         # The clouds in use (credentials found): what they will refuse, at the default region.
         for provider, found in (("AWS", aws.ok), ("AZURE", azure.ok)):
-            if found:
+            if found and provider == "AWS" and not cli.ok:  # doctor never installs the CLI
+                checks.append(
+                    DoctorCheck(
+                        f"{provider.lower()} preconditions",
+                        True,
+                        "not asked: they are read through the Pulumi CLI (see 'pulumi cli')",
+                        "CANNOT CHECK",
+                    )
+                )
+            elif found:
                 checks.extend(self.doctor_cloud(provider))
         return checks
 
