@@ -152,7 +152,8 @@ def test_user_data_is_the_deadman_and_the_data_disk_and_nothing_else(make_spec, 
         tags={"purpose": "$(rm -rf /)", "note": "`reboot`; echo pwned"},
     )
     user_data = run(spec).one(INSTANCE).inputs["userData"]
-    assert user_data == shutdown_script("2025-06-01T15:45:00Z") + data_disk_script()
+    assert user_data.startswith(shutdown_script("2025-06-01T15:45:00Z"))
+    assert user_data.endswith(data_disk_script())  # after #11's activity dir, before any setup
     assert "mount /data" in user_data
     epoch = int(datetime.fromisoformat("2025-06-01T15:45:00+00:00").timestamp())
     assert f"deadline={epoch}\n" in user_data
