@@ -14,6 +14,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 EngineName = Literal["pulumi", "simulated"]
+MAX_HARD_LIFETIME_MINUTES = 23 * 60
 FailKind = Literal["capacity", "quota", "error"]
 
 
@@ -30,7 +31,9 @@ class Settings(BaseSettings):
     min_ttl_minutes: int = Field(default=5, ge=1)
     max_ttl_minutes: int = Field(default=120, ge=1)
     default_ttl_minutes: int = Field(default=60, ge=1)
-    hard_lifetime_minutes: int = Field(default=240, ge=5)
+    # At most 23 h: Azure's deallocating auto-shutdown is a *daily* schedule at the deadline's
+    # HH:MM; a lifetime near a day would let its first run come before the deadline.
+    hard_lifetime_minutes: int = Field(default=240, ge=5, le=MAX_HARD_LIFETIME_MINUTES)
     default_disk_gb: int = Field(default=100, ge=30, le=4096)
 
     # Pulumi engine.
@@ -39,6 +42,13 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("PULUMI_BACKEND_URL", "PROVISIONER_PULUMI_BACKEND_URL"),
     )
     provisioning_timeout_minutes: float = Field(default=20, gt=0)
+    # How stack secrets are encrypted on a self-managed backend: "passphrase" (the default; a
+    # backend other processes share needs the same PULUMI_CONFIG_PASSPHRASE(_FILE) on all of
+    # them) or a KMS URL (awskms://..., azurekeyvault://..., gcpkms://..., hashivault://...).
+    pulumi_secrets_provider: str = Field(default="passphrase")
+    # Either one id for every region, or a per-region map "us-east-1=ami-1,us-west-2=ami-2"
+    # (AMI and subnet ids are regional); a region the map leaves out uses the default lookup /
+    # the default VPC.
     aws_ami: str | None = Field(default=None, description="AMI id instead of the DLAMI lookup")
     aws_subnet_id: str | None = None
     azure_image: str | None = Field(
@@ -73,6 +83,9 @@ class Settings(BaseSettings):
     transient_attempts: int = Field(default=3, ge=1, description="tries per call on throttling")
     transient_wait_seconds: float = Field(default=2, ge=0)
     orphan_grace_minutes: float = Field(default=30, ge=0)
+    # gc (#13): the reaper collects instances ended longer ago than this, once a day.
+    gc_older_than_days: float = Field(default=30, gt=0)
+    gc_every_hours: float = Field(default=24, gt=0)
 
     # REST API (`provisioner serve`, #3): provisions/destroys run at once, and where events go.
     max_parallel: int = Field(default=8, ge=1, le=256)
@@ -109,6 +122,21 @@ class Settings(BaseSettings):
             raise ValueError("max_ttl_minutes must not exceed hard_lifetime_minutes")
         return self
 
+    @field_validator("aws_ami", "aws_subnet_id", mode="after")
+    @classmethod
+    def _check_region_map(cls, value: str | None) -> str | None:
+        if value:
+            region_map(value)
+        return value
+
+    def aws_ami_for(self, region: str) -> str | None:
+        """The AMI configured for `region`, None for the default (DLAMI) lookup."""
+        return region_map(self.aws_ami).get(region.lower()) if self.aws_ami else None
+
+    def aws_subnet_for(self, region: str) -> str | None:
+        """The subnet configured for `region`, None for the region's default VPC."""
+        return region_map(self.aws_subnet_id).get(region.lower()) if self.aws_subnet_id else None
+
     @property
     def effective_database_url(self) -> str:
         url = self.database_url or f"sqlite:///{self.home / 'ledger.db'}"
@@ -140,3 +168,31 @@ def private_file(path: Path) -> Path:
     finally:
         os.close(fd)
     return path
+
+
+def region_map(value: str | None) -> RegionMap:
+    """Parse "region=id,region=id" (or a bare id, meaning every region) into a RegionMap."""
+    text = (value or "").strip()
+    if text and "=" not in text and "," not in text:
+        return RegionMap(default=text)
+    entries: dict[str, str] = {}
+    for item in text.split(","):
+        region, sep, ident = item.strip().partition("=")
+        region, ident = region.strip().lower(), ident.strip()
+        if not sep or not region or not ident or region in entries:
+            raise ValueError(
+                f"expected one id or region=id pairs separated by commas, got {item.strip()!r}"
+            )
+        entries[region] = ident
+    return RegionMap(entries=entries)
+
+
+class RegionMap:
+    """Region -> id, with an optional id for every region."""
+
+    def __init__(self, entries: dict[str, str] | None = None, default: str | None = None):
+        self.entries = entries or {}
+        self.default = default
+
+    def get(self, region: str) -> str | None:
+        return self.entries.get(region.lower(), self.default)

@@ -13,12 +13,15 @@ import pulumi_aws
 import pulumi_aws.ec2 as ec2
 
 from stacks.deadman import aws_user_data
+from stacks.disks import AWS_DATA_DEVICE, data_disk_script
 from stacks.spec import (
+    DATA_MOUNT,
     OUTPUT_CLOUD_INSTANCE_ID,
     OUTPUT_METADATA,
     OUTPUT_PRIVATE_IP,
     OUTPUT_PUBLIC_IP,
     SSH_USERS,
+    VM_CREATE_TIMEOUT_MINUTES,
     InstanceSpec,
 )
 
@@ -115,7 +118,11 @@ def _network(
 
 def _first_subnet(ids: list[str]) -> str:
     if not ids:
-        raise ValueError("the zone has no default subnet; set a subnet id")
+        raise ValueError(
+            "the region has no default VPC with default subnets: configure a subnet for it, "
+            "PROVISIONER_AWS_SUBNET_ID=<region>=subnet-... (or create a default VPC: "
+            "`aws ec2 create-default-vpc --region <region>`)"
+        )
     return ids[0]
 
 
@@ -178,7 +185,7 @@ def program(spec: InstanceSpec) -> None:
         opts=opts,
     )
 
-    user_data, user_data_base64 = aws_user_data(spec, SSH_USERS["AWS"])
+    user_data, user_data_base64 = aws_user_data(spec, SSH_USERS["AWS"], disks=data_disk_script())
     key_name: pulumi.Output[str] | None = None
     if spec.ssh_public_key:
         key_pair = ec2.KeyPair(
@@ -200,12 +207,23 @@ def program(spec: InstanceSpec) -> None:
         vpc_security_group_ids=[security_group.id],
         associate_public_ip_address=True,
         key_name=key_name,
+        # The root at the image's own size (EC2 refuses a root smaller than the AMI's snapshot:
+        # the DLAMI's is 75 GB), and the requested size as a data disk mounted at /data.
         root_block_device=ec2.InstanceRootBlockDeviceArgs(
             volume_type="gp3",
-            volume_size=spec.disk_gb,
+            volume_size=spec.root_disk_gb,
             encrypted=True,
             delete_on_termination=True,
         ),
+        ebs_block_devices=[
+            ec2.InstanceEbsBlockDeviceArgs(
+                device_name=AWS_DATA_DEVICE,
+                volume_type="gp3",
+                volume_size=spec.disk_gb,
+                encrypted=True,
+                delete_on_termination=True,
+            )
+        ],
         metadata_options=ec2.InstanceMetadataOptionsArgs(
             http_endpoint="enabled",
             http_tokens="required",
@@ -217,7 +235,11 @@ def program(spec: InstanceSpec) -> None:
         user_data_base64=user_data_base64,
         tags=tags,
         volume_tags=tags,
-        opts=opts,
+        opts=opts.merge(
+            pulumi.ResourceOptions(
+                custom_timeouts=pulumi.CustomTimeouts(create=f"{VM_CREATE_TIMEOUT_MINUTES}m")
+            )
+        ),
     )
 
     pulumi.export(OUTPUT_PUBLIC_IP, instance.public_ip)
@@ -235,5 +257,6 @@ def program(spec: InstanceSpec) -> None:
             "securityGroupId": security_group.id,
             "subnetId": subnet_id,
             "vpcId": vpc_id,
+            "dataMount": DATA_MOUNT,
         },
     )

@@ -26,6 +26,7 @@ from stacks.spec import (
     OUTPUT_PRIVATE_IP,
     OUTPUT_PUBLIC_IP,
     SSH_USERS,
+    VM_CREATE_TIMEOUT_MINUTES,
     InstanceSpec,
 )
 
@@ -44,6 +45,14 @@ ADMIN_USERNAME = SSH_USERS["AZURE"]
 # (the counterpart of AWS's Deep Learning Base AMI), free (no marketplace plan to accept), Gen2,
 # which the current NC/ND sizes need. A plain Canonical image would boot without a GPU driver.
 DEFAULT_IMAGE_URN = "microsoft-dsvm:ubuntu-hpc:2204:latest"
+
+# An OS halt leaves an Azure VM "Stopped (allocated)", still billing compute; only the platform
+# deallocates. So the DevTest Labs schedule (stop + deallocate) fires at the hard deadline and
+# the on-VM deadman halts the OS this much later, as a backstop should the schedule not run.
+OS_HALT_AFTER_DEALLOCATE_MINUTES = 15
+
+# NvidiaGpuDriverLinux's handler version (minor versions upgrade automatically).
+GPU_DRIVER_EXTENSION_VERSION = "1.6"
 
 
 def _image_reference(urn: str) -> compute.ImageReferenceArgs:
@@ -178,7 +187,9 @@ def program(spec: InstanceSpec) -> None:
         os_profile=compute.OSProfileArgs(
             computer_name=re.sub(r"[^A-Za-z0-9-]", "-", vm_name)[:63],
             admin_username=ADMIN_USERNAME,
-            custom_data=base64.b64encode(user_data(spec, ADMIN_USERNAME)).decode(),
+            custom_data=base64.b64encode(
+                user_data(spec, ADMIN_USERNAME, halt_after_minutes=OS_HALT_AFTER_DEALLOCATE_MINUTES)
+            ).decode(),
             linux_configuration=compute.LinuxConfigurationArgs(
                 disable_password_authentication=True,
                 ssh=compute.SshConfigurationArgs(
@@ -203,11 +214,32 @@ def program(spec: InstanceSpec) -> None:
         eviction_policy="Delete" if spec.spot else None,
         billing_profile=_billing_profile(spec),
         tags=tags,
-        opts=opts,
+        opts=opts.merge(
+            pulumi.ResourceOptions(
+                custom_timeouts=pulumi.CustomTimeouts(create=f"{VM_CREATE_TIMEOUT_MINUTES}m")
+            )
+        ),
     )
+    if spec.gpu_driver_extension:
+        # The NVIDIA driver the image lacks: Microsoft's extension picks the GRID driver for
+        # NVadsA10 v5 (a vGPU, which the data-center driver does not drive).
+        compute.VirtualMachineExtension(
+            "gpu-driver",
+            resource_group_name=group.name,
+            vm_name=vm.name,
+            vm_extension_name=spec.gpu_driver_extension,
+            location=location,
+            publisher="Microsoft.HpcCompute",
+            type=spec.gpu_driver_extension,
+            type_handler_version=GPU_DRIVER_EXTENSION_VERSION,
+            auto_upgrade_minor_version=True,
+            tags=tags,
+            opts=opts,
+        )
     # Azure's auto-shutdown stops *and deallocates* the VM at the hard deadline (an OS shutdown,
     # the deadman's, only stops it, and a stopped VM still bills compute). It recurs daily, which
-    # is fine: the hard lifetime is shorter than a day. Disk and static IP bill until destroy.
+    # is fine: the hard lifetime is bounded well under a day (Settings.hard_lifetime_minutes), so
+    # its first run is the deadline itself. Disk and static IP bill until destroy.
     devtestlab.GlobalSchedule(
         "auto-shutdown",
         resource_group_name=group.name,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import gzip
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -38,9 +38,10 @@ def deadline_hhmm(hard_deadline_iso: str) -> str:
     return parse_deadline(hard_deadline_iso).strftime("%H%M")
 
 
-def check_script(hard_deadline_iso: str) -> str:
-    """The script that schedules `shutdown -h +N` for the minutes left until the deadline."""
-    deadline = parse_deadline(hard_deadline_iso)
+def check_script(hard_deadline_iso: str, *, halt_after_minutes: int = 0) -> str:
+    """The script that schedules `shutdown -h +N` for the minutes left until the deadline
+    (plus `halt_after_minutes`: on Azure the cloud's deallocating schedule goes first)."""
+    deadline = parse_deadline(hard_deadline_iso) + timedelta(minutes=halt_after_minutes)
     epoch = int(deadline.timestamp())
     label = deadline.strftime("%Y-%m-%dT%H:%M:%SZ")
     return f"""#!/bin/sh
@@ -54,9 +55,9 @@ exec shutdown -h "+$minutes" "provisioner: hard deadline {label} reached"
 """
 
 
-def shutdown_script(hard_deadline_iso: str) -> str:
+def shutdown_script(hard_deadline_iso: str, *, halt_after_minutes: int = 0) -> str:
     """The user-data / custom-data script: install the deadman, re-arm it on boot, arm it now."""
-    check = check_script(hard_deadline_iso)
+    check = check_script(hard_deadline_iso, halt_after_minutes=halt_after_minutes)
     return f"""#!/bin/sh
 # provisioner: install and arm the deadman (see stacks/deadman.py).
 cat > {CHECK_PATH} <<'PROVISIONER_DEADMAN'
@@ -193,11 +194,16 @@ echo $? > {SETUP_RC}
 """
 
 
-def user_data(spec: InstanceSpec, login_user: str) -> bytes:
-    """The whole first-boot script: the deadman first (always), then the idle guard and the
-    setup script when asked for. Without either it is exactly `shutdown_script`."""
-    parts = [shutdown_script(spec.hard_deadline)]
+def user_data(
+    spec: InstanceSpec, login_user: str, *, halt_after_minutes: int = 0, disks: str = ""
+) -> bytes:
+    """The whole first-boot script: the deadman first (always), the data disk (`disks`, #13),
+    then the idle guard and the setup script when asked for. Without any of them it is exactly
+    `shutdown_script`."""
+    parts = [shutdown_script(spec.hard_deadline, halt_after_minutes=halt_after_minutes)]
     parts.append(f"mkdir -p {ACTIVE_DIR} && chmod 1777 {ACTIVE_DIR}\n")
+    if disks:
+        parts.append(disks)
     if spec.idle_minutes:
         parts.append(_idle_install(spec.idle_minutes))
     if spec.setup_script:
@@ -207,9 +213,11 @@ def user_data(spec: InstanceSpec, login_user: str) -> bytes:
     return "".join(parts).encode()
 
 
-def aws_user_data(spec: InstanceSpec, login_user: str) -> tuple[str | None, str | None]:
+def aws_user_data(
+    spec: InstanceSpec, login_user: str, *, disks: str = ""
+) -> tuple[str | None, str | None]:
     """(user_data, user_data_base64) for EC2: plain text when it fits, else gzip + base64."""
-    data = user_data(spec, login_user)
+    data = user_data(spec, login_user, disks=disks)
     if len(data) <= AWS_USER_DATA_LIMIT:
         return data.decode(), None
     packed = gzip.compress(data, mtime=0)

@@ -28,6 +28,11 @@ TAG_USER_ID = "provisioner:user-id"
 TAG_EXPIRES_AT = "provisioner:expires-at"
 TAG_MANAGED_BY = "provisioner:managed-by"
 
+# How long the cloud provider may take to create the VM before it gives up (custom_timeouts);
+# the engine's watchdog lets a cancelled up run longer than this, so no create is left in flight.
+VM_CREATE_TIMEOUT_MINUTES = 15
+DATA_MOUNT = "/data"
+
 # Resource type tokens of the VM itself: the engines report its creation as "VM exists".
 VM_RESOURCE_TYPES = (
     "aws:ec2/instance:Instance",
@@ -119,6 +124,11 @@ class InstanceSpec:
     # First-boot work after the deadman is in place (cloud-init), and the idle auto-stop window.
     setup_script: str | None = None
     idle_minutes: int | None = None
+    # The image's own root size (AWS: the root volume is made this size and `disk_gb` becomes a
+    # data disk at /data; None: EC2 sizes the root from the AMI), and a VM extension that
+    # installs the GPU driver (Azure: "NvidiaGpuDriverLinux" for the GRID driver on A10 v5).
+    root_disk_gb: int | None = None
+    gpu_driver_extension: str | None = None
     # Which try of the request this is (failover, recovery): each attempt has its own stack.
     attempt: int = 1
 

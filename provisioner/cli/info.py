@@ -113,6 +113,11 @@ def doctor(
     simulate: Annotated[
         bool, typer.Option("--simulate", help="Check the simulated engine.")
     ] = False,
+    instance_type: Annotated[
+        str | None,
+        typer.Option(help="Check the clouds' preconditions for an up of this type (its quota)."),
+    ] = None,
+    region: Annotated[str | None, typer.Option(help="...in this region.")] = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Check the engine, backend, ledger and credentials (never prints secret values)."""
@@ -120,6 +125,7 @@ def doctor(
     from provisioner.cli.render import print_json, say
     from provisioner.engine import create_engine
     from provisioner.engine.base import DoctorCheck
+    from provisioner.engine.preflight_targets import preflight_target
     from provisioner.rules.errors import ProvisionerError
     from provisioner.rules.validation import validate_provider
 
@@ -140,7 +146,12 @@ def doctor(
 
     checks.append(privacy_check(settings.home))
     try:
-        checks.extend(create_engine(settings.engine, settings).doctor())
+        engine = create_engine(settings.engine, settings)
+        checks.extend(engine.doctor())
+        if instance_type:
+            for cloud in sorted(wanted) or _providers_of(instance_type):
+                target = preflight_target(settings, cloud, region, instance_type)
+                checks.extend(engine.preflight(target, cheap=False))
     except ProvisionerError as exc:
         checks.append(DoctorCheck("engine", False, exc.message))
     rows = cloud_scope(checks, wanted)
@@ -154,7 +165,8 @@ def doctor(
         )
     else:
         for state, c in rows:
-            say(f"{state:<14} {c.name}: {c.detail}")
+            fix = f" Fix: {c.fix}" if c.fix and state == "FAIL" else ""
+            say(f"{state:<14} {c.name}: {c.detail}{fix}")
     if not ok:
         raise typer.Exit(1)
 
@@ -168,7 +180,7 @@ def cloud_scope(checks: list[Any], wanted: set[str]) -> list[tuple[str, Any]]:
     for c in checks:
         cloud = c.name.removesuffix(" credentials").upper() if c in clouds else None
         if cloud is None:
-            rows.append(("ok" if c.ok else "FAIL", c))
+            rows.append((_state(c), c))
         elif wanted and cloud not in wanted:
             continue
         elif c.ok:
@@ -181,6 +193,20 @@ def cloud_scope(checks: list[Any], wanted: set[str]) -> list[tuple[str, Any]]:
         names = ", ".join(c.name.split()[0] for c in clouds)
         rows.append(("FAIL", DoctorCheck("clouds", False, f"no cloud has credentials ({names})")))
     return rows
+
+
+def _state(check: Any) -> str:
+    """ok / FAIL, or the preflight lines' own CANNOT CHECK (#13)."""
+    if getattr(check, "state", "") == "CANNOT CHECK":
+        return "CANNOT CHECK"
+    return "ok" if check.ok else "FAIL"
+
+
+def _providers_of(instance_type: str) -> list[str]:
+    from provisioner.rules.catalog import load_catalog
+
+    found = load_catalog().find(instance_type)
+    return [found.provider] if found else []
 
 
 def register(app: typer.Typer) -> None:

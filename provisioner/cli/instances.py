@@ -140,6 +140,9 @@ def up(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Print only the instance id (for scripts).")
     ] = False,
+    allow_retired: Annotated[
+        bool, typer.Option("--allow-retired", help="Try a retired type on a real cloud anyway.")
+    ] = False,
     json_output: JsonOpt = False,
 ) -> None:
     """Create an instance's stack and wait until it is READY (SSH answers, cloud-init done)."""
@@ -160,6 +163,7 @@ def up(
         setup=setup,
         idle_minutes=idle_minutes,
         simulate=simulate,
+        allow_retired=allow_retired,
     )
     request = replace(  # capacity (#12): alternatives, GPU spec, spot, recovery
         request,
@@ -203,6 +207,7 @@ def build_request(
     idle_minutes: int | None,
     simulate: bool,
     default_cidrs: tuple[str, ...] = (),
+    allow_retired: bool = False,
 ) -> ProvisionRequest:
     """The request `up` and `run` send; `me` among the CIDRs becomes this machine's address."""
     from provisioner.cli.context import default_user, load_settings
@@ -229,6 +234,7 @@ def build_request(
         allowed_ssh_cidrs=tuple(cidrs),
         setup_script=_read_setup(setup),
         idle_minutes=idle_minutes,
+        allow_retired=allow_retired,
     )
 
 

@@ -32,6 +32,7 @@ except ImportError:  # pragma: no cover - newer Typer without click installed
 from provisioner.cli import (  # noqa: E402
     capacity,
     costs,
+    gc,
     info,
     instances,
     reap,
@@ -124,6 +125,7 @@ serve.register(app)
 tokens.register(app)
 remote.register(app)
 capacity.register(app)
+gc.register(app)
 
 
 def main() -> None:

@@ -91,9 +91,40 @@ class SshEndpoint:
 
 @dataclass(frozen=True)
 class DoctorCheck:
+    """One doctor line. `ok` False fails `doctor`; a check that could not be made (offline, no
+    credentials to ask with) is ok with state "CANNOT CHECK" and says why in `detail`."""
+
     name: str
     ok: bool
     detail: str
+    state: str = ""  # PASS | FAIL | CANNOT CHECK; empty: PASS or FAIL from `ok`
+    fix: str | None = None
+
+    @property
+    def status(self) -> str:
+        return self.state or ("PASS" if self.ok else "FAIL")
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "ok": self.ok,
+            "status": self.status,
+            "detail": self.detail,
+            "fix": self.fix,
+        }
+
+
+@dataclass(frozen=True)
+class Target:
+    """What the clouds' preconditions are checked for (`Engine.preflight`, #13): an up's type
+    in its region, or (`instance_type` None) any GPU type there."""
+
+    provider: str
+    region: str
+    instance_type: str | None = None
+    vcpus: int | None = None
+    spot: bool = False
+    subnet_id: str | None = None
 
 
 @runtime_checkable
@@ -149,4 +180,19 @@ class Engine(Protocol):
     def sweep_endpoints(self) -> list[tuple[str, str]]:
         """Local processes the engine keeps for its VMs: stop those whose stack is gone, restart
         those that died. Returns (stack name, what was done)."""
+        ...
+
+    def remove_stack(self, stack_name: str) -> bool:
+        """Remove an empty (destroyed) stack and its history from the backend (`gc`, #13);
+        False when there is no such stack. Refuses a stack that still holds resources."""
+        ...
+
+    @property
+    def keeps_history_in_backend(self) -> bool:
+        """True where the backend is the users' audit trail (Pulumi Cloud): gc keeps stacks."""
+        ...
+
+    def preflight(self, target: Target, *, cheap: bool) -> list[DoctorCheck]:
+        """What the cloud will refuse for `target` (quotas, providers, network, identity);
+        `cheap`: the subset an up runs before creating anything (#13)."""
         ...

@@ -25,6 +25,7 @@ from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks
 SUBSCRIPTION_ID = "00000000-0000-0000-0000-000000000000"
 ACCOUNT_ID = "123456789012"
 DEFAULT_AWS_REGION = "us-east-1"
+DLAMI_ROOT_SNAPSHOT_GB = 75  # EC2 refuses a root volume smaller than the AMI's snapshot
 DEFAULT_AMI_NAME = "Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04) 20250101"
 GCP_PROJECT = "provisioner-simulated"  # when the provider names none
 GCP_API = "https://www.googleapis.com/compute/v1"
@@ -159,6 +160,12 @@ class FakeCloud(Mocks):
                 "state": "available",
                 "ownerId": ACCOUNT_ID,
                 "rootDeviceName": "/dev/sda1",
+                "blockDeviceMappings": [
+                    {
+                        "deviceName": "/dev/sda1",
+                        "ebs": {"volume_size": str(DLAMI_ROOT_SNAPSHOT_GB), "volume_type": "gp3"},
+                    }
+                ],
             }
         if args.token == "aws:ec2/getVpc:getVpc":
             return self._vpc(region)

@@ -31,13 +31,15 @@ import logging
 import os
 import re
 import secrets
+import shutil
 import signal
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import yaml
 from filelock import FileLock
@@ -45,6 +47,7 @@ from pulumi import automation as auto
 from pulumi.automation import errors as auto_errors
 
 from provisioner.config import Settings
+from provisioner.engine import pulumi_leaks as leaks
 from provisioner.engine.base import (
     DoctorCheck,
     EventCallback,
@@ -53,6 +56,12 @@ from provisioner.engine.base import (
     SshEndpoint,
     StackInfo,
     StackOutputs,
+)
+from provisioner.engine.preflight import Target
+from provisioner.engine.preflight_targets import (
+    preflight_target,
+    secrets_problem,
+    shared_secrets_check,
 )
 from provisioner.engine.pulumi_cli import CliCommand, find_or_install_cli
 from provisioner.engine.pulumi_doctor import (
@@ -68,6 +77,13 @@ from provisioner.engine.pulumi_doctor import (
 from provisioner.engine.pulumi_events import EventRelay, error_line, failure
 from provisioner.engine.pulumi_gcp_auth import resolve_project
 from provisioner.engine.pulumi_gcp_doctor import gcp_checks
+from provisioner.engine.pulumi_leaks import pending_vm_creates
+from provisioner.engine.pulumi_preflight import (
+    probe_stack_name,
+    run_aws,
+    run_azure,
+    tagged_instances,
+)
 from provisioner.rules.errors import (
     CloudError,
     DestroyFailedError,
@@ -75,6 +91,7 @@ from provisioner.rules.errors import (
     ProvisioningFailedError,
 )
 from stacks import program_for
+from stacks.probes import AwsProbe, aws_program
 from stacks.spec import (
     OUTPUT_CLOUD_INSTANCE_ID,
     OUTPUT_METADATA,
@@ -83,6 +100,7 @@ from stacks.spec import (
     TAG_INSTANCE_ID,
     TAG_TASK_ID,
     TAG_USER_ID,
+    VM_CREATE_TIMEOUT_MINUTES,
     VM_RESOURCE_TYPES,
     InstanceSpec,
 )
@@ -102,6 +120,9 @@ PASSPHRASE_FILE = "pulumi-passphrase"  # in <home>, generated once
 PASSPHRASE_VARS = ("PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE")
 TAG_NAME_MAX, TAG_VALUE_MAX = 40, 256  # Pulumi Cloud's limits
 HISTORY_PAGE_SIZE, HISTORY_MAX_PAGES = 100, 50
+PREFLIGHT_CACHE = timedelta(minutes=10)
+TAG_LIVE = "provisioner:live"  # on a stack from its up until its destroy succeeds
+CLI_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"  # `stack ls --json` lastUpdate
 
 _installed_plugins: set[tuple[str, str]] = set()  # (name, version), once per process
 _plugins_lock = threading.Lock()
@@ -112,8 +133,10 @@ class PulumiEngine:
 
     name = "pulumi"
     simulated = False
-    # After the watchdog interrupts an `up`, how long to wait for the CLI to wind down.
-    cancel_grace_seconds: float = 60.0
+    # After the watchdog interrupts an `up`, how long to wait for the CLI to wind down: longer
+    # than the provider's own create timeout, so a create in flight ends (made or failed) and
+    # is recorded, rather than left pending in the state.
+    cancel_grace_seconds: float = (VM_CREATE_TIMEOUT_MINUTES + 2) * 60.0
 
     def __init__(
         self,
@@ -127,6 +150,9 @@ class PulumiEngine:
         self._command = pulumi_command
         self._command_error: EngineUnavailableError | None = None
         self._command_lock = threading.Lock()
+        self._preflight_cache: dict[tuple[Target, bool], tuple[datetime, list[DoctorCheck]]] = {}
+        # How the Azure checks reach ARM (tests point it at a local server with recorded answers).
+        self.azure_arm: dict[str, Any] = {}
 
     # -- the Engine protocol ---------------------------------------------------------------
 
@@ -156,6 +182,7 @@ class PulumiEngine:
         try:
             stack = self._select(stack_name)
             stack.destroy(message=message, on_event=relay, color="never", show_secrets=False)
+            _untag_live(stack)
         except auto_errors.StackNotFoundError:
             log.info("destroy %s: no such stack, nothing to do", stack_name)
         except auto_errors.CommandError as exc:
@@ -163,7 +190,8 @@ class PulumiEngine:
 
     def recover(self, stack_name: str) -> None:
         """`pulumi cancel` (clears the dead process's lock; it fails when no update is running,
-        which is fine) then `pulumi refresh --clear-pending-creates`."""
+        which is fine), the VMs of pending creates adopted into the state (`pulumi_leaks`),
+        then `pulumi refresh --clear-pending-creates`."""
         try:
             stack = self._select(stack_name)
         except auto_errors.StackNotFoundError:
@@ -172,6 +200,7 @@ class PulumiEngine:
             stack.cancel()
         except auto_errors.CommandError as exc:
             log.info("cancel %s: %s", stack_name, error_line([], str(exc)))
+        self._adopt_pending_vms(stack)
         relay = EventRelay(None)
         try:
             stack.refresh(
@@ -210,6 +239,85 @@ class PulumiEngine:
             return Liveness(alive=True)
         return Liveness(alive=False, detail="refresh found the VM gone")
 
+    def _adopt_pending_vms(self, stack: auto.Stack) -> None:
+        """Find the VMs a cut-short create left (by the provisioner:instance-id tag) and write
+        them into the state, so the destroy after the refresh deletes them."""
+        try:
+            exported = stack.export_stack()
+        except auto_errors.CommandError as exc:
+            raise failure(CloudError, exc, []) from exc
+        deployment = dict(exported.deployment or {})
+        pending = pending_vm_creates(deployment)
+        aws_pending = [op for op in pending if op["resource"]["type"] == leaks.AWS_VM]
+        region = leaks.aws_region(deployment)
+        if not aws_pending or region is None:
+            return  # Azure: deleting the resource group deletes a half-made VM too
+        try:
+            found = tagged_instances(region, stack.name, self._run_probe)
+        except Exception as exc:
+            raise CloudError(
+                f"cannot look for instances of {stack.name} left by an interrupted create "
+                f"({exc}); not clearing its pending create, so nothing is forgotten",
+                kind="transient",
+            ) from exc
+        leaked = sorted(set(found) - leaks.known_ids(deployment, leaks.AWS_VM))
+        if not leaked:
+            return
+        for index, cloud_id in enumerate(leaked):
+            deployment = leaks.adopt(deployment, aws_pending[0], cloud_id, extra=index > 0)
+            log.warning("%s: adopting %s, created by an interrupted up", stack.name, cloud_id)
+        try:
+            stack.import_stack(auto.Deployment(version=exported.version, deployment=deployment))
+        except auto_errors.CommandError as exc:
+            raise failure(CloudError, exc, []) from exc
+
+    @property
+    def keeps_history_in_backend(self) -> bool:
+        return is_cloud(self.settings.effective_backend_url)
+
+    def remove_stack(self, stack_name: str) -> bool:
+        """`pulumi stack rm --yes` (no --force: the CLI refuses a stack holding resources),
+        then the stack's local workspace directory."""
+        workspace = self._workspace(stack_name, _no_program)
+        try:
+            workspace.remove_stack(stack_name)
+        except auto_errors.StackNotFoundError:
+            return False
+        except auto_errors.CommandError as exc:
+            raise failure(CloudError, exc, []) from exc
+        shutil.rmtree(workspace.work_dir, ignore_errors=True)
+        return True
+
+    # -- preflight -------------------------------------------------------------------------
+
+    def preflight(self, target: Target, *, cheap: bool) -> list[DoctorCheck]:
+        """What the cloud will refuse for `target` (preflight.py judges): `cheap` is up's
+        subset. Checks that pass are remembered for a few minutes per process."""
+        key = (target, cheap)
+        now = self._clock()
+        with self._command_lock:
+            cached = self._preflight_cache.get(key)
+        if cached is not None and now - cached[0] < PREFLIGHT_CACHE:
+            return cached[1]
+        if target.provider == "AWS":
+            checks = run_aws(target, self._run_probe, cheap=cheap)
+        elif target.provider == "AZURE":
+            checks = run_azure(target, cheap=cheap, **self.azure_arm)
+        else:
+            return []
+        if all(c.status == "PASS" for c in checks):
+            with self._command_lock:
+                self._preflight_cache[key] = (now, checks)
+        return checks
+
+    def _run_probe(self, probe: AwsProbe) -> None:
+        """Run an invoke-only probe program as a preview of its probe stack."""
+        name = probe_stack_name("AWS", probe.region)
+        workspace = self._workspace(name, aws_program(probe))
+        self._install_plugin(workspace, "AWS")
+        stack = auto.Stack.create_or_select(name, workspace)
+        stack.preview(message=f"provisioner preflight {probe.region}", color="never")
+
     def stack_tags(self, stack_name: str) -> dict[str, str]:
         try:
             return dict(self._select(stack_name).list_tags())
@@ -240,8 +348,11 @@ class PulumiEngine:
     def list_stacks(self) -> list[StackInfo]:
         """The project's stacks. Tags are left empty: reading them costs a CLI call per stack,
         and a stack's name is already its instance id."""
+        workspace = self._workspace(PROJECT_WORKSPACE, None)
+        if is_cloud(self.settings.effective_backend_url):
+            return self._live_stacks(workspace)
         try:
-            summaries = self._workspace(PROJECT_WORKSPACE, None).list_stacks()
+            summaries = workspace.list_stacks()
         except auto_errors.CommandError as exc:
             raise failure(CloudError, exc, []) from exc
         return [
@@ -255,16 +366,67 @@ class PulumiEngine:
     def sweep_endpoints(self) -> list[tuple[str, str]]:
         return []
 
+    def _live_stacks(self, workspace: auto.LocalWorkspace) -> list[StackInfo]:
+        """On Pulumi Cloud gc keeps destroyed stacks (the audit trail), so listing them all
+        every sweep would grow forever: list only those tagged live (set at up, removed when a
+        destroy succeeds). A stack whose destroy failed keeps the tag, so it is still swept."""
+        args = ["stack", "ls", "--json", "--tag", f"{TAG_LIVE}=true"]
+        try:
+            result = workspace.pulumi_command.run(args, workspace.work_dir, workspace.env_vars)
+        except auto_errors.CommandError as exc:
+            raise failure(CloudError, exc, []) from exc
+        stacks = []
+        for item in json.loads(result.stdout or "[]"):
+            last = item.get("lastUpdate")
+            stacks.append(
+                StackInfo(
+                    name=item["name"],
+                    resource_count=item.get("resourceCount"),
+                    last_update=_utc(datetime.strptime(last, CLI_TIME)) if last else None,
+                    tags={TAG_LIVE: "true"},
+                )
+            )
+        return stacks
+
     def doctor(self) -> list[DoctorCheck]:
         url = self.settings.effective_backend_url
-        return [
-            cli_check(self._command),
+        aws, azure = aws_credentials_check(), azure_credentials_check()
+        cli = cli_check(self._command)
+        checks = [
+            cli,
             backend_check(url),
-            aws_credentials_check(),
-            azure_credentials_check(),
+            aws,
+            azure,
             passphrase_check(url, self.settings.home / PASSPHRASE_FILE),
             *gcp_checks(self.settings.gcp_project),
+            shared_secrets_check(self.settings, url),
         ]
+        # The clouds in use (credentials found): what they will refuse, at the default region.
+        for provider, found in (("AWS", aws.ok), ("AZURE", azure.ok)):
+            if found and provider == "AWS" and not cli.ok:  # doctor never installs the CLI
+                checks.append(
+                    DoctorCheck(
+                        f"{provider.lower()} preconditions",
+                        True,
+                        "not asked: they are read through the Pulumi CLI (see 'pulumi cli')",
+                        "CANNOT CHECK",
+                    )
+                )
+            elif found:
+                checks.extend(self.doctor_cloud(provider))
+        return checks
+
+    def doctor_cloud(
+        self, provider: str, region: str | None = None, instance_type: str | None = None
+    ) -> list[DoctorCheck]:
+        """Every preflight check of `provider` (for `instance_type` in `region` if given)."""
+        target = preflight_target(self.settings, provider, region, instance_type)
+        try:
+            return self.preflight(target, cheap=False)
+        except EngineUnavailableError as exc:
+            return [
+                DoctorCheck(f"{provider.lower()} preconditions", True, exc.message, "CANNOT CHECK")
+            ]
 
     def _with_project(self, spec: InstanceSpec) -> InstanceSpec:
         """GCP: the spec's project, PROVISIONER_GCP_PROJECT, or the ADC project (before any
@@ -299,7 +461,7 @@ class PulumiEngine:
             work_dir=str(work_dir),
             program=program,
             env_vars=env_vars,
-            secrets_provider=None if is_cloud(url) else "passphrase",
+            secrets_provider=None if is_cloud(url) else self.settings.pulumi_secrets_provider,
             pulumi_command=command,
         )
 
@@ -315,8 +477,22 @@ class PulumiEngine:
         return url
 
     def _env_vars(self, url: str) -> dict[str, str]:
-        env = {"PULUMI_BACKEND_URL": url, "PULUMI_SKIP_UPDATE_CHECK": "true"}
-        if not is_cloud(url) and not any(var in os.environ for var in PASSPHRASE_VARS):
+        problem = secrets_problem(self.settings, url)
+        if problem:
+            raise EngineUnavailableError(problem)
+        env = {
+            "PULUMI_BACKEND_URL": url,
+            "PULUMI_SKIP_UPDATE_CHECK": "true",
+            # The salt (or KMS-encrypted key) is written to the stack's state at `stack init`;
+            # a process whose workspace lacks Pulumi.<stack>.yaml (another replica, another
+            # machine) takes it from there instead of minting a new one.
+            "PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER": "true",
+        }
+        if (
+            not is_cloud(url)
+            and self.settings.pulumi_secrets_provider == "passphrase"
+            and not any(var in os.environ for var in PASSPHRASE_VARS)
+        ):
             env["PULUMI_CONFIG_PASSPHRASE_FILE"] = str(self._passphrase_file())
         env.update(
             {
@@ -465,7 +641,12 @@ def _write_project_file(work_dir: Path, backend_url: str) -> None:
 def _tag_stack(stack: auto.Stack, spec: InstanceSpec) -> None:
     """Stack tags for the console and `stack ls --tag`; best effort, since DIY backends in
     older CLIs refuse tags ("stack tags not supported in diy mode")."""
-    tags = {TAG_USER_ID: spec.user_id, TAG_TASK_ID: spec.task_id, TAG_INSTANCE_ID: spec.instance_id}
+    tags = {
+        TAG_USER_ID: spec.user_id,
+        TAG_TASK_ID: spec.task_id,
+        TAG_INSTANCE_ID: spec.instance_id,
+        TAG_LIVE: "true",
+    }
     if spec.attempt > 1:
         tags["provisioner:attempt"] = str(spec.attempt)
     for name, value in tags.items():
@@ -476,6 +657,14 @@ def _tag_stack(stack: auto.Stack, spec: InstanceSpec) -> None:
         except auto_errors.CommandError as exc:
             log.info("stack %s left untagged: %s", stack.name, error_line([], str(exc)))
             return
+
+
+def _untag_live(stack: auto.Stack) -> None:
+    """The destroy succeeded: the stack leaves the live listing (best effort)."""
+    try:
+        stack.remove_tag(TAG_LIVE)
+    except auto_errors.CommandError as exc:
+        log.info("stack %s keeps its live tag: %s", stack.name, error_line([], str(exc)))
 
 
 # -- results -------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from provisioner.engine.base import (
 )
 from provisioner.engine.fakecloud import FakeCloud
 from provisioner.engine.mockrun import run_program
+from provisioner.engine.preflight import Target
 from provisioner.engine.processes import pid_alive
 from provisioner.engine.simcapacity import CapacityRule, outcome_for, parse_rules
 from provisioner.rules.catalog import load_catalog
@@ -478,6 +479,22 @@ class SimulatedEngine:
                 actions.append((name, "restarted"))
         return actions
 
+    keeps_history_in_backend = False
+
+    def remove_stack(self, stack_name: str) -> bool:
+        path = self.root / f"{stack_name}.json"
+        if not path.exists():
+            return False
+        if self._stack(stack_name).data.get("resources"):
+            raise DestroyFailedError(
+                f"[simulated] stack {stack_name} still holds resources; destroy it first"
+            )
+        path.unlink(missing_ok=True)
+        return True
+
+    def preflight(self, target: Target, *, cheap: bool) -> list[DoctorCheck]:
+        return [] if cheap else _no_preflight(target)
+
     def doctor(self) -> list[DoctorCheck]:
         return [
             DoctorCheck(
@@ -485,6 +502,17 @@ class SimulatedEngine:
             ),
             DoctorCheck("simulated state", True, str(self.root)),
         ]
+
+
+def _no_preflight(target: Target) -> list[DoctorCheck]:
+    return [
+        DoctorCheck(
+            f"{target.provider.lower()} preconditions",
+            True,
+            "simulated: the cloud's quotas and registrations are not asked",
+            state="CANNOT CHECK",
+        )
+    ]
 
 
 def _outputs_from(outputs: dict[str, Any]) -> StackOutputs:

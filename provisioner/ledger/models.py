@@ -126,6 +126,24 @@ class InstanceAttempt(SQLModel, table=True):
     message: str | None = Field(default=None, sa_type=sa.Text)
 
 
+class StackHistoryRow(SQLModel, table=True):
+    """A stack's update history, exported into the ledger by `provisioner gc` (#13) so
+    `history ID` still works once the stack is removed from its backend. kind "gc" records
+    the collection itself (message: whether the stack was removed or kept)."""
+
+    __tablename__ = "stack_history"
+
+    id: int | None = Field(default=None, primary_key=True)
+    instance_id: str = Field(foreign_key="instances.id", index=True, max_length=32)
+    version: int
+    kind: str = Field(max_length=32)
+    result: str = Field(max_length=32)
+    start_time: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    end_time: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    message: str = Field(default="", sa_type=sa.Text)
+    resource_changes: dict[str, int] = Field(default_factory=dict, sa_type=sa.JSON)
+
+
 class ApiToken(SQLModel, table=True):
     """A bearer token for the REST API, stored only as its SHA-256 hash (#3)."""
 

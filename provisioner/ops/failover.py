@@ -156,7 +156,10 @@ class Failover(ServiceCore):
         number = len(done) + 1
         stack_name = attempt_stack_name(instance.id, number)
         price_gb_month = storage_price_gb_month(
-            self.catalog, candidate.provider, instance.disk_size_gb
+            self.catalog,
+            candidate.provider,
+            instance.disk_size_gb,
+            instance_type=candidate.instance_type,
         )
         meta = {**(instance.meta or {}), "zone": candidate.zone, "spot": candidate.spot}
         fields = {

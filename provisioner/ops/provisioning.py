@@ -6,8 +6,10 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
-from provisioner.engine.base import EngineEvent, EventCallback
+from provisioner.engine.base import Engine, EngineEvent, EventCallback, Target
+from provisioner.engine.preflight import as_line, refusal
 from provisioner.ledger.admission import admit
 from provisioner.ledger.idempotency import WINDOW as KEY_WINDOW
 from provisioner.ledger.models import Instance, InstanceAttempt, InstanceOut
@@ -19,6 +21,7 @@ from provisioner.ops.service_core import _iso, log, new_instance_id
 from provisioner.remote.keys import generate_key_pair, throwaway_public_key
 from provisioner.rules import lifecycle
 from provisioner.rules.billing import storage_price_gb_month
+from provisioner.rules.cloud_errors import class_for_size
 from provisioner.rules.errors import (
     CloudError,
     ConflictError,
@@ -26,7 +29,11 @@ from provisioner.rules.errors import (
     ProvisioningFailedError,
 )
 from provisioner.rules.lifecycle import Status
-from provisioner.rules.validation import ProvisionRequest, ValidRequest
+from provisioner.rules.validation import (
+    ProvisionRequest,
+    ValidRequest,
+    refuse_retired,
+)
 from stacks.spec import VM_RESOURCE_TYPES, InstanceSpec
 
 # The states an up runs in: before the VM exists, and while it boots.
@@ -64,8 +71,12 @@ class Provisioning(Failover, RemoteAccess):
         already used raises KeyTakenError with its instance."""
         valid, candidates, max_attempts = self.plan(request)
         price_per_hour = candidates[0].price_per_hour
-        price_gb_month = storage_price_gb_month(self.catalog, valid.provider, valid.disk_size_gb)
+        price_gb_month = storage_price_gb_month(
+            self.catalog, valid.provider, valid.disk_size_gb, instance_type=valid.type.name
+        )
         engine_name = engine or self.default_engine
+        if not request.allow_retired and not self.engine_for(engine_name).simulated:
+            refuse_retired(valid.type, self.catalog)
         self.engine_for(engine_name).ensure_ready()
         now = self.clock()
         instance_id = new_instance_id()
@@ -137,9 +148,11 @@ class Provisioning(Failover, RemoteAccess):
         )
 
     def _spec(self, instance: Instance, attempt: int = 1) -> InstanceSpec:
+        # Every instance's key is recorded on its row (#11), so a resumed Azure up declares the
+        # same osProfile key (Azure refuses to change it).
         ssh_public_key = instance.ssh_public_key
         if ssh_public_key is None and instance.provider == "AZURE":
-            # Azure needs a key when passwords are off; nobody holds this one's private half.
+            # A row made before keys were recorded; nobody holds this one's private half.
             ssh_public_key = throwaway_public_key()
         return InstanceSpec(
             instance_id=instance.id,
@@ -154,12 +167,9 @@ class Provisioning(Failover, RemoteAccess):
             ssh_public_key=ssh_public_key,
             allowed_ssh_cidrs=tuple(instance.allowed_ssh_cidrs),
             tags=dict(instance.tags),
-            image={
-                "AWS": self.settings.aws_ami,
-                "AZURE": self.settings.azure_image,
-                "GCP": self.settings.gcp_image,
-            }.get(instance.provider),
-            subnet_id=self.settings.aws_subnet_id if instance.provider == "AWS" else None,
+            subnet_id=self.settings.aws_subnet_for(instance.region)
+            if instance.provider == "AWS"
+            else None,
             zones=self._zones(instance),
             project=self.settings.gcp_project if instance.provider == "GCP" else None,
             setup_script=instance.setup_script,
@@ -168,6 +178,7 @@ class Provisioning(Failover, RemoteAccess):
             spot=bool((instance.meta or {}).get("spot")),
             spot_max_price=((instance.meta or {}).get("capacity") or {}).get("spotMaxPrice"),
             attempt=attempt,
+            **self._image_fields(instance),
         )
 
     def _zones(self, instance: Instance) -> tuple[str, ...]:
@@ -177,6 +188,22 @@ class Provisioning(Failover, RemoteAccess):
             return ()
         itype = self.catalog.get(instance.provider, instance.instance_type)
         return itype.zones_in(instance.region) if itype is not None else ()
+
+    def _image_fields(self, instance: Instance) -> dict[str, Any]:
+        """The image: settings' override, else the catalog's image for the type's GPU family
+        (#13): Azure's URN and driver extension, AWS's root size for the data-disk layout; GCP's
+        program picks its Deep Learning VM family itself unless PROVISIONER_GCP_IMAGE is set."""
+        if instance.provider == "GCP":
+            return {"image": self.settings.gcp_image}
+        image = self.catalog.image_for(instance.provider, instance.instance_type)
+        if instance.provider == "AWS":
+            custom = self.settings.aws_ami_for(instance.region)
+            if custom or image is None:
+                return {"image": custom}
+            return {"root_disk_gb": image.root_disk_gb}
+        if self.settings.azure_image or image is None:
+            return {"image": self.settings.azure_image}
+        return {"image": image.ref, "gpu_driver_extension": image.extension}
 
     def run_provision(
         self,
@@ -297,9 +324,21 @@ class Provisioning(Failover, RemoteAccess):
                 on_progress(event)
 
         message = f"provisioner up {instance.id} (user {instance.user_id}, task {instance.task_id})"
-        outputs = retry_transient(
-            lambda: engine.up(spec, message=message, on_event=forward), self.settings
-        )
+        if instance.status == Status.PROVISIONING.value:  # quota, registrations (#13)
+            self._preflight(engine, spec)
+        try:
+            outputs = retry_transient(
+                lambda: engine.up(spec, message=message, on_event=forward), self.settings
+            )
+        except CloudError as exc:  # a retired size's refusal says so (#13); failover decides
+            itype = self.catalog.get(instance.provider, instance.instance_type)
+            exc.kind = class_for_size(
+                exc.kind,
+                instance.provider,
+                exc.provider_code,
+                size_retired=itype is not None and itype.retired,
+            )
+            raise
         self.landed(attempt)
         instance = current[0]
         if instance.status == Status.PROVISIONING.value:
@@ -342,6 +381,22 @@ class Provisioning(Failover, RemoteAccess):
             **RELEASED,
         )
         return self.to_out(instance)
+
+    def _preflight(self, engine: Engine, spec: InstanceSpec) -> None:
+        """The cheap checks (the family's quota, resource providers registered) before anything
+        is created: a FAIL refuses the up with the same line `doctor` prints (#13)."""
+        target = Target(
+            provider=spec.provider,
+            region=spec.region,
+            instance_type=spec.instance_type,
+            vcpus=getattr(self.catalog.get(spec.provider, spec.instance_type), "vcpus", None),
+            spot=spec.spot,
+            subnet_id=spec.subnet_id,
+        )
+        refused = refusal(engine.preflight(target, cheap=True))
+        if refused is not None:
+            kind = "quota" if "quota" in refused.name else "auth"
+            raise ProvisioningFailedError(as_line(refused), kind=kind)
 
     def provision(
         self,

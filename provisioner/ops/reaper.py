@@ -122,6 +122,7 @@ class Reaper:
         self.settings = service.settings
         self.ledger = service.ledger
         self.leases = service.leases
+        self._last_gc: datetime | None = None
 
     def sweep(self) -> SweepResult:
         result = SweepResult(at=self.service.clock())
@@ -130,6 +131,7 @@ class Reaper:
             self._preempted,
             self._recover,
             self._retry,
+            self._gc,
             self._orphans,
             self._remote,
             self._purge_keys,
@@ -368,6 +370,28 @@ class Reaper:
             return f"destroyed on attempt {claimed.destroy_attempts + 1}"
 
         return job
+
+    # -- gc, daily (#13): fewer stacks for the orphan sweep to list ----------------------------
+
+    def _gc(self, result: SweepResult) -> None:
+        from provisioner.ops.gc import collect
+
+        now = self.service.clock()
+        every = timedelta(hours=self.settings.gc_every_hours)
+        if self._last_gc is not None and now - self._last_gc < every:
+            return
+        self._last_gc = now
+        done = collect(self.service, older_than=timedelta(days=self.settings.gc_older_than_days))
+        if done.collected:
+            result.add(
+                "gc",
+                "-",
+                "done",
+                f"{done.collected} ended instance(s) collected: {done.stacks_removed} stack(s) "
+                f"removed, {done.events_archived} event row(s) archived",
+            )
+        for failure in done.failed:
+            result.add("gc", failure["instanceId"], "failed", failure["error"])
 
     # -- 4. orphans ---------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from provisioner.engine.base import HistoryEntry
+from provisioner.ledger.archive import stored_history
 from provisioner.ledger.models import CostBreakdownOut, EventOut, InstanceOut, StatisticsOut
 from provisioner.ops.provisioning import Provisioning
 from provisioner.ops.service_core import Clock, utc_now
@@ -131,7 +132,22 @@ class Provisioner(Provisioning, Termination):
         ]
 
     def history(self, instance_id: str) -> builtins.list[HistoryEntry] | None:
+        """The stack's history: from the ledger once `gc` exported it (#13), else the backend."""
         instance = self.ledger.require(instance_id)
+        stored = stored_history(self.ledger, instance_id)
+        if stored:
+            return [
+                HistoryEntry(
+                    version=row.version,
+                    kind=row.kind,
+                    result=row.result,
+                    start_time=row.start_time,
+                    end_time=row.end_time,
+                    message=row.message,
+                    resource_changes=dict(row.resource_changes or {}),
+                )
+                for row in stored
+            ]
         return self.engine_for(instance.engine).history(instance.stack_name)
 
     # -- cost: budgets and reports (#5) ---------------------------------------------------------

@@ -64,10 +64,29 @@ def billed_seconds(rule: dict[str, Any], start: datetime, end: datetime) -> int:
     return max(whole * step, int(rule["minimumSeconds"]))
 
 
-def storage_price_gb_month(catalog: Catalog, provider: str, disk_gb: int) -> Decimal:
-    """The effective $/GB-month of a `disk_gb` disk (tier price / size where billed by tier)."""
-    monthly = catalog.disk_price_per_month(provider, disk_gb)
+def storage_price_gb_month(
+    catalog: Catalog, provider: str, disk_gb: int, *, instance_type: str | None = None
+) -> Decimal:
+    """The effective $/GB-month of a `disk_gb` request (tier price / size where billed by tier).
+
+    With `instance_type`, every disk the VM gets is in it: on AWS the image's root volume
+    (`billed_disks`) besides the data disk, so `price x disk_gb` is the whole storage bill."""
+    disks = billed_disks(catalog, provider, disk_gb, instance_type) if instance_type else [disk_gb]
+    monthly = sum((catalog.disk_price_per_month(provider, size) for size in disks), Decimal(0))
     return (monthly / disk_gb).quantize(GB_MONTH_QUANTUM, rounding=ROUND_HALF_UP)
+
+
+def billed_disks(
+    catalog: Catalog, provider: str, disk_gb: int, instance_type: str | None
+) -> list[int]:
+    """The sizes of the disks a VM of `instance_type` with a `disk_gb` request gets (#13).
+
+    AWS: the image's root volume at the image's own size plus a `disk_gb` data disk at /data
+    (the DLAMI's 75 GB root refuses anything smaller). Azure: one OS disk of `disk_gb`."""
+    image = catalog.image_for(provider, instance_type) if instance_type else None
+    if provider.upper() == "AWS" and image is not None:
+        return [image.root_disk_gb, disk_gb]
+    return [disk_gb]
 
 
 def compute_cost(price_per_hour: Decimal, seconds: int) -> Decimal:

@@ -91,6 +91,24 @@ class StorageTier:
 
 
 @dataclass(frozen=True)
+class GpuImage:
+    """The boot image of a set of types and how their GPU driver gets there (catalog "images").
+
+    `ref` is an AWS AMI name filter (owner `owner`) or an Azure image URN; `root_disk_gb` is the
+    image's own root size; `extension` names a VM extension that installs the driver."""
+
+    provider: str
+    name: str
+    ref: str
+    architecture: str
+    root_disk_gb: int
+    driver: str
+    types: tuple[str, ...]
+    owner: str | None = None
+    extension: str | None = None
+
+
+@dataclass(frozen=True)
 class Catalog:
     prices_as_of: str
     types: tuple[InstanceType, ...]
@@ -119,6 +137,23 @@ class Catalog:
         if not prices:
             return None
         return dict(prices).get(region.strip().lower(), prices[0][1])
+
+    images: dict[str, tuple[GpuImage, ...]] = field(default_factory=dict)
+    replacements: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def image_for(self, provider: str, name: str) -> GpuImage | None:
+        """The image that boots type `name` (case-insensitive), None when none is listed."""
+        wanted = name.strip().lower()
+        for image in self.images.get(provider.strip().upper(), ()):
+            if wanted in (t.lower() for t in image.types):
+                return image
+        return None
+
+    def replacement_for(self, provider: str, name: str) -> str | None:
+        """The type to use instead of retired type `name`."""
+        wanted = name.strip().lower()
+        table = self.replacements.get(provider.strip().upper(), {})
+        return next((new for old, new in table.items() if old.lower() == wanted), None)
 
     def for_provider(self, provider: str | None = None) -> list[InstanceType]:
         """All types (provider None) or one provider's, in catalog order."""
@@ -236,6 +271,8 @@ def parse_catalog(text: str, *, source: str = "catalog") -> Catalog:
     storage, tiers = _parse_storage(raw.get("storage"), providers, source)
     billing = _parse_billing(raw.get("billing"), providers, source)
     spot_as_of, spot = _parse_spot_prices(raw.get("spotPrices"), source)
+    images = _parse_images(raw.get("images"), source)
+    replacements = _parse_replacements(raw.get("replacements"), source)
     return Catalog(
         prices_as_of=prices_as_of,
         types=tuple(types),
@@ -245,6 +282,8 @@ def parse_catalog(text: str, *, source: str = "catalog") -> Catalog:
         zones=_parse_zones(raw.get("zones"), source),
         spot_prices=spot,
         spot_prices_as_of=spot_as_of,
+        images=images,
+        replacements=replacements,
     )
 
 
@@ -459,3 +498,63 @@ def _parse_billing(raw: object, providers: list[str], source: str) -> dict[str, 
             raise ValueError(f"{source}: billing.{provider}.rounding must be 'up' or 'down'")
         billing[provider] = dict(spec)
     return billing
+
+
+def _parse_images(raw: object, source: str) -> dict[str, tuple[GpuImage, ...]]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ValueError(f"{source}: images must be an object keyed by provider")
+    images: dict[str, tuple[GpuImage, ...]] = {}
+    for provider in PROVIDERS:
+        parsed = []
+        for entry in raw.get(provider) or []:
+            name = entry.get("image") if isinstance(entry, dict) else None
+            ref = entry.get("lookup") or entry.get("urn") if isinstance(entry, dict) else None
+            root = entry.get("rootDiskGB") if isinstance(entry, dict) else None
+            types = entry.get("types") if isinstance(entry, dict) else None
+            if (
+                not isinstance(name, str)
+                or not isinstance(ref, str)
+                or isinstance(root, bool)
+                or not isinstance(root, int)
+                or root <= 0
+                or not isinstance(types, list)
+                or not all(isinstance(t, str) for t in types)
+            ):
+                raise ValueError(
+                    f"{source}: images.{provider} entry {name!r} needs image, lookup or urn, "
+                    "a positive rootDiskGB and a list of types"
+                )
+            assert isinstance(entry, dict)
+            parsed.append(
+                GpuImage(
+                    provider=provider,
+                    name=name,
+                    ref=ref,
+                    architecture=str(entry.get("architecture") or "x86_64"),
+                    root_disk_gb=root,
+                    driver=str(entry.get("driver") or ""),
+                    types=tuple(types),
+                    owner=entry.get("owner"),
+                    extension=entry.get("extension"),
+                )
+            )
+        images[provider] = tuple(parsed)
+    return images
+
+
+def _parse_replacements(raw: object, source: str) -> dict[str, dict[str, str]]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ValueError(f"{source}: replacements must be an object keyed by provider")
+    table: dict[str, dict[str, str]] = {}
+    for provider in PROVIDERS:
+        entries = raw.get(provider) or {}
+        if not isinstance(entries, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in entries.items()
+        ):
+            raise ValueError(f"{source}: replacements.{provider} must map type names to names")
+        table[provider] = dict(entries)
+    return table

@@ -161,6 +161,20 @@ CLOUD_ERROR_CODES: tuple[CloudErrorCode, ...] = (
     ),
 )
 
+# Codes that mean "retired", not "no capacity now", when the size asked for is retired (#13):
+# Azure answers a retired size with SkuNotAvailable, the same code as a capacity shortage.
+RETIRED_WHEN_SIZE_RETIRED = frozenset({("AZURE", "SkuNotAvailable")})
+
+
+def class_for_size(
+    failure_class: str, provider: str, code: str | None, *, size_retired: bool
+) -> str:
+    """`failure_class`, or "retired" where the code means it for a retired size."""
+    if size_retired and (provider, code) in RETIRED_WHEN_SIZE_RETIRED:
+        return FailureClass.RETIRED.value
+    return failure_class
+
+
 TRANSIENT_MARKERS = (
     "RequestLimitExceeded",
     "Throttling",

@@ -63,6 +63,8 @@ class ProvisionRequest:
     recover: bool = False
     setup_script: str | None = None
     idle_minutes: int | None = None
+    # Try a retired type on a real engine anyway (#13); the simulation always accepts them.
+    allow_retired: bool = False
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,8 @@ def validate_request(
     itype = _validate_type(catalog, provider, request.instance_type)
     region = _validate_region(itype, request.region)
     key, fingerprint = validate_ssh_key(request.ssh_public_key)
+    disk = _validate_disk(request.disk_size_gb, settings.default_disk_gb)
+    _check_image_fits(catalog, itype, disk, settings)
     return ValidRequest(
         provider=provider,
         type=itype,
@@ -98,7 +102,7 @@ def validate_request(
         task_id=None
         if request.task_id is None
         else validate_id("taskId", "Task id", request.task_id),
-        disk_size_gb=_validate_disk(request.disk_size_gb, settings.default_disk_gb),
+        disk_size_gb=disk,
         auto_terminate_minutes=validate_ttl(request.auto_terminate_minutes, settings),
         tags=validate_tags(request.tags),
         purpose=_validate_purpose(request.purpose),
@@ -164,6 +168,20 @@ def _validate_disk(value: int | None, default: int) -> int:
             f"Disk size must be between {MIN_DISK_GB} and {MAX_DISK_GB} GB (got {shown(value)})",
         )
     return disk
+
+
+def _check_image_fits(catalog: Catalog, itype: InstanceType, disk: int, settings: Settings) -> None:
+    """Azure's OS disk is the requested disk and may not be smaller than the image (AWS keeps
+    the image's root and adds the request as a data disk, so any size fits there)."""
+    if itype.provider != "AZURE" or settings.azure_image:
+        return
+    image = catalog.image_for(itype.provider, itype.name)
+    if image is not None and disk < image.root_disk_gb:
+        raise ValidationError(
+            "config.diskSizeGB",
+            f"Disk size must be at least {image.root_disk_gb} GB for {itype.name}: its image "
+            f"{image.name} has a {image.root_disk_gb} GB OS disk (got {disk})",
+        )
 
 
 def validate_ttl(value: int | None, settings: Settings) -> int:
@@ -359,3 +377,17 @@ def validate_cidrs(cidrs: tuple[str, ...] | list[str] | None) -> tuple[str, ...]
                 f"Allowed SSH CIDR {shown(cidr)} is not a valid IPv4/IPv6 network",
             ) from None
     return tuple(dict.fromkeys(result))
+
+
+def refuse_retired(itype: InstanceType, catalog: Catalog) -> None:
+    """A retired type on a real engine: refused before anything is created, naming the
+    replacement (Azure would refuse it only after the resource group exists)."""
+    if not itype.retired:
+        return
+    replacement = catalog.replacement_for(itype.provider, itype.name)
+    instead = f"use {replacement} instead" if replacement else "choose a current type"
+    raise ValidationError(
+        "config.instanceType",
+        f"Instance type {itype.name} is retired and can no longer be created on {itype.provider}; "
+        f"{instead} (or pass --allow-retired to try anyway)",
+    )

@@ -316,3 +316,19 @@ def test_help_imports_no_heavy_modules():
     assert "HEAVY []" in out.stdout
     assert "up" in out.stdout and "down" in out.stdout
     assert "cost-report" in out.stdout and "budget" in out.stdout and "catalog" in out.stdout
+
+
+def test_a_retired_type_on_the_real_engine_exits_2_naming_the_replacement(home, monkeypatch):
+    """#13: before anything is created (no ledger row), unless --allow-retired; the simulation
+    keeps accepting the seed's Standard_NC6 with a warning."""
+    monkeypatch.setenv("PROVISIONER_ENGINE", "pulumi")
+    args = [a for a in SEED_AZURE if a != "--simulate"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Standard_NC4as_T4_v3" in lines[0], result.stderr
+    assert "--allow-retired" in lines[0]
+    assert run("list", "--json")[1]["count"] == 0
+    simulated = runner.invoke(app, SEED_AZURE)
+    assert simulated.exit_code == 0, simulated.stderr
+    assert "retired" in simulated.stderr

@@ -215,6 +215,9 @@ def _stack_tag(cli: RecordingCommand, call: Call) -> CommandResult:
     stack = cli.stack(call)
     if not cli.tags_supported:
         fail("error: stack tags not supported in diy mode")
+    if call.args[2] == "rm":
+        stack.tags.pop(call.args[3], None)
+        return ok()
     assert call.args[2] == "set", call.args
     stack.tags[call.args[3]] = call.args[4]
     return ok()
@@ -285,6 +288,9 @@ def _stack_history(cli: RecordingCommand, call: Call) -> CommandResult:
 
 
 def _stack_ls(cli: RecordingCommand, call: Call) -> CommandResult:
+    """`stack ls --json`, filtered by `--tag name=value` as the CLI does."""
+    wanted = call.flag("--tag")
+    name, _, value = (wanted or "").partition("=")
     return ok(
         json.dumps(
             [
@@ -296,9 +302,30 @@ def _stack_ls(cli: RecordingCommand, call: Call) -> CommandResult:
                     "resourceCount": stack.resources,
                 }
                 for stack in cli.stacks.values()
+                if not wanted or stack.tags.get(name) == value
             ]
         )
     )
+
+
+def _stack_export(cli: RecordingCommand, call: Call) -> CommandResult:
+    """A state with nothing pending (tests of cut-short creates record their own)."""
+    cli.stack(call)
+    return ok(json.dumps({"version": 3, "deployment": {"resources": []}}))
+
+
+def _stack_rm(cli: RecordingCommand, call: Call) -> CommandResult:
+    """`stack rm --yes S`: refused, as the CLI does, while the stack holds resources."""
+    name = call.args[-1]
+    if name not in cli.stacks:
+        fail(f"error: no stack named '{name}' found")
+    if cli.stacks[name].resources:
+        fail(
+            f"error: '{name}' still has resources; removal rejected. Possible actions:\n"
+            "- Make sure that 'gpu-provisioner' is the correct project"
+        )
+    del cli.stacks[name]
+    return ok(f"Stack '{name}' has been removed!")
 
 
 def _cancel(cli: RecordingCommand, call: Call) -> CommandResult:
@@ -317,6 +344,8 @@ DEFAULT_HANDLERS: dict[str, Handler] = {
     "stack history": _stack_history,
     "stack ls": _stack_ls,
     "cancel": _cancel,
+    "stack export": _stack_export,
+    "stack rm": _stack_rm,
 }
 
 

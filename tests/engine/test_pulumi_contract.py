@@ -59,6 +59,7 @@ def test_up_runs_the_expected_cli_sequence(
         "stack tag",
         "stack tag",
         "stack tag",
+        "stack tag",  # provisioner:live, until a destroy succeeds (#13)
         "up",
         "stack output",  # the SDK reads outputs after up: masked, then --show-secrets
         "stack output",
@@ -75,6 +76,7 @@ def test_up_runs_the_expected_cli_sequence(
         ["stack", "tag", "set", "provisioner:user-id", "alice", "--stack", "inst-0001"],
         ["stack", "tag", "set", "provisioner:task-id", "task-42", "--stack", "inst-0001"],
         ["stack", "tag", "set", "provisioner:instance-id", "inst-0001", "--stack", "inst-0001"],
+        ["stack", "tag", "set", "provisioner:live", "true", "--stack", "inst-0001"],
     ]
     up = cli.one("up").args
     assert up[:3] == ["up", "--yes", "--skip-preview"]
@@ -179,7 +181,11 @@ def test_stack_tag_values_are_truncated_and_empty_ones_skipped(
 ) -> None:
     engine.up(make_spec(task_id=None, user_id="u" * 300), message="m")
     tags = {c.args[3]: c.args[4] for c in cli.of("stack tag")}
-    assert tags == {"provisioner:user-id": "u" * 256, "provisioner:instance-id": "inst-0001"}
+    assert tags == {
+        "provisioner:user-id": "u" * 256,
+        "provisioner:instance-id": "inst-0001",
+        "provisioner:live": "true",
+    }
     assert all(len(name) <= 40 for name in tags)
 
 
@@ -256,17 +262,53 @@ def test_azure_variables_are_passed_as_arm_unless_set(
     ],
 )
 def test_other_backends_pass_through_unchanged(
-    url: str, secrets_provider: str | None, cli: Any, make_spec: Spec, engine_home: Path
+    url: str,
+    secrets_provider: str | None,
+    cli: Any,
+    make_spec: Spec,
+    engine_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # A shared DIY backend needs one passphrase for every process (#13): given here, so the
+    # engine generates none of its own.
+    shared = engine_home.parent / "shared-passphrase"
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE_FILE", str(shared))
     engine = PulumiEngine(Settings(home=engine_home, pulumi_backend_url=url), pulumi_command=cli)
     engine.up(make_spec(), message="m")
 
     init = cli.one("stack init").args
     assert init.count("--secrets-provider") == (1 if secrets_provider else 0)
     assert all(call.env["PULUMI_BACKEND_URL"] == url for call in cli.calls)
-    has_file = "PULUMI_CONFIG_PASSPHRASE_FILE" in cli.one("up").env
-    assert has_file == (secrets_provider == "passphrase")
+    assert "PULUMI_CONFIG_PASSPHRASE_FILE" not in cli.one("up").env  # inherited, not generated
+    assert cli.one("up").env["PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER"] == "true"
+    assert not (engine_home / "pulumi-passphrase").exists()
     assert not (engine_home / "pulumi-state").exists()
+
+
+@pytest.mark.parametrize("url", ["s3://my-state-bucket/provisioner", "azblob://state-container"])
+def test_a_shared_backend_without_a_shared_passphrase_is_refused_before_any_stack(
+    url: str, cli: Any, make_spec: Spec, engine_home: Path
+) -> None:
+    engine = PulumiEngine(Settings(home=engine_home, pulumi_backend_url=url), pulumi_command=cli)
+    with pytest.raises(EngineUnavailableError) as err:
+        engine.up(make_spec(), message="m")
+    assert "PULUMI_CONFIG_PASSPHRASE_FILE" in err.value.message
+    assert "awskms://" in err.value.message
+    assert "stack init" not in cli.verbs()
+
+
+def test_a_kms_secrets_provider_is_used_as_configured(
+    cli: Any, make_spec: Spec, engine_home: Path
+) -> None:
+    settings = Settings(
+        home=engine_home,
+        pulumi_backend_url="s3://my-state-bucket/provisioner",
+        pulumi_secrets_provider="awskms://alias/provisioner?region=us-east-1",
+    )
+    PulumiEngine(settings, pulumi_command=cli).up(make_spec(), message="m")
+    init = cli.one("stack init")
+    assert init.flag("--secrets-provider") == "awskms://alias/provisioner?region=us-east-1"
+    assert "PULUMI_CONFIG_PASSPHRASE_FILE" not in cli.one("up").env
 
 
 # -- failures ------------------------------------------------------------------------------
@@ -460,7 +502,8 @@ def test_destroy_keeps_the_stack_and_its_history(
 
     engine.destroy("inst-0001", message="provisioner down inst-0001 (user)", on_event=seen.append)
 
-    assert cli.verbs() == ["stack select", "destroy", "stack history"]
+    assert cli.verbs() == ["stack select", "destroy", "stack history", "stack tag"]
+    assert cli.one("stack tag").args[:4] == ["stack", "tag", "rm", "provisioner:live"]
     destroy = cli.one("destroy").args
     assert destroy[:3] == ["destroy", "--skip-preview", "--yes"]
     assert destroy[destroy.index("--message") + 1] == "provisioner down inst-0001 (user)"
@@ -619,8 +662,13 @@ def test_doctor_reports_without_secrets(
 
     checks = {c.name: c for c in engine.doctor()}
 
-    assert set(checks) == {"pulumi cli", "backend", "aws credentials", "azure credentials",
-                           "secrets", "gcp credentials"}  # fmt: skip
+    base = {"pulumi cli", "backend", "aws credentials", "azure credentials", "secrets",
+            "shared secrets", "gcp credentials"}  # fmt: skip
+    assert base <= set(checks)
+    # Both clouds have credentials, so their preconditions are asked too (#13); the recording
+    # CLI runs no probe program and no Azure subscription is set: they cannot be checked here.
+    cloud = set(checks) - base
+    assert cloud and all(checks[name].status == "CANNOT CHECK" for name in cloud)
     assert checks["pulumi cli"].ok and "3.272.0" in checks["pulumi cli"].detail
     assert checks["backend"].ok and "writable" in checks["backend"].detail
     assert checks["aws credentials"].ok and "AWS_ACCESS_KEY_ID" in checks["aws credentials"].detail

@@ -12,7 +12,8 @@ from provisioner.ledger.spend import user_spend
 from provisioner.ops.service import Provisioner
 from provisioner.rules.errors import BudgetExceededError, ProvisioningFailedError, ValidationError
 
-AWS_DISK_30_MIN = Decimal("0.08") * 50 * Decimal("0.5") / 730
+# The DLAMI's 75 GB root plus the 50 GB data disk, both gp3 (#13).
+AWS_DISK_30_MIN = Decimal("0.08") * (75 + 50) * Decimal("0.5") / 730
 AZURE_P10_2_H = Decimal("19.71") * 2 / 730
 
 
@@ -146,7 +147,7 @@ def test_user_spend_is_attributed_to_the_day_the_instance_was_created(service, c
         service.ledger, "user-123", now=clock.now, since=day, until=day + timedelta(days=1)
     )
     assert spent == pytest.approx(
-        Decimal("0.526") + Decimal("0.08") * 50 / 730, abs=Decimal("1e-6")
+        Decimal("0.526") + Decimal("0.08") * (75 + 50) / 730, abs=Decimal("1e-6")
     )
 
 

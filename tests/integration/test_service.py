@@ -54,7 +54,8 @@ def test_seed_azure_example_has_the_seed_metadata_and_tags(service):
 
 
 # 50 GB of gp3 at $0.08/GB-month for half an hour of a 730-hour month.
-AWS_DISK_30_MIN = 50 * 0.08 * 0.5 / 730
+# The DLAMI's 75 GB root plus the 50 GB data disk, both gp3 (#13).
+AWS_DISK_30_MIN = (75 + 50) * 0.08 * 0.5 / 730
 
 
 def test_cost_accrues_with_the_clock_and_freezes_at_termination(service, clock):
@@ -83,7 +84,13 @@ def test_terminate_destroys_every_simulated_resource(service, settings):
     ("request_factory", "kind", "code"),
     [
         (make_request, "capacity", "InsufficientInstanceCapacity"),
-        (azure_request, "capacity", "SkuNotAvailable"),
+        (
+            lambda: azure_request(instance_type="Standard_NC4as_T4_v3"),
+            "capacity",
+            "SkuNotAvailable",
+        ),
+        # The seed's Standard_NC6 is retired: Azure's SkuNotAvailable for it means "retired" (#13).
+        (azure_request, "retired", "SkuNotAvailable"),
         (make_request, "quota", "VcpuLimitExceeded"),
         (azure_request, "quota", "OperationNotAllowed"),
         (make_request, "error", "ERROR"),
@@ -92,7 +99,8 @@ def test_terminate_destroys_every_simulated_resource(service, settings):
 def test_failed_up_destroys_what_it_created_and_records_the_cause(
     home, clock, request_factory, kind, code
 ):
-    settings = Settings(home=home, engine="simulated", sim_fail_up=1, sim_fail_kind=kind)
+    fail_kind = "capacity" if kind == "retired" else kind
+    settings = Settings(home=home, engine="simulated", sim_fail_up=1, sim_fail_kind=fail_kind)
     service = Provisioner(settings, clock=clock)
     with pytest.raises(ProvisioningFailedError) as err:
         # One candidate: failover across zones (#12) is tested in test_capacity.py.

@@ -9,6 +9,7 @@ from datetime import datetime
 import pytest
 
 from stacks.deadman import shutdown_script
+from stacks.disks import data_disk_script
 from stacks.spec import (
     OUTPUT_NAMES,
     TAG_EXPIRES_AT,
@@ -92,14 +93,49 @@ def test_instance_requires_imdsv2(make_spec, run):
     }
 
 
-def test_root_volume_is_encrypted_gp3_of_the_asked_size_and_dies_with_the_instance(make_spec, run):
-    root = run(make_spec(disk_gb=123)).one(INSTANCE).inputs["rootBlockDevice"]
-    assert root == {
+def test_root_keeps_the_image_size_and_the_asked_size_is_an_encrypted_data_disk(make_spec, run):
+    instance = run(make_spec(disk_gb=123, root_disk_gb=75)).one(INSTANCE).inputs
+    assert instance["rootBlockDevice"] == {
         "volumeType": "gp3",
-        "volumeSize": 123,
+        "volumeSize": 75,
         "encrypted": True,
         "deleteOnTermination": True,
     }
+    assert instance["ebsBlockDevices"] == [
+        {
+            "deviceName": "/dev/sdf",
+            "volumeType": "gp3",
+            "volumeSize": 123,
+            "encrypted": True,
+            "deleteOnTermination": True,
+        }
+    ]
+
+
+def test_the_seed_example_gets_disks_ec2_accepts_for_the_dlami(make_spec, run):
+    """The seed's AWS example: 50 GB on g4dn.xlarge in us-east-1. EC2 refuses a root volume
+    smaller than the AMI's root snapshot (the DLAMI's is 75 GB); the 50 GB is the data disk."""
+    from provisioner.engine.fakecloud import DLAMI_ROOT_SNAPSHOT_GB
+    from provisioner.rules.catalog import load_catalog
+
+    image = load_catalog().image_for("AWS", "g4dn.xlarge")
+    assert image is not None and image.root_disk_gb >= DLAMI_ROOT_SNAPSHOT_GB
+    spec = make_spec(disk_gb=50, instance_type="g4dn.xlarge", root_disk_gb=image.root_disk_gb)
+    inputs = run(spec).one(INSTANCE).inputs
+    assert inputs["rootBlockDevice"]["volumeSize"] >= DLAMI_ROOT_SNAPSHOT_GB
+    assert [d["volumeSize"] for d in inputs["ebsBlockDevices"]] == [50]
+
+
+def test_without_a_known_image_size_ec2_sizes_the_root_from_the_ami(make_spec, run):
+    root = run(make_spec(image="ami-0123456789abcdef0")).one(INSTANCE).inputs["rootBlockDevice"]
+    assert "volumeSize" not in root
+
+
+def test_the_vm_create_has_a_timeout_shorter_than_the_watchdog_grace(make_spec, run):
+    from provisioner.engine.pulumi import PulumiEngine
+    from stacks.spec import VM_CREATE_TIMEOUT_MINUTES
+
+    assert PulumiEngine.cancel_grace_seconds > VM_CREATE_TIMEOUT_MINUTES * 60
 
 
 def test_an_os_shutdown_terminates_the_instance(make_spec, run):
@@ -107,7 +143,7 @@ def test_an_os_shutdown_terminates_the_instance(make_spec, run):
     assert inputs["instanceInitiatedShutdownBehavior"] == "terminate"
 
 
-def test_user_data_is_the_deadman_for_the_hard_deadline_and_nothing_else(make_spec, run):
+def test_user_data_is_the_deadman_and_the_data_disk_and_nothing_else(make_spec, run):
     spec = make_spec(
         hard_deadline="2025-06-01T15:45:00Z",
         instance_id="inst-ud",
@@ -116,7 +152,9 @@ def test_user_data_is_the_deadman_for_the_hard_deadline_and_nothing_else(make_sp
         tags={"purpose": "$(rm -rf /)", "note": "`reboot`; echo pwned"},
     )
     user_data = run(spec).one(INSTANCE).inputs["userData"]
-    assert user_data == shutdown_script("2025-06-01T15:45:00Z")
+    assert user_data.startswith(shutdown_script("2025-06-01T15:45:00Z"))
+    assert user_data.endswith(data_disk_script())  # after #11's activity dir, before any setup
+    assert "mount /data" in user_data
     epoch = int(datetime.fromisoformat("2025-06-01T15:45:00+00:00").timestamp())
     assert f"deadline={epoch}\n" in user_data
     assert 'shutdown -h "+$minutes"' in user_data
@@ -238,5 +276,14 @@ def test_outputs(make_spec, run):
         "securityGroupId": result.one(SG).id,
         "subnetId": instance.inputs["subnetId"],
         "vpcId": result.one(SG).inputs["vpcId"],
+        "dataMount": "/data",
     }
     assert re.fullmatch(r"sg-[0-9a-f]{17}", metadata["securityGroupId"])
+
+
+def test_the_user_data_is_valid_shell(make_spec, run):
+    import subprocess
+
+    user_data = run(make_spec(root_disk_gb=75)).one(INSTANCE).inputs["userData"]
+    checked = subprocess.run(["sh", "-n"], input=user_data, text=True, capture_output=True)
+    assert checked.returncode == 0, checked.stderr

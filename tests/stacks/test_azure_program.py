@@ -8,6 +8,7 @@ import inspect
 import ipaddress
 import re
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 
@@ -171,7 +172,7 @@ def test_custom_data_is_the_deadman_and_nothing_user_controlled(make_azure_spec,
     )
     encoded = run(spec).one(VM).inputs["osProfile"]["customData"]
     script = base64.b64decode(encoded).decode()
-    assert script == shutdown_script("2025-06-01T15:45:00Z")
+    assert script == shutdown_script("2025-06-01T15:45:00Z", halt_after_minutes=15)
     assert "rm -rf" not in script
     assert "alice" not in script
 
@@ -230,3 +231,32 @@ def test_outputs(make_azure_spec, run):
         "vmSize": spec.instance_type,
         "spot": False,
     }
+
+
+def test_the_deallocating_schedule_fires_before_the_os_halt(make_azure_spec, run):
+    """An OS halt leaves an Azure VM "Stopped (allocated)", billing; the platform schedule
+    (stop + deallocate) must come first, at the deadline, and the deadman's halt after it."""
+    result = run(make_azure_spec(hard_deadline="2025-06-01T15:45:00Z"))
+    schedule = result.one(SCHEDULE).inputs["dailyRecurrence"]["time"]
+    script = base64.b64decode(result.one(VM).inputs["osProfile"]["customData"]).decode()
+    halt_epoch = int(script.split("deadline=", 1)[1].split("\n", 1)[0])
+    halt = datetime.fromtimestamp(halt_epoch, UTC)
+    deallocate = datetime(2025, 6, 1, int(schedule[:2]), int(schedule[2:]), tzinfo=UTC)
+    assert deallocate == datetime(2025, 6, 1, 15, 45, tzinfo=UTC)
+    assert halt > deallocate
+
+
+def test_a10_gets_the_grid_driver_extension_and_t4_does_not(make_azure_spec, run):
+    a10 = run(
+        make_azure_spec(
+            instance_type="Standard_NV36ads_A10_v5",
+            image="Canonical:0001-com-ubuntu-server-jammy:22_04-lts-gen2:latest",
+            gpu_driver_extension="NvidiaGpuDriverLinux",
+        )
+    )
+    extension = a10.one("azure-native:compute:VirtualMachineExtension").inputs
+    assert extension["publisher"] == "Microsoft.HpcCompute"
+    assert extension["type"] == "NvidiaGpuDriverLinux"
+    assert a10.one(VM).inputs["storageProfile"]["imageReference"]["publisher"] == "Canonical"
+    t4 = run(make_azure_spec())
+    assert t4.of_type("azure-native:compute:VirtualMachineExtension") == []
