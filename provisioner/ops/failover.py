@@ -217,6 +217,12 @@ class Failover(ServiceCore):
     ) -> bool:
         if not failure_class(error).fails_over:
             return False
+        if error.region_wide:
+            # A preflight refusal (quota, registrations) holds for the whole region: only a
+            # candidate elsewhere can do better.
+            rest = self.candidates_of(instance)[attempt.number :]
+            if all((c.provider, c.region) == (attempt.provider, attempt.region) for c in rest):
+                return False
         if attempt.number >= self.max_attempts_of(instance):
             return False
         if attempt.number >= len(self.candidates_of(instance)):

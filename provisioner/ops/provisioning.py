@@ -396,7 +396,9 @@ class Provisioning(Failover, RemoteAccess):
         refused = refusal(engine.preflight(target, cheap=True))
         if refused is not None:
             kind = "quota" if "quota" in refused.name else "auth"
-            raise ProvisioningFailedError(as_line(refused), kind=kind)
+            error = ProvisioningFailedError(as_line(refused), kind=kind)
+            error.region_wide = True  # see Failover.may_fail_over
+            raise error
 
     def provision(
         self,

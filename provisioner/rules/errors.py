@@ -111,9 +111,11 @@ class CloudError(ProvisionerError):
     `kind` classifies it: "capacity" (no such VMs free now), "quota" (account limit), "transient"
     (throttling, 5xx, lock conflicts: retry), "timeout" (the watchdog stopped it), "error".
     `provider_code` is the cloud's own code when one was found (InsufficientInstanceCapacity...).
+    `region_wide`: the refusal holds for every zone of the region (a preflight's quota check).
     """
 
     code = "CLOUD_ERROR"
+    region_wide = False
 
     def __init__(self, message: str, *, kind: str = "error", provider_code: str | None = None):
         super().__init__(message, retryable=kind == "transient")

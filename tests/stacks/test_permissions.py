@@ -71,6 +71,10 @@ AWS_INVOKES: dict[str, set[str]] = {
     "aws:ec2/getSubnet:getSubnet": {"ec2:DescribeSubnets"},
     "aws:ec2/getSubnets:getSubnets": {"ec2:DescribeSubnets"},
     "aws:ec2/getInstances:getInstances": {"ec2:DescribeInstances"},
+    # The zones that offer the type (#12's failover picks a zone; the program checks it).
+    "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings": {
+        "ec2:DescribeInstanceTypeOfferings"
+    },
     "aws:index/getCallerIdentity:getCallerIdentity": {"sts:GetCallerIdentity"},
     "aws:servicequotas/getServiceQuota:getServiceQuota": {"servicequotas:GetServiceQuota"},
 }

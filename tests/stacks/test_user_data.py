@@ -10,7 +10,9 @@ import gzip
 import random
 import string
 
+from stacks import azure
 from stacks.deadman import IDLE_PATH, SETUP_LOG, idle_script, shutdown_script
+from stacks.disks import data_disk_script
 
 AWS_INSTANCE = "aws:ec2/instance:Instance"
 AZURE_VM = "azure-native:compute:VirtualMachine"
@@ -34,7 +36,7 @@ def _azure_script(run, spec) -> str:
 
 def _setup_payload(script: str) -> str:
     line = next(x for x in script.splitlines() if x.startswith("echo '") and "base64 -d" in x)
-    return base64.b64decode(line.split("'")[1]).decode()
+    return gzip.decompress(base64.b64decode(line.split("'")[1])).decode()
 
 
 def test_aws_idle_guard_installed_with_n_and_deadman_first(make_spec, run):
@@ -48,7 +50,12 @@ def test_aws_idle_guard_installed_with_n_and_deadman_first(make_spec, run):
 
 def test_azure_idle_guard_installed_with_n(make_azure_spec, run):
     script = _azure_script(run, make_azure_spec(idle_minutes=7))
-    assert script.startswith(shutdown_script("2025-06-01T15:45:00Z"))
+    # On Azure the OS halt comes after the platform's deallocating schedule (#13).
+    assert script.startswith(
+        shutdown_script(
+            "2025-06-01T15:45:00Z", halt_after_minutes=azure.OS_HALT_AFTER_DEALLOCATE_MINUTES
+        )
+    )
     assert "idle_seconds=420\n" in script
 
 
@@ -85,5 +92,8 @@ def test_a_16k_setup_script_fits_ec2s_user_data_limit_compressed(make_spec, run)
     assert _setup_payload(script) == text
 
 
-def test_without_setup_or_idle_the_user_data_is_the_deadman_alone(make_spec, run):
-    assert _aws_script(run, make_spec()) == shutdown_script("2025-06-01T15:45:00Z")
+def test_without_setup_or_idle_the_user_data_is_the_deadman_and_the_data_disk(make_spec, run):
+    script = _aws_script(run, make_spec())
+    assert script.startswith(shutdown_script("2025-06-01T15:45:00Z"))
+    assert script.endswith(data_disk_script())  # the data disk at /data (#13), nothing else
+    assert IDLE_PATH not in script and "base64 -d" not in script

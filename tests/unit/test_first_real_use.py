@@ -27,7 +27,8 @@ def catalog() -> Catalog:
 
 
 def test_every_current_type_maps_to_exactly_one_image(catalog: Catalog) -> None:
-    for itype in catalog.types:
+    # GCP's program boots a Deep Learning VM image family of its own (stacks/gcp.py, #14).
+    for itype in (t for t in catalog.types if t.provider != "GCP"):
         images = [
             image for image in catalog.images.get(itype.provider, ()) if itype.name in image.types
         ]
