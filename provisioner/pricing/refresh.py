@@ -17,27 +17,30 @@ import csv
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from provisioner.pricing import refresh_gcp
+from provisioner.pricing.azure_retail import (
+    AZURE_BATCH,
+    AZURE_PRICES,
+    azure_items,
+    decimal_price,
+    parse_azure_vm_meters,
+)
 from provisioner.pricing.spot import apply_spot_prices, fetch_spot_prices
 from provisioner.rules.catalog import LOCAL_CATALOG, packaged_catalog_text, parse_catalog
 from provisioner.rules.errors import CatalogRefreshError
 
 AWS_HOST = "https://pricing.us-east-1.amazonaws.com"
 AWS_REGION_INDEX = f"{AWS_HOST}/offers/v1.0/aws/AmazonEC2/current/region_index.json"
-AZURE_PRICES = "https://prices.azure.com/api/retail/prices"
-AZURE_API_VERSION = "2023-01-01-preview"
 REFERENCE_REGION = {"AWS": "us-east-1", "AZURE": "eastus", "GCP": "us-central1"}
-AZURE_BATCH = 10  # VM sizes per query, to keep the filter URL short
-MAX_PAGES = 200
 
 Progress = Callable[[str], None]
 Prices = dict[tuple[str, str], Decimal]  # (type name, region) -> $/hour
@@ -64,16 +67,6 @@ class RefreshResult:
 
 
 # -- AWS ----------------------------------------------------------------------------------------
-
-
-def _decimal(text: str | None) -> Decimal | None:
-    try:
-        value = Decimal(str(text).strip())
-    except (InvalidOperation, ValueError):
-        return None
-    if not value.is_finite() or value <= 0:
-        return None
-    return Decimal(format(value.normalize(), "f"))  # 0.5260000000 -> 0.526
 
 
 def parse_aws_offer_csv(
@@ -108,7 +101,7 @@ def parse_aws_offer_csv(
                 and row.get("operation", "RunInstances") == "RunInstances"
                 and row.get("MarketOption", "OnDemand") == "OnDemand"
             ):
-                price = _decimal(row.get("PricePerUnit"))
+                price = decimal_price(row.get("PricePerUnit"))
                 if price is not None:
                     prices[row["Instance Type"]] = price
         elif (
@@ -116,7 +109,7 @@ def parse_aws_offer_csv(
             and row.get("Volume API Name") == "gp3"
             and row.get("Unit") == "GB-Mo"
         ):
-            gp3 = _decimal(row.get("PricePerUnit")) or gp3
+            gp3 = decimal_price(row.get("PricePerUnit")) or gp3
     return prices, gp3
 
 
@@ -146,42 +139,11 @@ def fetch_aws(
 # -- Azure --------------------------------------------------------------------------------------
 
 
-def _azure_items(client: httpx.Client, odata_filter: str) -> Iterator[dict[str, Any]]:
-    url: str | None = AZURE_PRICES
-    params: dict[str, str] | None = {"api-version": AZURE_API_VERSION, "$filter": odata_filter}
-    for _page in range(MAX_PAGES):
-        if url is None:
-            return
-        data = client.get(url, params=params).raise_for_status().json()
-        yield from data.get("Items", [])
-        url, params = data.get("NextPageLink"), None  # the link carries the query
-
-
 def parse_azure_vm_items(
     items: Iterable[dict[str, Any]], wanted: set[str], regions: set[str]
 ) -> Prices:
     """On-demand Linux $/hour per (size, region) from Retail Prices API items."""
-    best: dict[tuple[str, str], tuple[str, Decimal]] = {}
-    for item in items:
-        sku, region = item.get("armSkuName"), str(item.get("armRegionName", "")).lower()
-        if sku not in wanted or region not in regions:
-            continue
-        if (
-            item.get("type") != "Consumption"
-            or item.get("unitOfMeasure") != "1 Hour"
-            or item.get("currencyCode", "USD") != "USD"
-            or str(item.get("productName", "")).endswith("Windows")
-            or any(m in str(item.get("skuName", "")) for m in ("Spot", "Low Priority"))
-        ):
-            continue
-        price = _decimal(item.get("retailPrice"))
-        if price is None:
-            continue
-        started = str(item.get("effectiveStartDate", ""))
-        key = (str(sku), region)
-        if key not in best or started > best[key][0]:  # the newest meter wins
-            best[key] = (started, price)
-    return {key: price for key, (_started, price) in best.items()}
+    return parse_azure_vm_meters(items, wanted, regions, spot=False)
 
 
 def parse_azure_disk_items(items: Iterable[dict[str, Any]], tiers: set[str]) -> dict[str, Decimal]:
@@ -196,7 +158,7 @@ def parse_azure_disk_items(items: Iterable[dict[str, Any]], tiers: set[str]) -> 
             and item.get("unitOfMeasure") == "1/Month"
             and item.get("type") == "Consumption"
         ):
-            price = _decimal(item.get("retailPrice"))
+            price = decimal_price(item.get("retailPrice"))
             if price is not None:
                 prices[tier] = price
     return prices
@@ -212,14 +174,14 @@ def fetch_azure(
         skus = " or ".join(f"armSkuName eq '{name}'" for name in batch)
         progress(f"AZURE: querying {len(batch)} VM size(s)")
         odata = f"serviceName eq 'Virtual Machines' and priceType eq 'Consumption' and ({skus})"
-        prices.update(parse_azure_vm_items(_azure_items(client, odata), set(batch), regions))
+        prices.update(parse_azure_vm_items(azure_items(client, odata), set(batch), regions))
     region = REFERENCE_REGION["AZURE"]
     progress(f"AZURE: querying Premium SSD disk tiers in {region}")
     odata = (
         f"serviceName eq 'Storage' and armRegionName eq '{region}' "
         "and productName eq 'Premium SSD Managed Disks'"
     )
-    disks = parse_azure_disk_items(_azure_items(client, odata), tiers)
+    disks = parse_azure_disk_items(azure_items(client, odata), tiers)
     return prices, disks
 
 

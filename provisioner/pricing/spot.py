@@ -10,17 +10,21 @@ The result goes into the catalog's `spotPrices` key with the day it was read.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator
-from decimal import Decimal, InvalidOperation
+from collections.abc import Callable, Iterable
+from decimal import Decimal
 from typing import Any
 
 import httpx
 
+from provisioner.pricing.azure_retail import (
+    AZURE_BATCH,
+    AZURE_PRICES,
+    azure_items,
+    decimal_price,
+    parse_azure_vm_meters,
+)
+
 AWS_SPOT_URL = "https://website.spot.ec2.aws.a2z.com/spot.js"
-AZURE_PRICES = "https://prices.azure.com/api/retail/prices"
-AZURE_API_VERSION = "2023-01-01-preview"
-AZURE_BATCH = 10
-MAX_PAGES = 200
 # spot.js still names some regions as the first EC2 regions were named.
 AWS_LEGACY_REGIONS = {
     "us-east": "us-east-1",
@@ -33,16 +37,6 @@ AWS_LEGACY_REGIONS = {
 
 Progress = Callable[[str], None]
 SpotPrices = dict[tuple[str, str], Decimal]  # (type, region) -> $/hour
-
-
-def _price(text: Any) -> Decimal | None:
-    try:
-        value = Decimal(str(text).strip())
-    except (InvalidOperation, ValueError):
-        return None  # "N/A*" where a size is not offered as spot
-    if not value.is_finite() or value <= 0:
-        return None
-    return Decimal(format(value.normalize(), "f"))
 
 
 def parse_aws_spot_js(text: str, wanted: set[str]) -> SpotPrices:
@@ -60,7 +54,7 @@ def parse_aws_spot_js(text: str, wanted: set[str]) -> SpotPrices:
                     continue
                 for column in size.get("valueColumns", []):
                     if column.get("name") == "linux":
-                        price = _price(column.get("prices", {}).get("USD"))
+                        price = decimal_price(column.get("prices", {}).get("USD"))
                         if price is not None:
                             prices[(size["size"], name)] = price
     return prices
@@ -70,38 +64,7 @@ def parse_azure_spot_items(
     items: Iterable[dict[str, Any]], wanted: set[str], regions: set[str]
 ) -> SpotPrices:
     """Linux spot $/hour per (size, region) from Retail Prices API items: the newest meter."""
-    best: dict[tuple[str, str], tuple[str, Decimal]] = {}
-    for item in items:
-        sku, region = item.get("armSkuName"), str(item.get("armRegionName", "")).lower()
-        if sku not in wanted or region not in regions:
-            continue
-        if (
-            item.get("type") != "Consumption"
-            or item.get("unitOfMeasure") != "1 Hour"
-            or item.get("currencyCode", "USD") != "USD"
-            or str(item.get("productName", "")).endswith("Windows")
-            or not str(item.get("skuName", "")).endswith(" Spot")
-        ):
-            continue
-        price = _price(item.get("retailPrice"))
-        if price is None:
-            continue
-        started = str(item.get("effectiveStartDate", ""))
-        key = (str(sku), region)
-        if key not in best or started > best[key][0]:
-            best[key] = (started, price)
-    return {key: price for key, (_started, price) in best.items()}
-
-
-def _azure_items(client: httpx.Client, odata: str) -> Iterator[dict[str, Any]]:
-    url: str | None = AZURE_PRICES
-    params: dict[str, str] | None = {"api-version": AZURE_API_VERSION, "$filter": odata}
-    for _page in range(MAX_PAGES):
-        if url is None:
-            return
-        data = client.get(url, params=params).raise_for_status().json()
-        yield from data.get("Items", [])
-        url, params = data.get("NextPageLink"), None
+    return parse_azure_vm_meters(items, wanted, regions, spot=True)
 
 
 def fetch_spot_prices(
@@ -131,7 +94,7 @@ def fetch_spot_prices(
                     f"and contains(skuName, 'Spot') and ({skus})"
                 )
                 prices.update(
-                    parse_azure_spot_items(_azure_items(client, odata), set(batch), regions)
+                    parse_azure_spot_items(azure_items(client, odata), set(batch), regions)
                 )
             found["AZURE"] = prices
     return found
