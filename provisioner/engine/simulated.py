@@ -432,7 +432,10 @@ class SimulatedEngine:
             return []
         stacks = []
         for path in sorted(self.root.glob("*.json")):
-            data = json.loads(path.read_text())
+            try:
+                data = json.loads(path.read_text())
+            except FileNotFoundError:  # removed (gc) between the listing and the read
+                continue
             last = data.get("lastUpdate")
             stacks.append(
                 StackInfo(
