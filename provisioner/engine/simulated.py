@@ -478,7 +478,12 @@ class SimulatedEngine:
                 continue
             endpoint = sim_sshd.Endpoint.from_json(recorded)
             if not sim_sshd.is_running(endpoint):
-                self.ssh_endpoint(name, revive=True)
+                try:
+                    self.ssh_endpoint(name, revive=True)
+                except FileNotFoundError:
+                    # Its destroy (another process's, or another sweep's) removed the VM while
+                    # this sweep looked: nothing to restart.
+                    continue
                 actions.append((name, "restarted"))
         return actions
 
