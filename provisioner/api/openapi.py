@@ -77,10 +77,11 @@ def _constrain(spec: dict[str, Any], settings: Settings, catalog: Catalog) -> No
     schemas = spec.get("components", {}).get("schemas", {})
     config = schemas.get("ConfigIn", {}).get("properties", {})
     if config:
-        _set(config["provider"], pattern=one_of_words(list(PROVIDERS)))
+        # ANY: every cloud, with a gpu spec (#12).
+        _set(config["provider"], pattern=one_of_words([*PROVIDERS, "ANY"]))
         types = catalog.for_provider(None)
         _set(config["instanceType"], enum=sorted({t.name for t in types}))
-        regions = sorted({r for t in types for r in t.regions})
+        regions = sorted({r for t in types for r in t.regions} | {"any"})  # any: every region
         for option in config["region"].get("anyOf", []):
             if option.get("type") == "string":
                 option["pattern"] = one_of_words(regions)
@@ -121,7 +122,8 @@ def _constrain(spec: dict[str, Any], settings: Settings, catalog: Catalog) -> No
 
 def _parameters(spec: dict[str, Any]) -> None:
     statuses = one_of_words([s.value for s in Status])
-    for _path, item in spec.get("paths", {}).items():
+    for path, item in spec.get("paths", {}).items():
+        providers = [*PROVIDERS, "ANY"] if path == "/api/offers" else list(PROVIDERS)
         for operation in item.values():
             for parameter in operation.get("parameters", []):
                 name, schema = parameter["name"], parameter.get("schema", {})
@@ -141,7 +143,7 @@ def _parameters(spec: dict[str, Any]) -> None:
                 elif name == "provider" and parameter["in"] == "query":
                     for option in schema.get("anyOf", [schema]):
                         if option.get("type") == "string":
-                            option["pattern"] = one_of_words(list(PROVIDERS))
+                            option["pattern"] = one_of_words(providers)
 
 
 def _responses(spec: dict[str, Any]) -> None:

@@ -47,9 +47,11 @@ class OfferList(_Out):
 def offers(
     caller: Caller,
     state: State,
-    gpu: Annotated[str | None, Query(description="T4:1, A100:8, H100")] = None,
-    provider: Annotated[str | None, Query(description="AWS, AZURE or ANY")] = None,
-    region: Annotated[str | None, Query()] = None,
+    gpu: Annotated[str | None, Query(min_length=1, description="T4:1, A100:8, H100")] = None,
+    provider: Annotated[
+        str | None, Query(min_length=1, description="AWS, AZURE, GCP or ANY")
+    ] = None,
+    region: Annotated[str | None, Query(min_length=1)] = None,
     spot: Annotated[bool, Query(description="Order by spot price")] = False,
     max_price: Annotated[float | None, Query(alias="maxPrice")] = None,
     min_gpu_memory: Annotated[int | None, Query(alias="minGpuMemory")] = None,

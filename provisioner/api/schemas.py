@@ -35,7 +35,11 @@ class ConfigIn(_In):
     instance_type: str | None = Field(
         default=None, description="A type from GET /api/instance-types (or give gpu)"
     )
-    region: str | None = Field(default=None, description="Default us-east-1 / eastus / us-central1")
+    region: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Default us-east-1 / eastus / us-central1 (leave it out, not empty)",
+    )
     # Capacity (#12): alternatives to fail over across, GPU spec, spot, recovery.
     instance_types: list[str] | None = Field(
         default=None, description="Alternative types, tried cheapest first"
@@ -43,8 +47,8 @@ class ConfigIn(_In):
     regions: list[str] | None = Field(
         default=None, description='Regions to fail over across, or ["any"]'
     )
-    zone: str | None = Field(default=None, description="Only this zone")
-    gpu: str | None = Field(default=None, description="GPU spec: T4:1, A100:8, H100")
+    zone: str | None = Field(default=None, min_length=1, description="Only this zone")
+    gpu: str | None = Field(default=None, min_length=1, description="GPU spec: T4:1, A100:8, H100")
     min_gpu_memory: int | None = Field(default=None, description="GB per GPU, with gpu")
     min_vcpus: int | None = Field(default=None, description="With gpu")
     max_price: float | None = Field(default=None, description="Highest $/hour (spot: max bid)")
