@@ -45,7 +45,16 @@ def create_db_engine(url: str) -> sa.Engine:
             for suffix in ("-wal", "-shm"):
                 if Path(parsed.database + suffix).exists():
                     private_file(Path(parsed.database + suffix))
-        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        # No cap on connections: an admission holds SQLite's write lock (BEGIN IMMEDIATE) on one
+        # connection while its budget check reads on another; with a capped pool, 16 concurrent
+        # ups each held one and waited for a second until the 30 s busy timeout ("database is
+        # locked"). SQLite connections are file handles; WAL readers never wait for the writer.
+        engine = sa.create_engine(
+            url,
+            connect_args={"timeout": 30, "check_same_thread": False},
+            pool_size=5,
+            max_overflow=-1,
+        )
 
         @sa.event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
