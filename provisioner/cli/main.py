@@ -13,7 +13,8 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup, TyperOption
 
-# Exceptions that are the command line's own way out (--help, usage errors: one line, exit 2).
+# Exceptions that are the command line's own way out (--help; usage errors: Typer's usage box,
+# exit 2).
 # Typer >= 0.24 vendors click; older Typer uses click itself.
 _CLI_EXITS: tuple[type[BaseException], ...] = (typer.Exit, typer.Abort)
 try:
@@ -113,8 +114,7 @@ def _root(
         ),
     ] = False,
 ) -> None:
-    """Ephemeral GPU VMs on AWS and Azure: one Pulumi stack per instance, a cost ledger, and a
-    guarantee that they go away again."""
+    """Ephemeral GPU VMs on AWS, Azure and GCP (the help text is the app's `help`)."""
 
 
 instances.register(app)

@@ -71,7 +71,7 @@ def exec_command(
 
 
 def run(
-    provider: Annotated[str, typer.Option(help="aws or azure")],
+    provider: Annotated[str, typer.Option(help="aws, azure or gcp")],
     instance_type: Annotated[str, typer.Option(help="A type from `provisioner types`.")],
     command: CommandArg = None,
     workdir: Annotated[

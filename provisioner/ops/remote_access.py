@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from provisioner.engine.base import SshEndpoint
@@ -29,6 +29,10 @@ READY_COMMAND = (
 )
 SETUP_LOG_COMMAND = f'cat "{ssh.SANDBOX}/var/log/provisioner-setup.log"'
 AUTH_DENIED = "Permission denied (publickey"
+# With the user's own key (no private half here), how long sshd may refuse our identities before
+# readiness stops waiting for SSH: cloud-init installs the key shortly after sshd starts, so an
+# early refusal is not final. The simulated VM has its authorized_keys before its sshd starts.
+OWN_KEY_REFUSED_SECONDS = 120.0
 
 
 def reachable_from(cidrs: Sequence[str], here: str | None) -> bool:
@@ -68,8 +72,8 @@ class RemoteAccess(ServiceCore):
         )
 
     def _ssh_command(self, instance: Instance) -> str | None:
-        if instance.status not in LIVE:
-            return None
+        if instance.status not in LIVE or not instance.allowed_ssh_cidrs:
+            return None  # gone, or its firewall lets nobody in: no command would work
         try:
             # Only the simulated engine has local endpoints; don't build (import) others for this.
             endpoint = (
@@ -87,6 +91,13 @@ class RemoteAccess(ServiceCore):
         if instance.status not in (Status.READY.value, Status.RUNNING.value):
             raise ConflictError(
                 f"Instance {instance_id} is {instance.status}; it must be READY or RUNNING"
+            )
+        if not instance.allowed_ssh_cidrs:
+            # Its firewall lets nobody in: say so instead of a connect timeout (or, on the
+            # simulation, ssh's "Permission denied") and a run log of nothing.
+            raise ConflictError(
+                f"Instance {instance_id} accepts no SSH: it was created without "
+                "--allow-ssh-from (a CIDR, or `me`); create one with it to connect"
             )
         return instance, self.ssh_target(instance)
 
@@ -141,7 +152,10 @@ class RemoteAccess(ServiceCore):
         )
         try:
             code, out, err = ssh.wait_until(
-                target, READY_COMMAND, deadline=time.monotonic() + timeout
+                target,
+                READY_COMMAND,
+                deadline=time.monotonic() + timeout,
+                give_up=_own_key_refused(target),
             )
         except HostKeyMismatchError as exc:
             raise ProvisioningFailedError(exc.message, kind="error") from exc
@@ -222,7 +236,8 @@ class RemoteAccess(ServiceCore):
         """The setup script's output: fresh from a live VM, else the copy saved at READY."""
         instance = self.ledger.require(instance_id)
         path = runlog.setup_log_path(self.settings.home, instance_id)
-        if instance.status in (Status.READY.value, Status.RUNNING.value):
+        live = instance.status in (Status.READY.value, Status.RUNNING.value)
+        if live and instance.allowed_ssh_cidrs:  # nobody may connect otherwise
             try:
                 code, out, _ = ssh.capture(self.ssh_target(instance), SETUP_LOG_COMMAND)
                 if code == 0:
@@ -262,3 +277,23 @@ class RemoteAccess(ServiceCore):
             except Exception as exc:  # one engine's trouble must not stop the sweep
                 actions.append(("endpoint", name, f"failed: {exc}"))
         return actions
+
+
+def _own_key_refused(
+    target: SshTarget, monotonic: Callable[[], float] = time.monotonic
+) -> Callable[[str], bool]:
+    """Whether sshd has refused the user's own key (which is not loaded here) for long enough to
+    stop waiting for SSH: the VM answers with its pinned host key, so it is up, but readiness
+    cannot check cloud-init from here. Never with a key pair of ours: that one must work."""
+    refused_since: list[float] = []
+
+    def refused(stderr: str) -> bool:
+        if target.key_file is not None or AUTH_DENIED not in stderr:
+            refused_since.clear()
+            return False
+        if not refused_since:
+            refused_since.append(monotonic())
+        grace = 0.0 if target.simulated else OWN_KEY_REFUSED_SECONDS
+        return monotonic() - refused_since[0] >= grace
+
+    return refused

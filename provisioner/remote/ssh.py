@@ -256,9 +256,11 @@ def wait_until(
     deadline: float,
     pause: float = 2.0,
     monotonic: Callable[[], float] = time.monotonic,
+    give_up: Callable[[str], bool] | None = None,
 ) -> tuple[int, str, str]:
     """Retry `command` until SSH connects (any exit code but 255) or `deadline` (monotonic)
-    passes; a changed host key stops at once. RemoteError on timeout, with ssh's last words."""
+    passes; a changed host key stops at once, and so does a failure `give_up(stderr)` calls
+    final. RemoteError on timeout or giving up, with ssh's last words."""
     last = ""
     while True:
         remaining = deadline - monotonic()
@@ -272,5 +274,7 @@ def wait_until(
             ) from None
         if code != SSH_FAILED:
             return code, out, err
+        if give_up is not None and give_up(err):
+            raise RemoteError(err.strip() or "SSH failed")
         last = err
         time.sleep(min(pause, max(deadline - monotonic(), 0)))

@@ -74,6 +74,21 @@ def test_without_an_allowed_cidr_readiness_falls_back_to_the_cloud_signal(servic
     assert any("nobody can reach this instance" in (w or "") for w in warnings)
 
 
+def test_ssh_and_exec_on_an_instance_nobody_may_reach_say_so_in_one_line(service):
+    instance = service.provision(make_request())
+    for command in (["exec", instance.id, "--", "true"], ["ssh", instance.id, "--", "true"]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 1, result.output
+        assert result.stderr.strip() == (
+            f"error: Instance {instance.id} accepts no SSH: it was created without "
+            "--allow-ssh-from (a CIDR, or `me`); create one with it to connect"
+        )
+    shown = service.get(instance.id)
+    assert shown.status == "READY" and shown.ssh_command is None  # no command would work
+    assert "instance:running" not in statuses(service, instance.id)  # nothing ran
+    assert runlog.runs(service.settings.home, instance.id) == []
+
+
 def test_open_to_the_world_is_allowed_with_a_warning(service):
     instance = service.provision(make_request(allowed_ssh_cidrs=("0.0.0.0/0",)))
     warnings = [e.detail or "" for e in service.events(instance.id) if e.type == "instance:warning"]
@@ -207,11 +222,16 @@ def test_a_users_own_key_is_installed_as_given_and_no_pair_is_made(service, home
         ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "mine")], check=True
     )
     public = (tmp_path / "mine.pub").read_text().strip()
-    instance = service.provision(make_request(ssh_public_key=public))
+    instance = service.provision(make_request(ssh_public_key=public, allowed_ssh_cidrs=(LOCAL,)))
     assert not keys.has_private_key(home, instance.id)
     authorized = (home / "simulated-vms" / instance.id / "authorized_keys").read_text()
     assert authorized.strip() == public
     assert instance.ssh_command is not None and " -i " not in instance.ssh_command
+    # The VM answered with its host key but refused this machine's identities: readiness says
+    # so and falls back to the cloud's signal instead of waiting out the timeout.
+    assert instance.status == "READY"
+    details = [e.detail or "" for e in service.events(instance.id)]
+    assert any("your own key is not usable from here" in d for d in details)
 
 
 def test_setup_script_runs_at_boot_and_logs_setup_replays_it(service, tmp_path):
