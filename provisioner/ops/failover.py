@@ -31,6 +31,7 @@ from provisioner.rules.lifecycle import Status
 from provisioner.rules.validation import ProvisionRequest, ValidRequest, validate_request
 from stacks.spec import attempt_stack_name, missing_sdk
 
+Region = tuple[str, str]  # (provider, region)
 CAPACITY_KEY = "capacity"  # the plan, in the instance's metadata
 
 
@@ -142,16 +143,19 @@ class Failover(ServiceCore):
     def provisioning_deadline(self, instance: Instance) -> Any:
         return instance.created_at + timedelta(minutes=self.settings.provisioning_timeout_minutes)
 
-    def next_attempt(self, instance: Instance) -> tuple[InstanceAttempt, Instance]:
+    def next_attempt(
+        self, instance: Instance, refused: frozenset[Region] = frozenset()
+    ) -> tuple[InstanceAttempt, Instance]:
         """The attempt to run now: an interrupted one (its stack is resumed), else a new one on
-        the next candidate, with the instance row pointing at its stack and price."""
+        the next candidate outside the `refused` regions, with the instance row pointing at its
+        stack and price."""
         done = attempts_of(self.ledger, instance.id)
         if done and done[-1].outcome == AttemptOutcome.RUNNING:
             return done[-1], instance
         candidates = self.candidates_of(instance)
         landed = [i for i, a in enumerate(done) if a.outcome == AttemptOutcome.LANDED]
         # Recovery after a preemption moves past the candidate it was taken from.
-        index = self._candidate_index(candidates, done, landed)
+        index = self._candidate_index(candidates, done, landed, refused)
         candidate = candidates[index]
         number = len(done) + 1
         stack_name = attempt_stack_name(instance.id, number)
@@ -203,29 +207,36 @@ class Failover(ServiceCore):
 
     @staticmethod
     def _candidate_index(
-        candidates: list[Candidate], done: list[InstanceAttempt], landed: list[int]
+        candidates: list[Candidate],
+        done: list[InstanceAttempt],
+        landed: list[int],
+        refused: frozenset[Region] = frozenset(),
     ) -> int:
         if not landed:
-            return min(len(done), len(candidates) - 1)
+            if not done:
+                return 0
+            rest = _untried(candidates, done[-1], refused)
+            return rest[0] if rest else min(len(done), len(candidates) - 1)
         last = done[landed[-1]]
         labels = [c.label() for c in candidates]
         where = labels.index(_label(last)) if _label(last) in labels else -1
         return (where + 1) % len(candidates)
 
     def may_fail_over(
-        self, instance: Instance, attempt: InstanceAttempt, error: CloudError
+        self,
+        instance: Instance,
+        attempt: InstanceAttempt,
+        error: CloudError,
+        refused: frozenset[Region] = frozenset(),
     ) -> bool:
+        """Whether a refused attempt moves on: a failure that fails over, a candidate left
+        outside the `refused` regions (the caller adds the attempt's own region when its refusal
+        was region-wide), attempts and time left."""
         if not failure_class(error).fails_over:
             return False
-        if error.region_wide:
-            # A preflight refusal (quota, registrations) holds for the whole region: only a
-            # candidate elsewhere can do better.
-            rest = self.candidates_of(instance)[attempt.number :]
-            if all((c.provider, c.region) == (attempt.provider, attempt.region) for c in rest):
-                return False
-        if attempt.number >= self.max_attempts_of(instance):
+        if not _untried(self.candidates_of(instance), attempt, refused):
             return False
-        if attempt.number >= len(self.candidates_of(instance)):
+        if attempt.number >= self.max_attempts_of(instance):
             return False
         return self.clock() < self.provisioning_deadline(instance)
 
@@ -307,6 +318,20 @@ def _candidate(attempt: InstanceAttempt) -> Candidate:
         attempt.spot,
         Decimal(attempt.price_per_hour),
     )
+
+
+def _untried(
+    candidates: list[Candidate], last: InstanceAttempt, refused: frozenset[Region]
+) -> list[int]:
+    """Indexes of the candidates after `last`'s, skipping regions whose refusal holds for every
+    zone (a preflight's quota or registration check: each zone would fail the same way)."""
+    labels = [c.label() for c in candidates]
+    position = labels.index(_label(last)) if _label(last) in labels else last.number - 1
+    return [
+        i
+        for i in range(position + 1, len(candidates))
+        if (candidates[i].provider, candidates[i].region) not in refused
+    ]
 
 
 def _label(attempt: InstanceAttempt) -> str:

@@ -244,15 +244,18 @@ class Provisioning(Failover, RemoteAccess):
         attempt starts from the row this process holds; a later one re-reads it (a refused
         attempt's clean-up changed it)."""
         instance_id = instance.id
+        refused: set[tuple[str, str]] = set()  # regions a preflight refused as a whole
         while True:
-            attempt, instance = self.next_attempt(instance)
+            attempt, instance = self.next_attempt(instance, frozenset(refused))
             try:
                 out = self._run_attempt(instance, attempt, on_progress)
             except _EndedError as ended:
                 raise ended.error from None
             except CloudError as exc:
                 instance = self.ledger.require(instance_id)
-                if not self.may_fail_over(instance, attempt, exc):
+                if exc.region_wide:
+                    refused.add((attempt.provider, attempt.region))
+                if not self.may_fail_over(instance, attempt, exc, frozenset(refused)):
                     self.record_failed_attempt(instance, attempt, exc)
                     final = self.final_failure(instance, exc)
                     self._clean_up_failed_up(instance_id, final, on_progress)
@@ -397,7 +400,7 @@ class Provisioning(Failover, RemoteAccess):
         if refused is not None:
             kind = "quota" if "quota" in refused.name else "auth"
             error = ProvisioningFailedError(as_line(refused), kind=kind)
-            error.region_wide = True  # see Failover.may_fail_over
+            error.region_wide = True  # failover skips the region's other zones
             raise error
 
     def provision(

@@ -128,3 +128,36 @@ def test_the_real_runner_previews_a_probe_stack(engine: PulumiEngine, cli: Any) 
     assert preview.flag("--stack") == "preflight-aws-us-east-1"
     assert "up" not in cli.verbs()
     assert checks and all(c.status == "CANNOT CHECK" for c in checks)
+
+
+class RegionalReplay:
+    """The recorded answers of one account per region (a fresh one here, a ready one there)."""
+
+    def __init__(self, by_region: dict[str, str]):
+        self.runners = {
+            region: ReplayRunner(fixture(name)["invokes"]) for region, name in by_region.items()
+        }
+
+    def __call__(self, probe: Any) -> None:
+        self.runners[probe.region](probe)
+
+
+def test_a_region_refused_by_preflight_is_left_for_the_next_region_at_once(
+    engine: PulumiEngine, cli: Any
+) -> None:
+    """us-east-1's G quota is 0: its other zones would be refused the same way, so the second
+    attempt is already in us-west-2."""
+    engine._run_probe = RegionalReplay(  # type: ignore[method-assign]
+        {"us-east-1": "aws-fresh-account", "us-west-2": "aws-ready-account"}
+    )
+    service = Provisioner(engine.settings, engine=engine)
+    request = ProvisionRequest(
+        provider="aws",
+        instance_type="g4dn.xlarge",
+        user_id="alice",
+        regions=("us-east-1", "us-west-2"),
+    )
+    instance = service.provision(request)
+    assert instance.status == "READY" and instance.region == "us-west-2"
+    attempts = [(a.number, a.candidate.region, a.outcome) for a in instance.attempts or []]
+    assert attempts == [(1, "us-east-1", "failed"), (2, "us-west-2", "landed")]
