@@ -9,6 +9,10 @@ export PROVISIONER_ENGINE=simulated
 p=.venv/bin/provisioner
 step() { printf '\n\033[1m$ provisioner %s\033[0m\n' "$*"; }
 
+# The reaper enforces expiries (serve runs it every minute); one sweep here, so `up` sees a ledger
+# that a reaper watches.
+step reap --once
+$p reap --once
 step up --provider aws --instance-type g4dn.xlarge --region us-east-1 --disk-gb 50 --ttl 30 --task batch-789 --user user-123
 $p up --simulate --provider aws --instance-type g4dn.xlarge --region us-east-1 --disk-gb 50 \
   --ttl 30 --task batch-789 --user user-123 --purpose "Batch process 100 patient records"

@@ -140,6 +140,7 @@ def doctor(
         checks.append(
             DoctorCheck("ledger", True, ledger.engine.url.render_as_string(hide_password=True))
         )
+        checks.append(_reaper_check(ledger, settings))
     except Exception as exc:  # report, don't crash: this is the diagnosis command
         checks.append(DoctorCheck("ledger", False, str(exc).splitlines()[0]))
     from provisioner.cli.doctor_files import privacy_check
@@ -165,10 +166,32 @@ def doctor(
         )
     else:
         for state, c in rows:
-            fix = f" Fix: {c.fix}" if c.fix and state == "FAIL" else ""
+            fix = f" Fix: {c.fix}" if c.fix and state in ("FAIL", "WARN") else ""
             say(f"{state:<14} {c.name}: {c.detail}{fix}")
     if not ok:
         raise typer.Exit(1)
+
+
+def _reaper_check(ledger: Any, settings: Any) -> Any:
+    """A warning, not a failure: the ledger works without a reaper, but expiries then wait for
+    `down` or the VMs' deadman."""
+    from datetime import UTC, datetime
+
+    from provisioner.engine.base import DoctorCheck
+    from provisioner.ops.reaper_watch import reaper_watch
+
+    watch = reaper_watch(
+        ledger, now=datetime.now(UTC), default_interval=settings.reap_interval_seconds
+    )
+    if watch.watching:
+        return DoctorCheck("reaper", True, watch.detail)
+    return DoctorCheck(
+        "reaper",
+        True,
+        f"{watch.detail}: expired instances wait for `down` or their VM's deadman",
+        state="WARN",
+        fix="keep `provisioner reap` or `provisioner serve` running (docs/reaper.md)",
+    )
 
 
 def cloud_scope(checks: list[Any], wanted: set[str]) -> list[tuple[str, Any]]:
@@ -197,8 +220,8 @@ def cloud_scope(checks: list[Any], wanted: set[str]) -> list[tuple[str, Any]]:
 
 def _state(check: Any) -> str:
     """ok / FAIL, or the preflight lines' own CANNOT CHECK (#13)."""
-    if getattr(check, "state", "") == "CANNOT CHECK":
-        return "CANNOT CHECK"
+    if getattr(check, "state", "") in ("CANNOT CHECK", "WARN"):
+        return str(check.state)
     return "ok" if check.ok else "FAIL"
 
 

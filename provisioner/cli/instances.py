@@ -10,6 +10,7 @@ import typer
 
 if TYPE_CHECKING:
     from provisioner.engine.base import EngineEvent
+    from provisioner.ops.service import Provisioner
     from provisioner.rules.validation import ProvisionRequest
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the API's JSON shape.")]
@@ -254,9 +255,15 @@ def _read_setup(path: Path | None) -> str | None:
 
 
 def provision_with_progress(
-    request: ProvisionRequest, *, simulate: bool, json_output: bool, quiet: bool = False
+    request: ProvisionRequest,
+    *,
+    simulate: bool,
+    json_output: bool,
+    quiet: bool = False,
+    warn_unwatched: bool = True,
 ) -> dict[str, Any]:
-    """Record the request, run its up with live progress on stderr; the READY instance's JSON."""
+    """Record the request, run its up with live progress on stderr; the READY instance's JSON.
+    `warn_unwatched`: say on stderr when no reaper is watching its expiry."""
     from provisioner.cli.context import make_provisioner
     from provisioner.cli.render import err, inert, per_hour, simulation_banner
 
@@ -274,7 +281,31 @@ def provision_with_progress(
         )
     progress_shown = not (json_output or quiet)
     with _Progress(f"provisioning {pending.id}", enabled=progress_shown) as progress:
-        return service.run_provision(pending.id, on_progress=progress).to_json()
+        instance = service.run_provision(pending.id, on_progress=progress).to_json()
+    if warn_unwatched:
+        _warn_if_no_reaper(service, instance)
+    return instance
+
+
+def _warn_if_no_reaper(service: Provisioner, instance: dict[str, Any]) -> None:
+    """The TTL is the reaper's to enforce: from the shell alone, nothing destroys the instance at
+    its expiry, only its VM's deadman at the hard deadline."""
+    from provisioner.cli.render import err, when
+    from provisioner.ops.reaper_watch import reaper_watch
+
+    watch = reaper_watch(
+        service.ledger, now=service.clock(), default_interval=service.settings.reap_interval_seconds
+    )
+    if watch.watching:
+        return
+    err.print(
+        f"warning: {watch.detail}: nothing destroys {instance['id']} at its expiry "
+        f"({when(instance['expiresAt'])}) but `provisioner down`, its VM's own deadman stops it "
+        f"at the hard deadline ({when(instance['hardDeadline'])}); keep `provisioner reap` or "
+        "`provisioner serve` running (docs/reaper.md)",
+        style="yellow",
+        markup=False,
+    )
 
 
 def down(

@@ -131,7 +131,9 @@ def run(
     instance: dict[str, Any] | None = None
     code = 1
     try:
-        instance = provision_with_progress(request, simulate=simulate, json_output=False)
+        instance = provision_with_progress(
+            request, simulate=simulate, json_output=False, warn_unwatched=not down
+        )
         service = make_provisioner(simulate=simulate)
         remote_dir = None
         if workdir is not None:

@@ -97,7 +97,7 @@ class DoctorCheck:
     name: str
     ok: bool
     detail: str
-    state: str = ""  # PASS | FAIL | CANNOT CHECK; empty: PASS or FAIL from `ok`
+    state: str = ""  # PASS | FAIL | CANNOT CHECK | WARN; empty: PASS or FAIL from `ok`
     fix: str | None = None
 
     @property

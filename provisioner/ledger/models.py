@@ -182,6 +182,19 @@ class Budget(SQLModel, table=True):
     updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
 
 
+class ReaperHeartbeat(SQLModel, table=True):
+    """A reaper's latest sweep (`reap`, `serve`): `up` warns when no reaper has swept lately,
+    since nothing else destroys an instance at its expiry."""
+
+    __tablename__ = "reaper_heartbeats"
+
+    owner: str = Field(primary_key=True, max_length=128)
+    host: str = Field(max_length=255)
+    pid: int
+    interval_seconds: float | None = Field(default=None)  # None: one sweep (`reap --once`)
+    last_sweep_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
+
+
 class _CamelModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 

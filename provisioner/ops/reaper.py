@@ -24,6 +24,8 @@ SKIP LOCKED`), so any number of reapers can sweep the same ledger: each instance
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -36,9 +38,10 @@ from sqlmodel import col
 
 from provisioner.engine.base import Liveness, StackInfo
 from provisioner.ledger.admission import purge_keys
+from provisioner.ledger.heartbeats import record_sweep
 from provisioner.ledger.idempotency import WINDOW as KEY_WINDOW
 from provisioner.ledger.models import Instance
-from provisioner.ops.leases import QUEUED, RELEASED
+from provisioner.ops.leases import QUEUED, RELEASED, make_owner
 from provisioner.ops.preemption import handle_preempted
 from provisioner.ops.service import Provisioner
 from provisioner.ops.service_core import _iso
@@ -123,6 +126,8 @@ class Reaper:
         self.ledger = service.ledger
         self.leases = service.leases
         self._last_gc: datetime | None = None
+        self.owner = make_owner()  # this reaper's heartbeat row
+        self.interval: float | None = None  # set by run(); None: one sweep at a time
 
     def sweep(self) -> SweepResult:
         result = SweepResult(at=self.service.clock())
@@ -140,7 +145,22 @@ class Reaper:
                 step(result)
             except ProvisionerError as exc:  # one step's trouble must not stop the others
                 result.add(step.__name__.strip("_"), "-", "failed", exc.message)
+        self._heartbeat(result.at)
         return result
+
+    def _heartbeat(self, at: datetime) -> None:
+        """Say in the ledger that a reaper watches its expiries (`up` and `doctor` read it)."""
+        try:
+            record_sweep(
+                self.ledger,
+                owner=self.owner,
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                interval_seconds=self.interval,
+                at=at,
+            )
+        except Exception:  # the sweep's work is done; a missed heartbeat only costs a warning
+            log.warning("could not record the reaper's heartbeat", exc_info=True)
 
     def run(
         self,
@@ -150,6 +170,7 @@ class Reaper:
         on_sweep: Callable[[SweepResult], None] | None = None,
     ) -> None:
         """Sweep every `interval` seconds until `stop` is set (`reap`, and `serve`'s thread)."""
+        self.interval = interval
         while not stop.is_set():
             try:
                 result = self.sweep()
