@@ -391,12 +391,32 @@ def list_instances(
 ) -> None:
     """List instances, newest first: the newest 50 unless --limit or --all."""
     from provisioner.cli.context import make_provisioner, parse_when
-    from provisioner.cli.render import emit, err, instance_table, print_json, say
+    from provisioner.cli.render import (
+        emit,
+        err,
+        instance_table,
+        print_json,
+        print_json_streamed,
+        say,
+    )
     from provisioner.rules.lifecycle import parse_status
 
     wanted = parse_status(status) if status else None
-    instances, total = make_provisioner().newest(
-        user, wanted, since=parse_when("since", since), limit=None if show_all else limit
+    service = make_provisioner()
+    created_since = parse_when("since", since)
+    if show_all and json_output:  # every match, streamed a batch at a time
+        print_json_streamed(
+            "instances",
+            (i.to_json() for i in service.iter_newest(user, wanted, since=created_since)),
+            lambda n: {"count": n, "total": n, "more": 0},
+        )
+        return
+    if show_all and quiet:
+        for ids in service.ledger.iter_newest_ids(user_id=user, status=wanted, since=created_since):
+            print("\n".join(ids))
+        return
+    instances, total = service.newest(
+        user, wanted, since=created_since, limit=None if show_all else limit
     )
     rows = [i.to_json() for i in instances]
     more = total - len(rows)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -61,6 +63,23 @@ def _plain(value: Any) -> str:
 
 def print_json(payload: Any) -> None:
     print(json.dumps(payload, indent=2))
+
+
+def print_json_streamed(
+    key: str, items: Iterable[dict[str, Any]], after: Callable[[int], dict[str, Any]]
+) -> None:
+    """`{"success": true, key: [...], **after(count)}` written while `items` are read, one compact
+    line per item: a listing of any size in constant memory, without indent's slow encoder."""
+    write = sys.stdout.write
+    write(f'{{\n  "success": true,\n  {json.dumps(key)}: [')
+    count = 0
+    for item in items:
+        write(("\n    " if count == 0 else ",\n    ") + json.dumps(item))
+        count += 1
+    write("\n  ]" if count else "]")
+    for name, value in after(count).items():
+        write(f",\n  {json.dumps(name)}: {json.dumps(value)}")
+    write("\n}\n")
 
 
 def when(value: str | datetime | None) -> str:

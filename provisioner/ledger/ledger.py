@@ -7,7 +7,7 @@ plus its event row, committed together: two processes can never both move one in
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -129,6 +129,19 @@ def instance_from_row(row: Any) -> Instance:
 
 
 _COLUMNS = {prop.key: prop.columns[0] for prop in sa.inspect(Instance).column_attrs}
+
+
+def _filters(
+    user_id: str | None, status: Status | None, since: datetime | None
+) -> builtins.list[Any]:
+    filters: builtins.list[Any] = []
+    if user_id is not None:
+        filters.append(col(Instance.user_id) == user_id)
+    if status is not None:
+        filters.append(col(Instance.status) == status.value)
+    if since is not None:
+        filters.append(col(Instance.created_at) >= since)
+    return filters
 
 
 class Ledger:
@@ -414,13 +427,7 @@ class Ledger:
     ) -> tuple[builtins.list[Instance], int]:
         """Up to `limit` (None: all) matching instances, newest first, and how many match in
         all; filtered, sorted and counted by the database."""
-        filters: builtins.list[Any] = []
-        if user_id is not None:
-            filters.append(col(Instance.user_id) == user_id)
-        if status is not None:
-            filters.append(col(Instance.status) == status.value)
-        if since is not None:
-            filters.append(col(Instance.created_at) >= since)
+        filters = _filters(user_id, status, since)
         query = select(Instance).where(*filters)
         query = query.order_by(col(Instance.created_at).desc(), col(Instance.id).desc())
         if limit is not None:
@@ -432,6 +439,39 @@ class Ledger:
             if limit is not None and total >= limit:
                 total = int(session.execute(counted).scalar() or 0)
         return rows, total
+
+    def iter_newest(
+        self,
+        *,
+        user_id: str | None = None,
+        status: Status | None = None,
+        since: datetime | None = None,
+        batch: int = 1000,
+    ) -> Iterator[builtins.list[Instance]]:
+        """Every matching instance, newest first, `batch` rows at a time from one query (`list
+        --all`: memory stays one batch whatever the ledger's size)."""
+        query = select(Instance).where(*_filters(user_id, status, since))
+        query = query.order_by(col(Instance.created_at).desc(), col(Instance.id).desc())
+        with Session(self.engine, expire_on_commit=False) as session:
+            result = session.exec(query.execution_options(yield_per=batch))
+            for part in result.partitions(batch):
+                yield builtins.list(part)  # the identity map holds rows weakly: a batch at a time
+
+    def iter_newest_ids(
+        self,
+        *,
+        user_id: str | None = None,
+        status: Status | None = None,
+        since: datetime | None = None,
+        batch: int = 5000,
+    ) -> Iterator[builtins.list[str]]:
+        """The ids `iter_newest` would give, in its order, without loading the rows."""
+        query = sa.select(col(Instance.id)).where(*_filters(user_id, status, since))
+        query = query.order_by(col(Instance.created_at).desc(), col(Instance.id).desc())
+        with self.engine.connect() as conn:
+            result = conn.execution_options(yield_per=batch).execute(query)
+            for part in result.scalars().partitions(batch):
+                yield builtins.list(part)
 
     # -- paging (#3) ---------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ queries, budgets and reports.
 from __future__ import annotations
 
 import builtins
+from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -65,6 +66,17 @@ class Provisioner(Provisioning, Termination):
         """The newest `limit` (None: all) matching instances and how many match in all."""
         rows, total = self.ledger.newest(user_id=user_id, status=status, since=since, limit=limit)
         return [self.to_out(i) for i in rows], total
+
+    def iter_newest(
+        self,
+        user_id: str | None = None,
+        status: Status | None = None,
+        *,
+        since: datetime | None = None,
+    ) -> Iterator[InstanceOut]:
+        """Every matching instance, newest first, read a batch at a time (`list --all`)."""
+        for rows in self.ledger.iter_newest(user_id=user_id, status=status, since=since):
+            yield from (self.to_out(i) for i in rows)
 
     def set_status(self, instance_id: str, status: Status | str) -> InstanceOut:
         """The task started (RUNNING) or finished (READY)."""

@@ -79,6 +79,31 @@ def test_limit_all_and_since_page_in_the_database(service):
     assert run("list", "--limit", "0").exit_code == 2
 
 
+def test_all_as_json_or_ids_streams_every_match_newest_first_across_batches(service):
+    ids = insert(service, 2_500)  # the ledger reads 1,000 rows at a time (5,000 ids)
+    other = insert(service, 2, user="user-9", start=9_000)
+    newest_first = list(reversed(ids))
+    result = run("list", "--all", "--json", "--user", "user-123")
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert [i["id"] for i in body["instances"]] == newest_first
+    assert (body["success"], body["count"], body["total"], body["more"]) == (True, 2500, 2500, 0)
+    # One instance a line, so a pipeline can read it as it comes.
+    item_lines = [x for x in result.stdout.splitlines() if x.startswith('    {"id": ')]
+    assert len(item_lines) == 2_500
+    assert body["instances"][0] == json.loads(run("show", ids[-1], "--json").stdout)["instance"]
+
+    quiet = run("list", "--all", "--quiet", "--user", "user-123")
+    assert quiet.stdout.splitlines() == newest_first
+    assert run("list", "--all", "--quiet").stdout.splitlines()[:2] == list(reversed(other))
+
+    none = run("list", "--all", "--json", "--status", "READY")
+    assert json.loads(none.stdout) == {
+        "success": True, "instances": [], "count": 0, "total": 0, "more": 0,
+    }  # fmt: skip
+    assert run("list", "--all", "--quiet", "--status", "READY").stdout == ""
+
+
 def test_piped_tables_are_plain_and_whole(service):
     insert(service, 3)
     result = run("list")
