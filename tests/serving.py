@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -11,6 +13,13 @@ from pathlib import Path
 
 import httpx
 from apiclient import free_port
+
+
+def die_with_the_tests() -> None:
+    """Popen's preexec_fn: the server gets SIGTERM when the test process dies (a killed pytest
+    must not leave servers sweeping a shared test database). Linux prctl(PR_SET_PDEATHSIG)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
 
 
 @dataclass
@@ -45,6 +54,7 @@ def start_replicas(
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             text=True,
+            preexec_fn=die_with_the_tests,
         )
         started.append(Replica(process, f"http://127.0.0.1:{port}"))
     for replica in started:

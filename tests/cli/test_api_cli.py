@@ -10,6 +10,7 @@ import time
 
 import httpx
 from apiclient import SEED_AWS_BODY, free_port
+from serving import die_with_the_tests
 from typer.testing import CliRunner
 
 from provisioner.cli.main import app
@@ -55,6 +56,7 @@ def test_serve_answers_a_token_made_by_the_cli(home):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=die_with_the_tests,
     )
     base = f"http://127.0.0.1:{port}"
     try:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from apiclient import free_port
+from serving import die_with_the_tests
 
 ROOT = Path(__file__).parents[2]
 README = (ROOT / "README.md").read_text()
@@ -82,6 +83,7 @@ def test_the_api_walkthrough_runs_as_written_against_a_real_server(shell_env, tm
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        preexec_fn=die_with_the_tests,
     )
     try:
         deadline = time.monotonic() + 120

@@ -21,6 +21,7 @@ import httpx
 import pytest
 from apiclient import SEED_AWS_BODY, free_port
 from factories import make_request
+from serving import die_with_the_tests
 
 from provisioner.config import Settings
 from provisioner.ledger.ledger import Ledger
@@ -59,6 +60,7 @@ def replicas(home: Path, database: str) -> Iterator[list[Replica]]:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             text=True,
+            preexec_fn=die_with_the_tests,
         )
         started.append(Replica(process, f"http://127.0.0.1:{port}"))
     try:
