@@ -178,17 +178,18 @@ def _reaper_check(ledger: Any, settings: Any) -> Any:
     from datetime import UTC, datetime
 
     from provisioner.engine.base import DoctorCheck
-    from provisioner.ops.reaper_watch import reaper_watch
+    from provisioner.ops.reaper_watch import overdue, reaper_watch
 
-    watch = reaper_watch(
-        ledger, now=datetime.now(UTC), default_interval=settings.reap_interval_seconds
-    )
+    now = datetime.now(UTC)
+    watch = reaper_watch(ledger, now=now, default_interval=settings.reap_interval_seconds)
     if watch.watching:
         return DoctorCheck("reaper", True, watch.detail)
+    late = overdue(ledger, now=now)
+    waiting = f"{late} live instance{'s' if late != 1 else ''} past expiry"
     return DoctorCheck(
         "reaper",
         True,
-        f"{watch.detail}: expired instances wait for `down` or their VM's deadman",
+        f"{watch.detail}; {waiting} (expired ones wait for `down` or their VM's deadman)",
         state="WARN",
         fix="keep `provisioner reap` or `provisioner serve` running (docs/reaper.md)",
     )

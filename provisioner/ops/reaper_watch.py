@@ -7,8 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+import sqlalchemy as sa
+from sqlmodel import col
+
 from provisioner.ledger.heartbeats import latest_sweep
 from provisioner.ledger.ledger import Ledger
+from provisioner.ledger.models import Instance
+from provisioner.rules.lifecycle import Status
 
 MIN_WINDOW_SECONDS = 300.0  # a cron'd `reap --once` every few minutes still counts
 
@@ -23,7 +28,7 @@ def reaper_watch(ledger: Ledger, *, now: datetime, default_interval: float) -> R
     """Watching when some reaper swept within 3 of its intervals (at least 5 minutes)."""
     row = latest_sweep(ledger)
     if row is None:
-        return ReaperWatch(False, "no reaper has ever swept this ledger")
+        return ReaperWatch(False, "no reaper sweep is on record for this ledger")
     interval = row.interval_seconds or default_interval
     window = max(3 * interval, MIN_WINDOW_SECONDS)
     age = max((now - row.last_sweep_at).total_seconds(), 0.0)
@@ -32,6 +37,18 @@ def reaper_watch(ledger: Ledger, *, now: datetime, default_interval: float) -> R
     if age <= window:
         return ReaperWatch(True, f"last sweep {_ago(age)} ago {where}")
     return ReaperWatch(False, f"no reaper has swept this ledger for {_ago(age)} (last {where})")
+
+
+def overdue(ledger: Ledger, *, now: datetime) -> int:
+    """Live instances past their expiry: what a reaper would destroy now."""
+    live = [s.value for s in (Status.CONFIGURING, Status.READY, Status.RUNNING)]
+    query = (
+        sa.select(sa.func.count())
+        .select_from(Instance)
+        .where(col(Instance.status).in_(live), col(Instance.expires_at) <= now)
+    )
+    with ledger.engine.connect() as conn:
+        return int(conn.execute(query).scalar() or 0)
 
 
 def _ago(seconds: float) -> str:

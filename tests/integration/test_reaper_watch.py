@@ -17,7 +17,7 @@ from provisioner.ops.reaper_watch import reaper_watch
 
 runner = CliRunner()
 UP = ["up", "--provider", "aws", "--instance-type", "g4dn.xlarge", "--simulate"]
-NO_REAPER = "no reaper has ever swept this ledger: nothing destroys"
+NO_REAPER = "no reaper sweep is on record for this ledger: nothing destroys"
 
 
 def watch(service, clock: FakeClock):
@@ -93,7 +93,8 @@ def test_doctor_warns_without_failing_and_says_who_sweeps(home):
     result = runner.invoke(app, ["doctor", "--simulate", "--json"])
     assert result.exit_code == 0, result.output
     (line,) = [c for c in json.loads(result.stdout)["checks"] if c["name"] == "reaper"]
-    assert line["state"] == "warn" and "no reaper has ever swept" in line["detail"]
+    assert line["state"] == "warn"
+    assert line["detail"].startswith("no reaper sweep is on record for this ledger; 0 live")
     assert "provisioner reap" in line["fix"]
 
     assert runner.invoke(app, ["reap", "--once"]).exit_code == 0
@@ -101,3 +102,19 @@ def test_doctor_warns_without_failing_and_says_who_sweeps(home):
     assert result.exit_code == 0, result.output
     (text,) = [x for x in result.stdout.splitlines() if "reaper:" in x]
     assert text.startswith("ok") and "one sweep at a time" in text
+
+
+def test_doctor_counts_the_live_instances_past_their_expiry(settings):
+    from datetime import UTC, datetime, timedelta
+
+    from factories import make_request
+
+    from provisioner.ops.service import Provisioner
+
+    # Created an hour ago with a 30-minute TTL, as doctor's wall clock sees it; one fresh.
+    an_hour_ago = Provisioner(settings, clock=FakeClock(datetime.now(UTC) - timedelta(hours=1)))
+    an_hour_ago.provision(make_request())
+    Provisioner(settings).provision(make_request())
+    result = runner.invoke(app, ["doctor", "--simulate", "--json"])
+    (line,) = [c for c in json.loads(result.stdout)["checks"] if c["name"] == "reaper"]
+    assert "; 1 live instance past expiry" in line["detail"]
