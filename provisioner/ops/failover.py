@@ -212,9 +212,11 @@ class Failover(ServiceCore):
         landed: list[int],
         refused: frozenset[Region] = frozenset(),
     ) -> int:
-        if not landed:
-            if not done:
-                return 0
+        if not done:
+            return 0
+        if not landed or landed[-1] != len(done) - 1:
+            # After a refusal, including one in a relaunch after a preemption: the candidate
+            # after the refused one (not after the landed one, which would repeat the refusal).
             rest = _untried(candidates, done[-1], refused)
             return rest[0] if rest else min(len(done), len(candidates) - 1)
         last = done[landed[-1]]

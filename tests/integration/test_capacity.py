@@ -197,3 +197,26 @@ def test_recover_relaunches_the_same_instance_on_another_candidate(home):
         stacks = held(service)
         assert stacks[out.id] == 0 and stacks[f"{out.id}-a2"] > 0
         assert again.total_cost > 0, "the preempted VM's time is carried"
+
+
+def test_a_relaunch_refused_moves_on_instead_of_retrying_the_refused_zone(home):
+    with time_machine.travel(START, tick=False) as traveller:
+        service = make_service(
+            home,
+            sim_preempt_after=5,
+            sim_capacity="aws/us-east-1/us-east-1b/g4dn.xlarge/spot=none",
+        )
+        out = service.provision(make_request(spot=True, recover=True))
+        assert out.zone == "us-east-1a"
+        traveller.shift(timedelta(seconds=30))
+
+        result = Reaper(service).sweep()
+
+        assert result.preempted == 1 and result.failed == 0
+        again = service.get(out.id)
+        assert again.status == "READY" and again.zone == "us-east-1c"
+        assert [(a.candidate.zone, a.outcome) for a in again.attempts] == [
+            ("us-east-1a", "landed"),
+            ("us-east-1b", "failed"),
+            ("us-east-1c", "landed"),
+        ]
