@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from provisioner.cli.doctor_files import privacy_check
 from provisioner.cli.main import app as cli
 from provisioner.config import Settings
+from provisioner.engine import sim_sshd
 from provisioner.ops.service import Provisioner
 
 
@@ -33,6 +34,8 @@ def test_the_ledger_and_its_wal_are_0600_under_umask_022_in_a_0755_home(tmp_path
         service.ledger.dispose()
     finally:
         os.umask(old)
+        for folder in sim_sshd.existing(home):  # power off the simulated VM (its sshd)
+            sim_sshd.stop(folder)
 
     assert {"ledger.db", "ledger.db-wal", "ledger.db-shm"} <= set(files)
     assert set(files.values()) == {0o600}
