@@ -144,6 +144,9 @@ def _filters(
     return filters
 
 
+NEWEST_FIRST = (col(Instance.created_at).desc(), col(Instance.id).desc())  # `list`'s order
+
+
 class Ledger:
     def __init__(self, url: str, *, migrate: bool = True):
         self.url = url
@@ -213,7 +216,7 @@ class Ledger:
             query = query.where(col(Instance.status).in_([s.value for s in statuses]))
         if task_id is not None:
             query = query.where(Instance.task_id == task_id)
-        query = query.order_by(col(Instance.created_at).desc(), col(Instance.id).desc())
+        query = query.order_by(*NEWEST_FIRST)
         if limit is not None:
             query = query.limit(limit)
         with Session(self.engine, expire_on_commit=False) as session:
@@ -428,8 +431,7 @@ class Ledger:
         """Up to `limit` (None: all) matching instances, newest first, and how many match in
         all; filtered, sorted and counted by the database."""
         filters = _filters(user_id, status, since)
-        query = select(Instance).where(*filters)
-        query = query.order_by(col(Instance.created_at).desc(), col(Instance.id).desc())
+        query = select(Instance).where(*filters).order_by(*NEWEST_FIRST)
         if limit is not None:
             query = query.limit(limit)
         counted = sa.select(sa.func.count()).select_from(Instance).where(*filters)
@@ -450,8 +452,7 @@ class Ledger:
     ) -> Iterator[builtins.list[Instance]]:
         """Every matching instance, newest first, `batch` rows at a time from one query (`list
         --all`: memory stays one batch whatever the ledger's size)."""
-        query = select(Instance).where(*_filters(user_id, status, since))
-        query = query.order_by(col(Instance.created_at).desc(), col(Instance.id).desc())
+        query = select(Instance).where(*_filters(user_id, status, since)).order_by(*NEWEST_FIRST)
         with Session(self.engine, expire_on_commit=False) as session:
             result = session.exec(query.execution_options(yield_per=batch))
             for part in result.partitions(batch):
@@ -467,9 +468,8 @@ class Ledger:
     ) -> Iterator[builtins.list[str]]:
         """The ids `iter_newest` would give, in its order, without loading the rows."""
         query = sa.select(col(Instance.id)).where(*_filters(user_id, status, since))
-        query = query.order_by(col(Instance.created_at).desc(), col(Instance.id).desc())
         with self.engine.connect() as conn:
-            result = conn.execution_options(yield_per=batch).execute(query)
+            result = conn.execution_options(yield_per=batch).execute(query.order_by(*NEWEST_FIRST))
             for part in result.scalars().partitions(batch):
                 yield builtins.list(part)
 
@@ -497,6 +497,6 @@ class Ledger:
                     sa.and_(col(Instance.created_at) == created_at, col(Instance.id) < instance_id),
                 )
             )
-        query = query.order_by(col(Instance.created_at).desc(), col(Instance.id).desc())
+        query = query.order_by(*NEWEST_FIRST)
         with Session(self.engine, expire_on_commit=False) as session:
             return list(session.exec(query.limit(limit)).all())

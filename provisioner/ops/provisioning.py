@@ -13,7 +13,7 @@ from provisioner.engine.preflight import as_line, refusal
 from provisioner.ledger.admission import admit
 from provisioner.ledger.idempotency import WINDOW as KEY_WINDOW
 from provisioner.ledger.models import Instance, InstanceAttempt, InstanceOut
-from provisioner.ops.failover import Failover
+from provisioner.ops.failover import Failover, Region
 from provisioner.ops.leases import QUEUED, RELEASED
 from provisioner.ops.remote_access import RemoteAccess
 from provisioner.ops.retries import destroy_backoff, retry_transient
@@ -244,7 +244,7 @@ class Provisioning(Failover, RemoteAccess):
         attempt starts from the row this process holds; a later one re-reads it (a refused
         attempt's clean-up changed it)."""
         instance_id = instance.id
-        refused: set[tuple[str, str]] = set()  # regions a preflight refused as a whole
+        refused: set[Region] = set()  # regions a preflight refused as a whole
         while True:
             attempt, instance = self.next_attempt(instance, frozenset(refused))
             try:

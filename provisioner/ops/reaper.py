@@ -54,12 +54,11 @@ from provisioner.rules.errors import (
     ProvisionerError,
     ProvisioningFailedError,
 )
-from provisioner.rules.lifecycle import Status
+from provisioner.rules.lifecycle import EXPIRABLE, Status
 from stacks.spec import instance_of_stack
 
 log = logging.getLogger(__name__)
 
-EXPIRABLE = (Status.CONFIGURING, Status.READY, Status.RUNNING)
 RECOVERABLE = (Status.PROVISIONING, Status.CONFIGURING, Status.STOPPING)
 TAG_PREFIX = "provisioner:"
 Job = tuple[str, Instance, Callable[[], str]]  # (kind, claimed instance, the work)

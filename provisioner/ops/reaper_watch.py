@@ -13,7 +13,7 @@ from sqlmodel import col
 from provisioner.ledger.heartbeats import latest_sweep
 from provisioner.ledger.ledger import Ledger
 from provisioner.ledger.models import Instance
-from provisioner.rules.lifecycle import Status
+from provisioner.rules.lifecycle import EXPIRABLE
 
 MIN_WINDOW_SECONDS = 300.0  # a cron'd `reap --once` every few minutes still counts
 
@@ -40,12 +40,15 @@ def reaper_watch(ledger: Ledger, *, now: datetime, default_interval: float) -> R
 
 
 def overdue(ledger: Ledger, *, now: datetime) -> int:
-    """Live instances past their expiry: what a reaper would destroy now."""
-    live = [s.value for s in (Status.CONFIGURING, Status.READY, Status.RUNNING)]
+    """Live instances past their expiry: what a reaper would destroy now (its `_expire` step's
+    rows, counted)."""
     query = (
         sa.select(sa.func.count())
         .select_from(Instance)
-        .where(col(Instance.status).in_(live), col(Instance.expires_at) <= now)
+        .where(
+            col(Instance.status).in_([s.value for s in EXPIRABLE]),
+            col(Instance.expires_at) <= now,
+        )
     )
     with ledger.engine.connect() as conn:
         return int(conn.execute(query).scalar() or 0)

@@ -39,6 +39,8 @@ ACTIVE = frozenset(
     {Status.PROVISIONING, Status.CONFIGURING, Status.READY, Status.RUNNING, Status.STOPPING}
 )
 FINAL = frozenset({Status.TERMINATED, Status.FAILED})
+# States the reaper destroys once their expiry passes (a VM exists; no operation owns it).
+EXPIRABLE = (Status.CONFIGURING, Status.READY, Status.RUNNING)
 # States from which a user (or the reaper) may ask for termination.
 TERMINABLE = frozenset({Status.CONFIGURING, Status.READY, Status.RUNNING, Status.STOPPING})
 # The seed's event names, emitted on entering each state.

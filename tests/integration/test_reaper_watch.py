@@ -5,15 +5,19 @@ at its expiry; its VM's deadman stops it only at the hard deadline). SQLite and 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
-from factories import FakeClock
+from factories import FakeClock, make_request
 from remote.conftest import needs_sshd
+from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from provisioner.cli.main import app
 from provisioner.ledger.heartbeats import latest_sweep, record_sweep
+from provisioner.ledger.models import ReaperHeartbeat
 from provisioner.ops.reaper import Reaper
 from provisioner.ops.reaper_watch import reaper_watch
+from provisioner.ops.service import Provisioner
 
 runner = CliRunner()
 UP = ["up", "--provider", "aws", "--instance-type", "g4dn.xlarge", "--simulate"]
@@ -56,10 +60,6 @@ def test_each_reaper_keeps_one_row_and_a_day_old_one_is_forgotten(service, clock
     newest = latest_sweep(service.ledger)
     assert newest is not None and newest.last_sweep_at == clock()
     record_sweep(service.ledger, owner="other", host="h", pid=1, interval_seconds=None, at=clock())
-    from sqlmodel import Session, select
-
-    from provisioner.ledger.models import ReaperHeartbeat
-
     with Session(service.ledger.engine) as session:
         owners = {row.owner for row in session.exec(select(ReaperHeartbeat)).all()}
     assert first.owner not in owners and owners == {"other", newest.owner}
@@ -105,12 +105,6 @@ def test_doctor_warns_without_failing_and_says_who_sweeps(home):
 
 
 def test_doctor_counts_the_live_instances_past_their_expiry(settings):
-    from datetime import UTC, datetime, timedelta
-
-    from factories import make_request
-
-    from provisioner.ops.service import Provisioner
-
     # Created an hour ago with a 30-minute TTL, as doctor's wall clock sees it; one fresh.
     an_hour_ago = Provisioner(settings, clock=FakeClock(datetime.now(UTC) - timedelta(hours=1)))
     an_hour_ago.provision(make_request())
