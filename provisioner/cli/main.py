@@ -6,6 +6,7 @@ sqlalchemy, fastapi or pydantic-settings. Commands import what they need when th
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from typing import Annotated, Any
@@ -77,6 +78,12 @@ class ProvisionerGroup(TyperGroup):
         except KeyboardInterrupt:
             print("error: interrupted", file=sys.stderr)
             ctx.exit(130)
+        except BrokenPipeError:
+            # The reader went away (`list --all --json | head`): stop quietly with SIGPIPE's
+            # status, and keep the interpreter's final flush from reporting it again.
+            with contextlib.suppress(OSError, ValueError):  # ValueError: no real stdout
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(141)
         except Exception as exc:  # every failure is one line and an exit code, never a traceback
             code = exit_code_for(exc)
             if code is None:

@@ -4,6 +4,8 @@ terminal from the ledger is inert; piped tables are plain (no padding, no "…")
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -102,6 +104,21 @@ def test_all_as_json_or_ids_streams_every_match_newest_first_across_batches(serv
         "success": True, "instances": [], "count": 0, "total": 0, "more": 0,
     }  # fmt: skip
     assert run("list", "--all", "--quiet", "--status", "READY").stdout == ""
+
+
+def test_a_reader_that_stops_early_ends_the_listing_quietly(service):
+    insert(service, 6_000)  # ~100 KB of ids: more than a pipe holds
+    for extra in (["--quiet"], ["--json"]):
+        listing = subprocess.Popen(
+            [sys.executable, "-m", "provisioner.cli.main", "list", "--all", *extra],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert listing.stdout is not None and listing.stderr is not None
+        assert listing.stdout.readline()  # `| head -1`
+        listing.stdout.close()
+        assert listing.wait(timeout=120) == 141  # SIGPIPE's status, as `git log | head` has
+        assert listing.stderr.read() == b""  # no "error: Broken pipe", no traceback
 
 
 def test_piped_tables_are_plain_and_whole(service):
