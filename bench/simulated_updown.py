@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 from provisioner.config import Settings
-from provisioner.engine.fakecloud import FakeCloud
-from provisioner.engine.mockrun import run_program
+from provisioner.engine.simulated.fakecloud import FakeCloud
+from provisioner.engine.simulated.mockrun import run_program
 from provisioner.ops.service import Provisioner
 from provisioner.rules.validation import ProvisionRequest
 from stacks import program_for

@@ -7,7 +7,7 @@ in `provisioner.engine.preflight`. One invoke failing (no permission, no network
 its own entry, so every check reports on its own.
 
 AWS only: azure-native 3.29 has no invoke for resource-provider registration or compute usages,
-so the Azure checks read the ARM REST API instead (provisioner/engine/pulumi_preflight.py).
+so the Azure checks read the ARM REST API instead (provisioner/engine/pulumi/preflight.py).
 """
 
 from __future__ import annotations

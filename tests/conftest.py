@@ -26,7 +26,7 @@ from factories import FakeClock
 from sqlmodel import SQLModel
 
 from provisioner.config import Settings
-from provisioner.engine import sim_sshd
+from provisioner.engine.simulated import sshd as sim_sshd
 from provisioner.ledger.ledger import Ledger
 from provisioner.ops.service import Provisioner
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks
 
-from provisioner.engine.mockrun import run_program
+from provisioner.engine.simulated.mockrun import run_program
 from stacks.probes import AwsProbe, aws_program
 
 FIXTURES = Path(__file__).resolve().parent / "data" / "preflight"

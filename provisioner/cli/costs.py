@@ -183,7 +183,7 @@ def catalog_refresh(
     settings = load_settings()
     gcp_token = None
     if "GCP" in providers:
-        from provisioner.engine.pulumi_gcp_auth import GcpAuthError, access_token
+        from provisioner.engine.pulumi.gcp_auth import GcpAuthError, access_token
         from provisioner.rules.errors import CatalogRefreshError
 
         try:

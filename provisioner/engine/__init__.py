@@ -1,7 +1,7 @@
 """Engines by name. Importing this package imports no Pulumi code.
 
-May import: provisioner.rules, provisioner.config and stacks (engine/pulumi*.py and simulated
-only)."""
+May import: provisioner.rules, provisioner.config and stacks (the two engine packages, pulumi/
+and simulated/, only)."""
 
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ ENGINE_NAMES = ("pulumi", "simulated")
 
 def create_engine(name: str, settings: Settings) -> Engine:
     if name == "simulated":
-        from provisioner.engine.simulated import SimulatedEngine
+        from provisioner.engine.simulated.engine import SimulatedEngine
 
         return SimulatedEngine(settings)
     if name == "pulumi":
-        from provisioner.engine.pulumi import PulumiEngine
+        from provisioner.engine.pulumi.engine import PulumiEngine
 
         return PulumiEngine(settings)
     raise ValueError(f"unknown engine {name!r} (choose from {', '.join(ENGINE_NAMES)})")

@@ -1,7 +1,7 @@
 """What the clouds will refuse, judged from their answers: PASS / FAIL / CANNOT CHECK, with the fix.
 
 The answers come from `stacks.probes` (AWS, through Pulumi invokes) and the ARM REST API (Azure),
-run by `engine/pulumi_preflight.py`; this module only judges them, so recorded answers test it.
+run by `engine/pulumi/preflight.py`; this module only judges them, so recorded answers test it.
 Two sets: `doctor` runs every check; `up` runs the cheap subset (the family's quota, the
 resource providers) before anything is created, and refuses on a FAIL with the same line.
 """

@@ -36,8 +36,8 @@ HEAVY = (
     # imports with the dialect any SQLite ledger needs.
     "sqlalchemy.dialects.postgresql",  # on a SQLite ledger
     "sqlalchemy.ext.asyncio",
-    "provisioner.engine.simulated",
-    "provisioner.engine.pulumi",
+    "provisioner.engine.simulated.engine",
+    "provisioner.engine.pulumi.engine",
     "stacks.aws",
     "stacks.azure",
 )

@@ -26,9 +26,9 @@ from pulumi.automation.errors import create_command_error
 from pulumi.runtime.proto import events_pb2, events_pb2_grpc
 from semver import VersionInfo
 
-import provisioner.engine.pulumi as pulumi_engine
+import provisioner.engine.pulumi.engine as pulumi_engine
 from provisioner.config import Settings
-from provisioner.engine.pulumi import PulumiEngine
+from provisioner.engine.pulumi.engine import PulumiEngine
 from stacks.spec import InstanceSpec
 
 CLI_VERSION = "3.272.0"

@@ -6,8 +6,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from provisioner.engine.pulumi_gcp_auth import GcpAuthError
-from provisioner.engine.pulumi_gcp_doctor import gcp_checks
+from provisioner.engine.pulumi.gcp_auth import GcpAuthError
+from provisioner.engine.pulumi.gcp_doctor import gcp_checks
 
 TOKEN = "ya29.secret-token-value"
 
@@ -99,7 +99,7 @@ def test_without_any_adc_source_nothing_is_probed(tmp_path, monkeypatch: pytest.
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
     monkeypatch.delenv("CLOUDSDK_CONFIG", raising=False)
-    import provisioner.engine.pulumi_gcp_auth as auth
+    import provisioner.engine.pulumi.gcp_auth as auth
 
     monkeypatch.setattr(auth, "on_google_cloud", lambda: False)
     with pytest.raises(GcpAuthError, match="gcloud auth application-default login"):

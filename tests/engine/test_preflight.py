@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from preflight_replay import ReplayRunner, arm_options, arm_server, fixture
 
-from provisioner.engine.pulumi import PulumiEngine
+from provisioner.engine.pulumi.engine import PulumiEngine
 from provisioner.ops.service import Provisioner
 from provisioner.rules.errors import ProvisioningFailedError
 from provisioner.rules.validation import ProvisionRequest

@@ -22,8 +22,8 @@ from pulumi.automation import CommandError, PulumiCommand
 
 from provisioner.config import Settings
 from provisioner.engine.base import Engine, EngineEvent, StackOutputs
-from provisioner.engine.pulumi import PulumiEngine
-from provisioner.engine.pulumi_cli import CliCommand
+from provisioner.engine.pulumi.cli import CliCommand
+from provisioner.engine.pulumi.engine import PulumiEngine
 from provisioner.rules.errors import (
     DestroyFailedError,
     EngineUnavailableError,
@@ -150,7 +150,7 @@ def test_azure_uses_its_plugin(engine: PulumiEngine, cli: Any, make_spec: Spec) 
 def test_gcp_uses_its_plugin_and_the_configured_project(
     cli: Any, make_spec: Spec, engine_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import provisioner.engine.pulumi as pulumi_engine
+    import provisioner.engine.pulumi.engine as pulumi_engine
 
     seen: list[InstanceSpec] = []
     real = pulumi_engine.program_for

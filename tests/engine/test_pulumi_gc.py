@@ -10,7 +10,7 @@ import pytest
 from factories import FakeClock, make_request
 
 from provisioner.config import Settings
-from provisioner.engine.pulumi import PulumiEngine
+from provisioner.engine.pulumi.engine import PulumiEngine
 from provisioner.ops.gc import collect, parse_window
 from provisioner.ops.service import Provisioner
 from provisioner.rules.errors import CloudError

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from preflight_replay import ReplayRunner
 
-from provisioner.engine.pulumi import PulumiEngine
+from provisioner.engine.pulumi.engine import PulumiEngine
 from provisioner.rules.errors import CloudError
 from stacks.spec import InstanceSpec
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from provisioner.engine.pulumi import PulumiEngine
+from provisioner.engine.pulumi.engine import PulumiEngine
 from provisioner.rules.errors import CloudError
 from stacks.spec import InstanceSpec
 

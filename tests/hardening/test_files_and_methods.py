@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from provisioner.cli.doctor_files import privacy_check
 from provisioner.cli.main import app as cli
 from provisioner.config import Settings
-from provisioner.engine import sim_sshd
+from provisioner.engine.simulated import sshd as sim_sshd
 from provisioner.ops.service import Provisioner
 
 

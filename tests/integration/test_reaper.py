@@ -8,7 +8,7 @@ import pytest
 from factories import make_request
 
 from provisioner.config import Settings
-from provisioner.engine.simulated import SimulatedEngine
+from provisioner.engine.simulated.engine import SimulatedEngine
 from provisioner.ops.reaper import Reaper
 from provisioner.ops.service import Provisioner
 from provisioner.rules.errors import (

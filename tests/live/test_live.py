@@ -25,7 +25,7 @@ import pytest
 
 from provisioner.config import Settings
 from provisioner.engine.base import EngineEvent, StackOutputs
-from provisioner.engine.pulumi import PulumiEngine
+from provisioner.engine.pulumi.engine import PulumiEngine
 from stacks.spec import InstanceSpec
 
 pytestmark = pytest.mark.live

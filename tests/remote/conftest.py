@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from provisioner.engine import sim_sshd
+from provisioner.engine.simulated import sshd as sim_sshd
 
 NO_SSHD = (
     "needs OpenSSH's sshd, ssh and rsync for the simulated VMs' SSH endpoints: "

@@ -18,8 +18,8 @@ from factories import FakeClock
 from remote.conftest import cli, needs_sshd, sshd_processes
 
 from provisioner.config import Settings
-from provisioner.engine import sim_sshd
-from provisioner.engine.simulated import SimulatedEngine
+from provisioner.engine.simulated import sshd as sim_sshd
+from provisioner.engine.simulated.engine import SimulatedEngine
 from provisioner.ops.reaper import Reaper
 from provisioner.ops.service import Provisioner
 from provisioner.remote import keys, runlog

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from provisioner.engine.fakecloud import FakeCloud
-from provisioner.engine.mockrun import MockRun, run_program
+from provisioner.engine.simulated.fakecloud import FakeCloud
+from provisioner.engine.simulated.mockrun import MockRun, run_program
 from stacks import program_for
 from stacks.spec import InstanceSpec
 

@@ -115,7 +115,7 @@ def test_root_keeps_the_image_size_and_the_asked_size_is_an_encrypted_data_disk(
 def test_the_seed_example_gets_disks_ec2_accepts_for_the_dlami(make_spec, run):
     """The seed's AWS example: 50 GB on g4dn.xlarge in us-east-1. EC2 refuses a root volume
     smaller than the AMI's root snapshot (the DLAMI's is 75 GB); the 50 GB is the data disk."""
-    from provisioner.engine.fakecloud import DLAMI_ROOT_SNAPSHOT_GB
+    from provisioner.engine.simulated.fakecloud import DLAMI_ROOT_SNAPSHOT_GB
     from provisioner.rules.catalog import load_catalog
 
     image = load_catalog().image_for("AWS", "g4dn.xlarge")
@@ -132,7 +132,7 @@ def test_without_a_known_image_size_ec2_sizes_the_root_from_the_ami(make_spec, r
 
 
 def test_the_vm_create_has_a_timeout_shorter_than_the_watchdog_grace(make_spec, run):
-    from provisioner.engine.pulumi import PulumiEngine
+    from provisioner.engine.pulumi.engine import PulumiEngine
     from stacks.spec import VM_CREATE_TIMEOUT_MINUTES
 
     assert PulumiEngine.cancel_grace_seconds > VM_CREATE_TIMEOUT_MINUTES * 60

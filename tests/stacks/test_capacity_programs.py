@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from provisioner.engine.fakecloud import FakeCloud
-from provisioner.engine.mockrun import run_program
+from provisioner.engine.simulated.fakecloud import FakeCloud
+from provisioner.engine.simulated.mockrun import run_program
 from stacks import program_for
 
 INSTANCE = "aws:ec2/instance:Instance"

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from pulumi.runtime import MockCallArgs, MockResourceArgs
 
-from provisioner.engine.fakecloud import FakeCloud
-from provisioner.engine.mockrun import run_program
+from provisioner.engine.simulated.fakecloud import FakeCloud
+from provisioner.engine.simulated.mockrun import run_program
 from stacks import program_for
 from stacks.spec import OUTPUT_NAMES, TAG_INSTANCE_ID
 
@@ -158,8 +158,8 @@ def test_unknown_invokes_fail_loudly():
 
 FIRST_USE_IN_THREADS = """
 from concurrent.futures import ThreadPoolExecutor
-from provisioner.engine.fakecloud import FakeCloud
-from provisioner.engine.mockrun import run_program
+from provisioner.engine.simulated.fakecloud import FakeCloud
+from provisioner.engine.simulated.mockrun import run_program
 from stacks import program_for
 from stacks.spec import InstanceSpec
 

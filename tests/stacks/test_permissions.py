@@ -14,8 +14,8 @@ from typing import Any
 from preflight_replay import ReplayRunner
 from pulumi.runtime import MockCallArgs, MockResourceArgs
 
-from provisioner.engine.fakecloud import FakeCloud
-from provisioner.engine.mockrun import run_program
+from provisioner.engine.simulated.fakecloud import FakeCloud
+from provisioner.engine.simulated.mockrun import run_program
 from stacks import program_for
 from stacks.probes import AwsProbe
 from stacks.spec import InstanceSpec
@@ -132,7 +132,7 @@ AZURE_RESOURCES: dict[str, set[str]] = {
         "Microsoft.DevTestLab/schedules/delete",
     },
 }
-# doctor's and up's ARM reads (provisioner/engine/pulumi_preflight.py).
+# doctor's and up's ARM reads (provisioner/engine/pulumi/preflight.py).
 AZURE_PREFLIGHT = {
     "Microsoft.Resources/subscriptions/providers/read",
     "Microsoft.Compute/locations/usages/read",

@@ -21,7 +21,6 @@ from typing import Any
 from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks
 
 from provisioner.config import Settings
-from provisioner.engine import sim_sshd
 from provisioner.engine.base import (
     DoctorCheck,
     EngineEvent,
@@ -32,11 +31,12 @@ from provisioner.engine.base import (
     StackInfo,
     StackOutputs,
 )
-from provisioner.engine.fakecloud import FakeCloud
-from provisioner.engine.mockrun import run_program
 from provisioner.engine.preflight import Target
 from provisioner.engine.processes import pid_alive
-from provisioner.engine.simcapacity import CapacityRule, outcome_for, parse_rules
+from provisioner.engine.simulated import sshd as sim_sshd
+from provisioner.engine.simulated.capacity import CapacityRule, outcome_for, parse_rules
+from provisioner.engine.simulated.fakecloud import FakeCloud
+from provisioner.engine.simulated.mockrun import run_program
 from provisioner.rules.catalog import load_catalog
 from provisioner.rules.errors import (
     ConflictError,

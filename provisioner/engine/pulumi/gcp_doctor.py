@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from provisioner.engine.base import DoctorCheck
-from provisioner.engine.pulumi_gcp_auth import (
+from provisioner.engine.pulumi.gcp_auth import (
     GcpAuthError,
     access_token,
     adc_sources,

@@ -2,23 +2,23 @@
 
 How one operation runs:
 
-1. The Pulumi CLI is found, or installed once, on first use (`pulumi_cli`). If neither works,
+1. The Pulumi CLI is found, or installed once, on first use (`cli.py`). If neither works,
    every operation raises `EngineUnavailableError` with the fix. The outcome is cached for the
-   engine's lifetime; `doctor()` (checks in `pulumi_doctor`) only looks, never installs.
+   engine's lifetime; `doctor()` (checks in `doctor.py`) only looks, never installs.
 2. Each operation gets its own `LocalWorkspace` in `<home>/workspaces/<stack>/`, holding the
    project file (project "gpu-provisioner", backend URL) and the CLI-written stack file (the
    passphrase provider's salt; keep the directory while the stack exists). Everything per stack
    goes through the workspace's env_vars: backend URL, the passphrase *file* (never the
    passphrase), ARM_* mapped from the seed's AZURE_* names; GCP uses Application Default
-   Credentials as they are, with the project put into the spec (`pulumi_gcp_auth`). Nothing
+   Credentials as they are, with the project put into the spec (`gcp_auth.py`). Nothing
    writes os.environ or changes the working directory, so operations may run concurrently
    from threads.
 3. `up` installs the provider plugin the spec needs (once per process), creates or selects the
    stack, tags it, and runs the inline program `stacks.program_for(spec)` (so it works from an
    installed wheel) under a watchdog. Pulumi engine events are relayed as `EngineEvent`s and
-   error diagnostics kept to explain a failure (`pulumi_events`).
+   error diagnostics kept to explain a failure (`events.py`).
 4. Failures become `ProvisioningFailedError` / `DestroyFailedError`, classified, with the
-   provider's own error line as the message (`pulumi_events`). The engine never destroys after a
+   provider's own error line as the message (`events.py`). The engine never destroys after a
    failed `up`: the service decides.
 5. `destroy` keeps the stack (no `stack rm`), so the stack's history stays the audit trail.
 """
@@ -47,7 +47,6 @@ from pulumi import automation as auto
 from pulumi.automation import errors as auto_errors
 
 from provisioner.config import Settings
-from provisioner.engine import pulumi_leaks as leaks
 from provisioner.engine.base import (
     DoctorCheck,
     EventCallback,
@@ -63,8 +62,9 @@ from provisioner.engine.preflight_targets import (
     secrets_problem,
     shared_secrets_check,
 )
-from provisioner.engine.pulumi_cli import CliCommand, find_or_install_cli
-from provisioner.engine.pulumi_doctor import (
+from provisioner.engine.pulumi import leaks
+from provisioner.engine.pulumi.cli import CliCommand, find_or_install_cli
+from provisioner.engine.pulumi.doctor import (
     ARM_FROM_AZURE,
     aws_credentials_check,
     azure_credentials_check,
@@ -74,11 +74,11 @@ from provisioner.engine.pulumi_doctor import (
     is_cloud,
     passphrase_check,
 )
-from provisioner.engine.pulumi_events import EventRelay, error_line, failure
-from provisioner.engine.pulumi_gcp_auth import resolve_project
-from provisioner.engine.pulumi_gcp_doctor import gcp_checks
-from provisioner.engine.pulumi_leaks import pending_vm_creates
-from provisioner.engine.pulumi_preflight import (
+from provisioner.engine.pulumi.events import EventRelay, error_line, failure
+from provisioner.engine.pulumi.gcp_auth import resolve_project
+from provisioner.engine.pulumi.gcp_doctor import gcp_checks
+from provisioner.engine.pulumi.leaks import pending_vm_creates
+from provisioner.engine.pulumi.preflight import (
     probe_stack_name,
     run_aws,
     run_azure,
@@ -190,7 +190,7 @@ class PulumiEngine:
 
     def recover(self, stack_name: str) -> None:
         """`pulumi cancel` (clears the dead process's lock; it fails when no update is running,
-        which is fine), the VMs of pending creates adopted into the state (`pulumi_leaks`),
+        which is fine), the VMs of pending creates adopted into the state (`leaks.py`),
         then `pulumi refresh --clear-pending-creates`."""
         try:
             stack = self._select(stack_name)

@@ -15,7 +15,7 @@ from urllib.parse import unquote, urlparse
 from pulumi import automation as auto
 
 from provisioner.engine.base import DoctorCheck
-from provisioner.engine.pulumi_cli import (
+from provisioner.engine.pulumi.cli import (
     INSTALL_DOCS,
     MIN_CLI_VERSION,
     CliCommand,
