@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import uvicorn
 
-from provisioner.api.app import create_app
+from provisioner.asgi import create_app
 from provisioner.config import Settings
 
 BODY = {

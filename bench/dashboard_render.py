@@ -22,7 +22,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from ledger_scale import database, load, percentile
 
-from provisioner.api.app import create_app
+from provisioner.asgi import create_app
 from provisioner.config import Settings
 from provisioner.ledger.ledger import Ledger
 from provisioner.ops.service import Provisioner

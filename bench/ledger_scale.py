@@ -38,7 +38,7 @@ from urllib.parse import quote
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from provisioner.api.app import create_app
+from provisioner.asgi import create_app
 from provisioner.config import Settings
 from provisioner.ledger.ledger import Ledger
 from provisioner.ledger.models import Instance

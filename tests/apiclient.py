@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from provisioner.api.app import create_app
+from provisioner.asgi import create_app
 from provisioner.ops.service import Provisioner
 
 SEED_AZURE_BODY: dict[str, Any] = {

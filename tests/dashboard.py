@@ -13,7 +13,7 @@ from typing import Any
 import uvicorn
 from apiclient import free_port
 
-from provisioner.api.app import create_app
+from provisioner.asgi import create_app
 from provisioner.ops.service import Provisioner
 
 CHROMIUM = "/usr/bin/chromium"

@@ -1,3 +1,4 @@
-"""The REST API (`provisioner serve`): `create_app(settings)` builds the FastAPI app.
+"""The REST API: `create_api(settings)` builds its FastAPI app (`provisioner.asgi` adds the
+dashboard for `serve`).
 
-An edge (with cli and web): may import any layer; no layer below imports it."""
+The lowest edge: may import every layer below the edges, never web/, asgi or cli/."""

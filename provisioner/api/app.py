@@ -1,4 +1,7 @@
-"""`create_app(settings)`: the FastAPI app over one `Provisioner`."""
+"""`create_api(settings)`: the REST API's FastAPI app over one `Provisioner`.
+
+The app `serve` runs adds the dashboard to it: `provisioner.asgi.create_app` (the composition
+root). This package never imports `web/`."""
 
 from __future__ import annotations
 
@@ -24,7 +27,6 @@ from provisioner.ledger.idempotency import IdempotencyKeys
 from provisioner.ledger.tokens import Tokens
 from provisioner.ops.service import Provisioner
 from provisioner.rules.errors import ProvisionerError
-from provisioner.web.app import mount as mount_dashboard
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +63,7 @@ def _webhooks(settings: Settings, service: Provisioner) -> WebhookSender | None:
     return WebhookSender(urls, secret, enrich=instance_details(service))
 
 
-def create_app(
+def create_api(
     settings: Settings,
     *,
     service: Provisioner | None = None,
@@ -126,5 +128,4 @@ def create_app(
     app.include_router(routes_meta.router)
     app.include_router(routes_costs.router)
     app.include_router(routes_offers.router)
-    mount_dashboard(app)
     return app

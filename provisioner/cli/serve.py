@@ -36,8 +36,8 @@ def serve(
     """Serve the REST API (docs at /docs). Plain HTTP: put TLS in front of it beyond localhost."""
     import logging
 
-    from provisioner.api.app import create_app
     from provisioner.api.server import ConnectionLimits, run
+    from provisioner.asgi import create_app
     from provisioner.cli.context import load_settings
     from provisioner.cli.render import err, simulation_banner
 

@@ -1,3 +1,4 @@
 """The dashboard served by `provisioner serve`: templates, vendored static assets, page routes.
 
-An edge (with api and cli): may import any layer; no layer below imports it."""
+An edge above api/ (whose handlers it reuses): may import api/ and every layer below; never
+asgi or cli/. `provisioner.asgi` mounts it."""

@@ -12,7 +12,7 @@ import uvicorn
 from apiclient import Api, build_api, free_port
 from fastapi import FastAPI
 
-from provisioner.api.app import create_app
+from provisioner.asgi import create_app
 from provisioner.config import Settings
 from provisioner.ops.service import Provisioner
 

@@ -188,7 +188,7 @@ def test_without_a_secret_nothing_is_signed(service, receiver):
 
 
 def test_the_environment_configures_the_sender(home, receiver, monkeypatch):
-    from provisioner.api.app import create_app
+    from provisioner.asgi import create_app
     from provisioner.config import Settings
 
     monkeypatch.setenv("PROVISIONER_WEBHOOK_URLS", f" {receiver.url} , ")
