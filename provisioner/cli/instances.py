@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from provisioner.cli.request_options import RequestOptions, request_options
 
 if TYPE_CHECKING:
     from provisioner.engine.base import EngineEvent
@@ -14,42 +14,6 @@ if TYPE_CHECKING:
     from provisioner.rules.validation import ProvisionRequest
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the API's JSON shape.")]
-SetupOpt = Annotated[
-    Path | None,
-    typer.Option("--setup", help="Script run at first boot via cloud-init (<= 16 KiB text)."),
-]
-IdleOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--idle-minutes",
-        help="The VM stops itself after N minutes with no GPU use, SSH session or exec/run.",
-    ),
-]
-
-
-def _parse_tags(pairs: list[str]) -> dict[str, str]:
-    from provisioner.rules.errors import ValidationError
-
-    tags: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise ValidationError("config.tags", f"Tag must be key=value (got {pair!r})")
-        tags[key] = value
-    return tags
-
-
-def _read_key(path: Path | None) -> str | None:
-    from provisioner.rules.errors import ValidationError
-
-    if path is None:
-        return None
-    try:
-        return path.expanduser().read_text().strip()
-    except OSError as exc:
-        raise ValidationError(
-            "sshPublicKey", f"SSH key file {path} cannot be read: {exc.strerror}"
-        ) from None
 
 
 class _Progress:
@@ -85,99 +49,20 @@ class _Progress:
             self.status.update(escape(event.message))
 
 
+@request_options
 def up(
-    provider: Annotated[str, typer.Option(help="aws, azure, gcp, or any (with --gpu).")],
-    instance_type: Annotated[
-        str | None,
-        typer.Option(help="A type from `provisioner types`; a,b tries b when a is refused."),
-    ] = None,
-    region: Annotated[
-        str | None, typer.Option(help="Default: us-east-1 / eastus / us-central1; `any`: all.")
-    ] = None,
-    regions: Annotated[
-        str | None, typer.Option(help="Regions to fail over across, e.g. us-east-1,us-west-2.")
-    ] = None,
-    zone: Annotated[str | None, typer.Option(help="Only this zone (e.g. us-east-1b).")] = None,
-    gpu: Annotated[
-        str | None, typer.Option(help="GPU spec instead of a type: T4:1, A100:8, H100.")
-    ] = None,
-    min_gpu_memory: Annotated[int | None, typer.Option(help="GB per GPU, with --gpu.")] = None,
-    min_vcpus: Annotated[int | None, typer.Option(help="With --gpu.")] = None,
-    max_price: Annotated[
-        float | None, typer.Option(help="Highest $/hour to accept (spot: the max bid).")
-    ] = None,
-    spot: Annotated[bool, typer.Option("--spot", help="Spot VMs: cheaper, may vanish.")] = False,
-    max_attempts: Annotated[
-        int | None, typer.Option(help="Candidates to try before giving up (default 6).")
-    ] = None,
-    recover: Annotated[
-        bool, typer.Option("--recover", help="Relaunch elsewhere when the cloud takes it.")
-    ] = False,
-    disk_gb: Annotated[
-        int | None, typer.Option(help="Root disk, 30..4096 GB (default 100).")
-    ] = None,
-    ttl: Annotated[
-        int | None, typer.Option(help="Auto-terminate after MINUTES (default 60).")
-    ] = None,
-    task: Annotated[
-        str | None, typer.Option(help="Task id (terminate a task's VMs with `down --task`).")
-    ] = None,
-    user: Annotated[str | None, typer.Option(help="User id (default: your login name).")] = None,
-    tag: Annotated[list[str] | None, typer.Option(help="key=value, repeatable.")] = None,
-    purpose: Annotated[str | None, typer.Option(help="Free text, at most 256 characters.")] = None,
-    ssh_key: Annotated[
-        Path | None, typer.Option(help="OpenSSH public key file to install.")
-    ] = None,
-    allow_ssh_from: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="CIDR allowed to reach tcp/22, or `me` (this machine's public address); "
-            "repeatable. Default: none."
-        ),
-    ] = None,
-    setup: SetupOpt = None,
-    idle_minutes: IdleOpt = None,
     simulate: Annotated[bool, typer.Option("--simulate", help="Use the simulated engine.")] = False,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Print only the instance id (for scripts).")
     ] = False,
-    allow_retired: Annotated[
-        bool, typer.Option("--allow-retired", help="Try a retired type on a real cloud anyway.")
-    ] = False,
     json_output: JsonOpt = False,
+    *,
+    options: RequestOptions,
 ) -> None:
     """Create an instance's stack and wait until it is READY (SSH answers, cloud-init done)."""
     from provisioner.cli.render import emit, instance_details, print_json, simulation_banner
 
-    request = build_request(
-        provider=provider,
-        instance_type=instance_type or "",
-        region=region,
-        disk_gb=disk_gb,
-        ttl=ttl,
-        task=task,
-        user=user,
-        tag=tag,
-        purpose=purpose,
-        ssh_key=ssh_key,
-        allow_ssh_from=allow_ssh_from,
-        setup=setup,
-        idle_minutes=idle_minutes,
-        simulate=simulate,
-        allow_retired=allow_retired,
-    )
-    request = replace(  # capacity (#12): alternatives, GPU spec, spot, recovery
-        request,
-        regions=tuple(regions.split(",")) if regions else (),
-        zone=zone,
-        gpu=gpu,
-        min_gpu_memory_gb=min_gpu_memory,
-        min_vcpus=min_vcpus,
-        max_price=max_price,
-        spot=spot,
-        max_attempts=max_attempts,
-        recover=recover,
-    )
+    request = options.to_request(simulate=simulate)
     instance = provision_with_progress(
         request, simulate=simulate, json_output=json_output, quiet=quiet
     )
@@ -189,69 +74,6 @@ def up(
         return
     emit(instance_details(instance))
     simulation_banner(instance["engine"])
-
-
-def build_request(
-    *,
-    provider: str,
-    instance_type: str,
-    region: str | None,
-    disk_gb: int | None,
-    ttl: int | None,
-    task: str | None,
-    user: str | None,
-    tag: list[str] | None,
-    purpose: str | None,
-    ssh_key: Path | None,
-    allow_ssh_from: list[str] | None,
-    setup: Path | None,
-    idle_minutes: int | None,
-    simulate: bool,
-    default_cidrs: tuple[str, ...] = (),
-    allow_retired: bool = False,
-) -> ProvisionRequest:
-    """The request `up` and `run` send; `me` among the CIDRs becomes this machine's address."""
-    from provisioner.cli.context import default_user, load_settings
-    from provisioner.remote.myip import resolve_cidrs
-    from provisioner.rules.validation import ProvisionRequest
-
-    settings = load_settings(simulate=simulate)
-    cidrs = resolve_cidrs(
-        list(allow_ssh_from or default_cidrs),
-        url=settings.myip_url,
-        simulated=settings.engine == "simulated",
-    )
-    return ProvisionRequest(
-        provider=provider,
-        instance_type=instance_type,
-        user_id=default_user() if user is None else user,
-        task_id=task,
-        region=region,
-        disk_size_gb=disk_gb,
-        auto_terminate_minutes=ttl,
-        tags=_parse_tags(tag or []),
-        purpose=purpose,
-        ssh_public_key=_read_key(ssh_key),
-        allowed_ssh_cidrs=tuple(cidrs),
-        setup_script=_read_setup(setup),
-        idle_minutes=idle_minutes,
-        allow_retired=allow_retired,
-    )
-
-
-def _read_setup(path: Path | None) -> str | None:
-    from provisioner.rules.errors import ValidationError
-
-    if path is None:
-        return None
-    try:
-        return path.expanduser().read_bytes().decode("utf-8")
-    except OSError as exc:
-        raise ValidationError(
-            "config.setupScript", f"Setup script {path} cannot be read: {exc.strerror}"
-        ) from None
-    except UnicodeDecodeError:
-        raise ValidationError("config.setupScript", "Setup script must be UTF-8 text") from None
 
 
 def provision_with_progress(

@@ -10,7 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
-from provisioner.cli.instances import IdleOpt, JsonOpt, SetupOpt
+from provisioner.cli.instances import JsonOpt
+from provisioner.cli.request_options import RequestOptions, request_options
 
 CommandArg = Annotated[
     list[str] | None, typer.Argument(help="After `--`: the command (one string or words).")
@@ -70,9 +71,8 @@ def exec_command(
     raise typer.Exit(code)
 
 
+@request_options
 def run(
-    provider: Annotated[str, typer.Option(help="aws, azure or gcp")],
-    instance_type: Annotated[str, typer.Option(help="A type from `provisioner types`.")],
     command: CommandArg = None,
     workdir: Annotated[
         Path | None, typer.Option(help="Folder synced to the VM; the command runs in it.")
@@ -80,27 +80,15 @@ def run(
     down: Annotated[
         bool, typer.Option("--down", help="Destroy the instance afterwards, whatever happened.")
     ] = False,
-    region: Annotated[str | None, typer.Option(help="Default: us-east-1 / eastus.")] = None,
-    disk_gb: Annotated[int | None, typer.Option(help="Root disk, 30..4096 GB.")] = None,
-    ttl: Annotated[int | None, typer.Option(help="Auto-terminate after MINUTES.")] = None,
-    task: Annotated[str | None, typer.Option(help="Task id.")] = None,
-    user: Annotated[str | None, typer.Option(help="User id (default: your login name).")] = None,
-    tag: Annotated[list[str] | None, typer.Option(help="key=value, repeatable.")] = None,
-    purpose: Annotated[str | None, typer.Option(help="Free text.")] = None,
-    ssh_key: Annotated[Path | None, typer.Option(help="OpenSSH public key file.")] = None,
-    allow_ssh_from: Annotated[
-        list[str] | None,
-        typer.Option(help="CIDR allowed to reach tcp/22, or `me` (the default for run)."),
-    ] = None,
-    setup: SetupOpt = None,
-    idle_minutes: IdleOpt = None,
     simulate: Annotated[bool, typer.Option("--simulate", help="Use the simulated engine.")] = False,
+    *,
+    options: RequestOptions,
 ) -> None:
     """up, sync --workdir to the VM, run the command there (output streamed and saved), and with
     --down destroy the instance whatever the outcome (Ctrl-C included); exit with the command's
     exit code."""
     from provisioner.cli.context import make_provisioner
-    from provisioner.cli.instances import build_request, provision_with_progress
+    from provisioner.cli.instances import provision_with_progress
     from provisioner.cli.render import err
     from provisioner.remote.ssh import shell_command
     from provisioner.remote.sync import sync
@@ -110,20 +98,7 @@ def run(
         from provisioner.rules.errors import ValidationError
 
         raise ValidationError("workdir", f"--workdir {workdir} must be an existing folder")
-    request = build_request(
-        provider=provider,
-        instance_type=instance_type,
-        region=region,
-        disk_gb=disk_gb,
-        ttl=ttl,
-        task=task,
-        user=user,
-        tag=tag,
-        purpose=purpose,
-        ssh_key=ssh_key,
-        allow_ssh_from=allow_ssh_from,
-        setup=setup,
-        idle_minutes=idle_minutes,
+    request = options.to_request(
         simulate=simulate,
         default_cidrs=("me",),  # run must reach the VM it made
     )

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from provisioner.cli.main import app
 from provisioner.config import Settings
-from provisioner.engine import sim_sshd
+from provisioner.engine.simulated import sshd as sim_sshd
 from provisioner.ops.reaper import Reaper
 from provisioner.ops.service import Provisioner
 from provisioner.remote import keys, runlog
@@ -287,7 +287,7 @@ def test_allow_ssh_from_me_resolves_this_machines_address(home, monkeypatch):
     try:
         monkeypatch.setenv("PROVISIONER_MYIP_URL", f"http://127.0.0.1:{server.server_port}/")
         monkeypatch.setenv("PROVISIONER_ENGINE", "pulumi")  # `me` asks the service only for real
-        from provisioner.cli.instances import build_request
+        from provisioner.cli.request_options import build_request
 
         request = build_request(
             provider="aws",
