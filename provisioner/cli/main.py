@@ -105,6 +105,38 @@ _typer_label = TyperOption.display_type_rich
 TyperOption.display_type_rich = _option_label  # type: ignore[method-assign]
 
 
+def _plain_text_options() -> None:
+    """A plain `str` option (or argument) takes click's string as it is, a flag click's bool.
+    Typer 0.29 builds a pydantic TypeAdapter for each the first time a command runs: ~15 ms
+    each plus typer._adapters' imports (bench/startup.py, #21). Other types
+    (int with min, enums, lists, paths) keep Typer's own coercion. Internals: if they move,
+    this does nothing."""
+    try:
+        from typer import _coercion, core
+    except ImportError:  # pragma: no cover - another Typer
+        return
+    build = getattr(core, "build_runtime_param", None)
+    passthrough = getattr(_coercion, "PassThroughRuntimeParam", None)
+    if build is None or passthrough is None:  # pragma: no cover - another Typer
+        return
+
+    def build_runtime_param(descriptor: Any) -> Any:
+        info = descriptor.parameter_info
+        if (
+            descriptor.annotation in (str, bool)
+            and getattr(descriptor, "file_annotation", None) is None
+            and getattr(info, "parser", None) is None
+            and getattr(info, "click_type", None) is None
+        ):
+            return passthrough(parameter_info=info, annotation=descriptor.annotation)
+        return build(descriptor)
+
+    core.build_runtime_param = build_runtime_param
+
+
+_plain_text_options()
+
+
 def _version(value: bool) -> None:
     if value:
         from importlib.metadata import PackageNotFoundError, version
