@@ -32,6 +32,10 @@ def cost_report(
         raise ValidationError(
             "html", f"--html {html}: the directory {html.expanduser().parent} does not exist"
         )
+    if html is not None:
+        from provisioner.pricing.cost_report_html import require_charts
+
+        require_charts()  # nothing computed or written without the `charts` extra
     report = make_provisioner().cost_report(days=days, by=by.strip().lower(), user_id=user)
     if html is not None:
         from provisioner.pricing.cost_report_html import render_html

@@ -1,7 +1,7 @@
 """The cost report as one self-contained HTML file: matplotlib charts inlined as SVG, no CDN.
 
-Imported only by `provisioner cost-report --html`: matplotlib is heavy and the rest of the
-package never needs it.
+Imported only by `provisioner cost-report --html`: matplotlib is heavy (~170 MB with numpy,
+pillow, fonttools) and the rest of the package never needs it, so it is the `charts` extra (#21).
 """
 
 from __future__ import annotations
@@ -12,6 +12,20 @@ from typing import Any
 
 PROVIDER_COLOURS = {"AWS": "#ff9900", "AZURE": "#0078d4", "GCP": "#34a853"}
 OTHER_COLOURS = ("#6b7280", "#10b981", "#a855f7", "#ef4444")
+CHARTS_HINT = "pip install 'provisioner[charts]'"
+
+
+def require_charts() -> None:
+    """Before any work: the charts need matplotlib, an extra; say in one line what to install."""
+    from provisioner.rules.errors import ValidationError
+
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise ValidationError(
+            "html",
+            f"--html draws its charts with matplotlib, which is not installed: {CHARTS_HINT}",
+        ) from None
 
 
 def _figure(width: float, height: float) -> Any:
