@@ -23,6 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from provisioner.config import Settings
+from provisioner.ops.reap_expired import preempted
 from provisioner.ops.reaper import Reaper
 from provisioner.ops.service import Provisioner
 from provisioner.rules.validation import ProvisionRequest
@@ -55,7 +56,7 @@ def sweep_cost(home: Path, live: int) -> tuple[float, float, int]:
     result = reaper.sweep()
     whole = time.perf_counter() - start
     start = time.perf_counter()
-    reaper._preempted(type(result)(at=result.at))
+    preempted(reaper, type(result)(at=result.at))
     liveness = time.perf_counter() - start
     return whole, liveness, result.preempted
 
