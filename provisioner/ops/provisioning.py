@@ -1,5 +1,8 @@
 """Provisioning: validate and record a request, run the stack's `up`, carry it to READY, and
-clean up after a failed `up`."""
+clean up after a failed `up`.
+
+Near 450 lines: one mixin whose steps share the request's state through the service; failover
+(failover.py), preemption and remote access are already their own modules (#21)."""
 
 from __future__ import annotations
 

@@ -5,6 +5,9 @@ ids and documentation-range addresses. Each stack's state (its resources and out
 `<home>/simulated-stacks/<name>.json`, so `outputs` and `destroy` work from another process, and a
 process killed mid-`up` leaves the resources it had "created" on record, as a real backend would.
 The PROVISIONER_SIM_* settings add delay and inject failures worded like the clouds' own errors.
+
+Over 450 lines: the engine class and the mocks it runs the programs under share the stack file
+and the injection knobs; the fake cloud, the mock run, capacity rules and sshd are siblings.
 """
 
 from __future__ import annotations
