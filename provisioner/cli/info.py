@@ -20,12 +20,25 @@ def stats(
     json_output: JsonOpt = False,
 ) -> None:
     """The seed's statistics (definitions in the README)."""
-    from provisioner.cli.context import make_provisioner
+    from datetime import UTC, datetime
+
+    from provisioner.cli.context import load_settings
     from provisioner.cli.costs import parse_when
     from provisioner.cli.render import money, out, print_json
+    from provisioner.ledger.reads import open_ledger, statistics_out
+    from provisioner.rules.catalog import load_catalog
 
     window = {"since": parse_when("since", since), "until": parse_when("until", until)}
-    s = make_provisioner().statistics(user, **window).to_json()
+    settings = load_settings()
+    catalog = load_catalog(home=settings.home)  # a refreshed catalog's billing rules win (#5)
+    # The ledger alone, not the service: a read needs no engines, provisioning or failover (#21).
+    s = statistics_out(
+        open_ledger(settings),
+        billing=catalog.billing,
+        now=datetime.now(UTC),
+        user_id=user,
+        **window,
+    ).to_json()
     if json_output:
         print_json({"success": True, "statistics": s})
         return

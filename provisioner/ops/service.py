@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from provisioner.engine.base import HistoryEntry
 from provisioner.ledger.archive import stored_history
-from provisioner.ledger.models import CostBreakdownOut, EventOut, InstanceOut, StatisticsOut
+from provisioner.ledger.models import EventOut, InstanceOut, StatisticsOut
+from provisioner.ledger.reads import statistics_out
 from provisioner.ops.provisioning import Provisioning
 from provisioner.ops.service_core import Clock, utc_now
 from provisioner.ops.termination import Termination
 from provisioner.rules import lifecycle
-from provisioner.rules.costs import round_money
-from provisioner.rules.errors import ConflictError, NotFoundError, ValidationError
+from provisioner.rules.errors import ConflictError, NotFoundError
 from provisioner.rules.lifecycle import Status
 
 if TYPE_CHECKING:
@@ -110,30 +110,13 @@ class Provisioner(Provisioning, Termination):
         until: datetime | None = None,
     ) -> StatisticsOut:
         """The seed's statistics over instances created in [since, until) (default: all)."""
-        if since is not None and until is not None and since >= until:
-            raise ValidationError(
-                "until",
-                f"The window is empty: until ({until:%Y-%m-%d %H:%M}Z) must be after "
-                f"since ({since:%Y-%m-%d %H:%M}Z)",
-            )
-        stats = self.ledger.statistics(
+        return statistics_out(
+            self.ledger,
+            billing=self.catalog.billing,
             now=self.clock(),
             user_id=user_id,
             since=since,
             until=until,
-            billing=self.catalog.billing,
-        )
-        return StatisticsOut(
-            total_provisioned=stats["total_provisioned"],
-            currently_running=stats["currently_running"],
-            total_cost=float(round_money(stats["total_cost"])),
-            average_duration=stats["average_duration_hours"],
-            average_cost=float(stats["average_cost"]),
-            provider_breakdown=stats["provider_breakdown"],
-            instance_type_breakdown=stats["instance_type_breakdown"],
-            cost_breakdown=CostBreakdownOut(
-                compute=float(stats["compute_cost"]), storage=float(stats["storage_cost"])
-            ),
         )
 
     def events(self, instance_id: str) -> builtins.list[EventOut]:

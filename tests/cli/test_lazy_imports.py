@@ -129,3 +129,19 @@ def test_up_for_a_cloud_without_its_sdk_names_the_extra(env):
     ], output
     code, _, output = run(env, ["list", "--json"])
     assert code == 0 and '"count": 0' in output  # nothing was recorded
+
+
+@pytest.mark.parametrize("args", [["stats"], ["stats", "--json", "--since", "2026-11-01"]])
+def test_stats_reads_the_ledger_without_the_service(env, args):
+    """A read needs the ledger, not the service's provisioning, failover and engines (#21)."""
+    out = subprocess.run(
+        [sys.executable, "-c", RUN, json.dumps(args), json.dumps(["provisioner.ops.service"])],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        check=False,
+    )
+    line = next(x for x in out.stdout.splitlines() if x.startswith("RESULT "))
+    result = json.loads(line.removeprefix("RESULT "))
+    assert result == {"code": 0, "loaded": []}, out.stdout + out.stderr
