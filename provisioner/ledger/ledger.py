@@ -25,7 +25,7 @@ from provisioner.rules.costs import round_money
 from provisioner.rules.errors import ConflictError, NotFoundError, shown_id
 from provisioner.rules.lifecycle import Status
 
-SCHEMA_HEAD = "0010"  # the newest migration; tests check it matches migrations/versions
+SCHEMA_HEAD = "0011"  # the newest migration; tests check it matches migrations/versions
 
 # PostgreSQL connection limits (see create_db_engine).
 POOL_SIZE = 10
@@ -174,9 +174,10 @@ class Ledger:
             )
             if instance.terminated_at is not None:  # recorded already ended (imports, tests)
                 session.flush()
-                session.execute(
-                    rollups.add_ended(self.engine.dialect.name, instance.id, instance.terminated_at)
-                )
+                for statement in rollups.add_ended(
+                    self.engine.dialect.name, instance.id, instance.terminated_at
+                ):
+                    session.execute(statement)
             session.commit()
             return instance
 
@@ -254,7 +255,7 @@ class Ledger:
         event = sa.insert(InstanceEvent).values(
             instance_id=instance_id, type=event_type, status=target.value, at=at, detail=detail
         )
-        rollup = rollups.add_ended(dialect, instance_id, at) if ending else None
+        rollup = rollups.add_ended(dialect, instance_id, at) if ending else []
         # RETURNING hands back the moved row: no second read.
         move = (
             sa.update(Instance)
@@ -276,8 +277,8 @@ class Ledger:
                 conn.rollback()
                 raise self._conflict(instance_id, expected_values)
             conn.execute(event)
-            if rollup is not None:
-                conn.execute(rollup)
+            for statement in rollup:
+                conn.execute(statement)
             conn.commit()
         return instance_from_row(row)
 

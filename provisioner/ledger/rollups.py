@@ -1,11 +1,13 @@
-"""Statistics from rollups: per (user, provider, type, creation day) sums of ended instances (#16).
+"""Statistics from rollups: per (user, provider, type, creation day) and per creation hour sums
+of ended instances (#16, #21).
 
 An instance's statistics row is frozen once it ends (terminatedAt set, cost frozen), so each end
-adds the row to `spend_rollups` in the same transaction as its terminal transition (see
-`Ledger.transition`). Statistics then read: the rollups of the whole UTC days inside the window,
-the ended rows of the window's partial first and last days (by the createdAt index), and the
-few live rows (by a partial index on terminatedAt IS NULL), costed at read time through
-`spend.cost_expressions`. One UNION ALL statement, so the three parts are one snapshot.
+adds the row to `spend_rollups` (by day) and `spend_rollups_hourly` (by hour since the epoch) in
+the same transaction as its terminal transition (see `Ledger.transition`). Statistics then read:
+the daily rollups of the whole UTC days inside the window, the hourly rollups of the whole hours
+of its partial first and last days, the ended rows of the partial first and last hours (by the
+createdAt index), and the few live rows (by an index on terminatedAt), costed at read time
+through `spend.cost_expressions`. One UNION ALL statement, so the parts are one snapshot.
 
 The sums are the ones the full scan (`Ledger.statistics_scan`) computes over every row; a property
 test compares the two on random ledgers and windows.
@@ -44,6 +46,22 @@ class SpendRollup(SQLModel, table=True):
     storage: Decimal = Field(sa_type=MONEY_SUM)
 
 
+class SpendRollupHourly(SQLModel, table=True):
+    """Ended instances created in `hour` (whole hours since 1970-01-01 UTC) by one user on one
+    provider and type: the partial days of a window are read from these, not row by row."""
+
+    __tablename__ = "spend_rollups_hourly"
+
+    user_id: str = Field(primary_key=True, max_length=64)
+    provider: str = Field(primary_key=True, max_length=16)
+    instance_type: str = Field(primary_key=True, max_length=64)
+    hour: int = Field(primary_key=True, index=True)
+    instances: int
+    seconds: float
+    compute: Decimal = Field(sa_type=MONEY_SUM)
+    storage: Decimal = Field(sa_type=MONEY_SUM)
+
+
 _live = col(Instance.terminated_at).is_(None)
 # Finds the live rows (terminated_at IS NULL sorts together in it) without reading the ended ones.
 # A plain index: a partial one's dialect options would load every dialect at import.
@@ -59,13 +77,34 @@ def _day_expr(dialect: str) -> sa.ColumnElement[Any]:
     return sa.cast(col(Instance.created_at), sa.Date)
 
 
-def _rollup_select(dialect: str, now: datetime) -> sa.Select[Any]:
+def _hour_expr(dialect: str) -> sa.ColumnElement[Any]:
+    """Whole hours since the epoch of created_at (stored as naive UTC on both databases)."""
+    created = col(Instance.created_at)
+    hour = sa.literal_column("3600")  # not a bound parameter: GROUP BY must repeat the SELECT's
+    if dialect == "sqlite":
+        return sa.cast(sa.func.strftime("%s", created), sa.Integer) // hour
+    return sa.cast(sa.func.floor(sa.extract("epoch", created) / hour), sa.Integer)
+
+
+def epoch_hour(moment: datetime) -> int:
+    return int(moment.timestamp()) // 3600
+
+
+# The two grains: (table, key column, key expression)
+GRAINS: dict[str, tuple[Any, str, Any]] = {
+    "day": (SpendRollup, "day", _day_expr),
+    "hour": (SpendRollupHourly, "hour", _hour_expr),
+}
+
+
+def _rollup_select(dialect: str, now: datetime, grain: str = "day") -> sa.Select[Any]:
     compute, storage = cost_expressions(dialect, now)
+    _, key, key_expr = GRAINS[grain]
     return sa.select(
         col(Instance.user_id),
         col(Instance.provider),
         col(Instance.instance_type),
-        _day_expr(dialect).label("day"),
+        key_expr(dialect).label(key),
         sa.func.count().label("instances"),
         sa.func.sum(seconds_alive(dialect, now)).label("seconds"),
         sa.func.sum(compute).label("compute"),
@@ -73,16 +112,17 @@ def _rollup_select(dialect: str, now: datetime) -> sa.Select[Any]:
     ).where(col(Instance.terminated_at).is_not(None))
 
 
-def _upsert(dialect: str, select: sa.Select[Any]) -> Any:
+def _upsert(dialect: str, select: sa.Select[Any], grain: str = "day") -> Any:
     # The dialects' INSERT ... ON CONFLICT, imported when a row ends: reading needs neither.
     insert = importlib.import_module(f"sqlalchemy.dialects.{dialect}").insert
-    table = SpendRollup.__table__  # type: ignore[attr-defined]
+    model, key, _ = GRAINS[grain]
+    table = model.__table__
     statement = insert(table).from_select(
         [
             "user_id",
             "provider",
             "instance_type",
-            "day",
+            key,
             "instances",
             "seconds",
             "compute",
@@ -91,7 +131,7 @@ def _upsert(dialect: str, select: sa.Select[Any]) -> Any:
         select,
     )
     return statement.on_conflict_do_update(
-        index_elements=["user_id", "provider", "instance_type", "day"],
+        index_elements=["user_id", "provider", "instance_type", key],
         set_={
             name: table.c[name] + statement.excluded[name]
             for name in ("instances", "seconds", "compute", "storage")
@@ -99,24 +139,27 @@ def _upsert(dialect: str, select: sa.Select[Any]) -> Any:
     )
 
 
-def add_ended(dialect: str, instance_id: str, now: datetime) -> Any:
-    """The statement that adds one just-ended instance to its rollup (run in its transaction)."""
-    select = _rollup_select(dialect, now).where(col(Instance.id) == instance_id)
-    group = [col(Instance.user_id), col(Instance.provider), col(Instance.instance_type)]
-    return _upsert(dialect, select.group_by(*group, _day_expr(dialect)))
+_GROUP = (col(Instance.user_id), col(Instance.provider), col(Instance.instance_type))
 
 
-def backfill(conn: sa.Connection, now: datetime) -> None:
-    """Rebuild every rollup from the ended rows (the migration, and bulk loads in bench/)."""
+def add_ended(dialect: str, instance_id: str, now: datetime) -> list[Any]:
+    """The statements that add one just-ended instance to its daily and hourly rollups (run in
+    its transaction)."""
+    statements = []
+    for grain, (_, _, key_expr) in GRAINS.items():
+        select = _rollup_select(dialect, now, grain).where(col(Instance.id) == instance_id)
+        statements.append(_upsert(dialect, select.group_by(*_GROUP, key_expr(dialect)), grain))
+    return statements
+
+
+def backfill(conn: sa.Connection, now: datetime, grains: tuple[str, ...] = ("day", "hour")) -> None:
+    """Rebuild the rollups from the ended rows (the migrations, and bulk loads in bench/)."""
     dialect = conn.dialect.name
-    conn.execute(sa.delete(SpendRollup.__table__))  # type: ignore[attr-defined]
-    select = _rollup_select(dialect, now).group_by(
-        col(Instance.user_id),
-        col(Instance.provider),
-        col(Instance.instance_type),
-        _day_expr(dialect),
-    )
-    conn.execute(_upsert(dialect, select))
+    for grain in grains:
+        model, _, key_expr = GRAINS[grain]
+        conn.execute(sa.delete(model.__table__))
+        select = _rollup_select(dialect, now, grain).group_by(*_GROUP, key_expr(dialect))
+        conn.execute(_upsert(dialect, select, grain))
 
 
 def _utc(moment: datetime) -> datetime:
@@ -146,6 +189,24 @@ def window_parts(
     if until is not None and last is not None and _midnight(last) < until:
         partial.append((_midnight(last), until))
     return (first, last), partial
+
+
+def hour_parts(
+    start: datetime | None, end: datetime | None
+) -> tuple[tuple[int, int] | None, list[tuple[datetime | None, datetime | None]]]:
+    """Split a partial-day range [start, end) into whole hours [first, last) (epoch hours) served
+    by the hourly rollups, and the sub-hour ends whose rows are read."""
+    if start is None or end is None:
+        return None, [(start, end)]
+    first, last = -(-int(start.timestamp()) // 3600), epoch_hour(end)
+    if first >= last:
+        return None, [(start, end)]
+    rows: list[tuple[datetime | None, datetime | None]] = []
+    if start.timestamp() < first * 3600:
+        rows.append((start, datetime.fromtimestamp(first * 3600, UTC)))
+    if last * 3600 < end.timestamp():
+        rows.append((datetime.fromtimestamp(last * 3600, UTC), end))
+    return (first, last), rows
 
 
 def statistics(
@@ -197,7 +258,24 @@ def statistics(
             rollup = rollup.where(col(SpendRollup.day) < last)
         parts.append(rollup)
     created = col(Instance.created_at)
+    row_ranges: list[tuple[datetime | None, datetime | None]] = []
     for start, end in partial:
+        hours, ends = hour_parts(start, end)
+        row_ranges += ends
+        if hours is not None:
+            hourly: Any = sa.select(
+                col(SpendRollupHourly.provider).label("provider"),
+                col(SpendRollupHourly.instance_type).label("instance_type"),
+                col(SpendRollupHourly.instances).label("n"),
+                sa.literal(0).label("running"),
+                col(SpendRollupHourly.seconds).label("seconds"),
+                col(SpendRollupHourly.compute).label("compute"),
+                col(SpendRollupHourly.storage).label("storage"),
+            ).where(col(SpendRollupHourly.hour) >= hours[0], col(SpendRollupHourly.hour) < hours[1])
+            if user_id is not None:
+                hourly = hourly.where(col(SpendRollupHourly.user_id) == user_id)
+            parts.append(hourly)
+    for start, end in row_ranges:
         bounds = [created >= start] if start is not None else []
         bounds += [created < end] if end is not None else []
         parts.append(rows(col(Instance.terminated_at).is_not(None), *bounds, running=0))

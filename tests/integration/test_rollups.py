@@ -15,7 +15,13 @@ from hypothesis import strategies as st
 
 from provisioner.ledger.ledger import Ledger
 from provisioner.ledger.models import Instance, InstanceEvent
-from provisioner.ledger.rollups import SpendRollup, backfill, window_parts
+from provisioner.ledger.rollups import (
+    SpendRollup,
+    SpendRollupHourly,
+    backfill,
+    hour_parts,
+    window_parts,
+)
 from provisioner.rules.lifecycle import Status
 
 DAY0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -33,7 +39,7 @@ def ledger(tmp_path: Path, database: str | None):
 
 def _clear(ledger: Ledger) -> None:
     with ledger.engine.begin() as conn:
-        for table in (InstanceEvent, SpendRollup, Instance):
+        for table in (InstanceEvent, SpendRollup, SpendRollupHourly, Instance):
             conn.execute(sa.delete(table.__table__))  # type: ignore[attr-defined]
 
 
@@ -121,14 +127,16 @@ def test_rollup_statistics_equal_the_full_scan(ledger, rows, since, until, user)
     assert _cents(fast) == _cents(scan)
     assert fast["average_duration_hours"] == pytest.approx(scan["average_duration_hours"], abs=2e-4)
     # The migration's backfill rebuilds the same rollups the transitions kept.
+    tables = [t.__table__ for t in (SpendRollup, SpendRollupHourly)]  # type: ignore[attr-defined]
     with ledger.engine.connect() as conn:
-        kept = {tuple(r) for r in conn.execute(sa.select(SpendRollup.__table__))}  # type: ignore[attr-defined]
+        kept = [{tuple(r) for r in conn.execute(sa.select(t))} for t in tables]
     with ledger.engine.begin() as conn:
         backfill(conn, NOW)
     assert _cents(ledger.statistics(**window)) == _cents(scan)
     with ledger.engine.connect() as conn:
-        rebuilt = {tuple(r) for r in conn.execute(sa.select(SpendRollup.__table__))}  # type: ignore[attr-defined]
-    assert {r[:5] for r in rebuilt} == {r[:5] for r in kept}
+        rebuilt = [{tuple(r) for r in conn.execute(sa.select(t))} for t in tables]
+    for before, after in zip(kept, rebuilt, strict=True):
+        assert {r[:5] for r in after} == {r[:5] for r in before}
 
 
 def test_an_instance_ends_once_in_its_rollup(ledger):
@@ -169,6 +177,11 @@ def test_an_instance_ends_once_in_its_rollup(ledger):
     with ledger.engine.connect() as conn:
         rows = conn.execute(sa.select(SpendRollup.__table__)).all()  # type: ignore[attr-defined]
     assert [(r.user_id, str(r.day), r.instances) for r in rows] == [("ann", "2026-03-01", 1)]
+    with ledger.engine.connect() as conn:
+        hourly = conn.execute(sa.select(SpendRollupHourly.__table__)).all()  # type: ignore[attr-defined]
+    assert [(r.user_id, r.hour, r.instances) for r in hourly] == [
+        ("ann", int(created.timestamp()) // 3600, 1)
+    ]
     assert Decimal(str(rows[0].compute)).quantize(Decimal("0.000001")) == Decimal("0.087667")
     stats = ledger.statistics(now=NOW, since=DAY0, until=DAY0 + timedelta(days=1))
     assert stats["total_provisioned"] == 1 and stats["total_cost"] == Decimal("0.088667")
@@ -188,3 +201,20 @@ def test_windows_split_into_whole_days_and_partial_ranges():
     )
     assert window_parts(at, at + timedelta(hours=1)) == (None, [(at, at + timedelta(hours=1))])
     assert window_parts(None, None) == ((None, None), [])
+
+
+def test_partial_days_split_into_whole_hours_and_sub_hour_ends():
+    start = DAY0 + timedelta(hours=5, minutes=20)
+    end = DAY0 + timedelta(hours=9, minutes=10)
+    first = int((DAY0 + timedelta(hours=6)).timestamp()) // 3600
+    assert hour_parts(start, end) == (
+        (first, first + 3),
+        [(start, DAY0 + timedelta(hours=6)), (DAY0 + timedelta(hours=9), end)],
+    )
+    on_the_hour = DAY0 + timedelta(hours=5)
+    assert hour_parts(on_the_hour, on_the_hour + timedelta(hours=2)) == (
+        (first - 1, first + 1),
+        [],
+    )
+    inside = (start, start + timedelta(minutes=30))
+    assert hour_parts(*inside) == (None, [inside])
