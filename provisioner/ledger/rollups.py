@@ -80,7 +80,9 @@ def _day_expr(dialect: str) -> sa.ColumnElement[Any]:
 def _hour_expr(dialect: str) -> sa.ColumnElement[Any]:
     """Whole hours since the epoch of created_at (stored as naive UTC on both databases)."""
     created = col(Instance.created_at)
-    hour = sa.literal_column("3600")  # not a bound parameter: GROUP BY must repeat the SELECT's
+    hour: Any = sa.literal_column(
+        "3600"
+    )  # not a bound parameter: GROUP BY must repeat the SELECT's
     if dialect == "sqlite":
         return sa.cast(sa.func.strftime("%s", created), sa.Integer) // hour
     return sa.cast(sa.func.floor(sa.extract("epoch", created) / hour), sa.Integer)
