@@ -87,7 +87,9 @@ def _relaunch(service: Provisioner, current: Instance, compute: Decimal, storage
     moved = service._move(
         current,
         Status.PROVISIONING,
-        detail=f"relaunching after preemption (recovery {meta['recoveries']})",
+        detail=f"relaunching after preemption (recovery {meta['recoveries']}): a new launch "
+        f"with its own budget of {service.max_attempts_of(current)} attempts, from the "
+        "candidate after the preempted one",
         meta=meta,
         public_ip=None,
         private_ip=None,

@@ -3,7 +3,7 @@ real ledger (SQLite and PostgreSQL), the simulated capacity rules (#12)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,6 +13,7 @@ from factories import make_request
 from provisioner.config import Settings
 from provisioner.ops.reaper import Reaper
 from provisioner.ops.service import Provisioner
+from provisioner.rules.catalog import packaged_catalog_text
 from provisioner.rules.errors import ProvisioningFailedError
 
 START = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -37,11 +38,8 @@ G5_ABSENT = "aws/us-east-1/us-east-1a/g5.xlarge=none,aws/us-east-1/us-east-1b/g5
 
 def test_failover_lands_in_the_first_zone_with_capacity(home):
     service = make_service(home, sim_capacity=G5_ABSENT)
-    request = make_request(
-        instance_type="g5.xlarge", region=None, regions=("us-east-1", "us-west-2")
-    )
 
-    out = service.provision(request)
+    out = service.provision(make_request(instance_type="g5.xlarge"))
 
     assert out.status == "READY"
     assert (out.provider, out.region, out.zone, out.instance_type) == (
@@ -63,6 +61,54 @@ def test_failover_lands_in_the_first_zone_with_capacity(home):
     assert stacks[f"{out.id}-a3"] > 0
     ready = events(service, out.id, "instance:ready")
     assert "us-east-1c" in ready[0]
+
+
+def test_a_region_out_of_capacity_leaves_the_budget_for_the_next_region(home):
+    """#24: us-east-1 refuses g5.xlarge in every zone; the default 6 attempts reach us-west-2."""
+    service = make_service(home, sim_capacity="aws/us-east-1/*/g5.xlarge=none")
+    request = make_request(
+        instance_type="g5.xlarge", region=None, regions=("us-east-1", "us-west-2")
+    )
+
+    out = service.provision(request)
+
+    assert (out.status, out.region, out.zone) == ("READY", "us-west-2", "us-west-2a")
+    assert [a.candidate.zone for a in out.attempts] == ["us-east-1a", "us-east-1b", "us-west-2a"]
+
+
+def test_a_gpu_request_on_any_cloud_reaches_another_cloud_with_default_options(home):
+    """#24: every AWS region refuses; after two zones of AWS's cheapest region the next turn
+    is another cloud's, well within the default 6 attempts."""
+    service = make_service(home, sim_capacity="aws/*/*/*=none")
+    out = service.provision(make_request(provider="any", instance_type="", region=None, gpu="T4:1"))
+    assert out.status == "READY"
+    assert out.provider != "AWS"
+    assert [a.candidate.provider for a in out.attempts[:2]] == ["AWS", "AWS"]
+    assert len(out.attempts) == 3
+
+
+def test_three_regions_of_six_zones_are_all_tried_within_the_default_budget(home):
+    """Three regions of six zones each (the catalog in the data dir says so): two zones per
+    region per round, so the default 6 attempts reach every region."""
+    raw = json.loads(packaged_catalog_text())
+    for region in ("us-east-2", "us-west-2"):
+        raw["zones"]["AWS"][region] = [f"{region}{z}" for z in "abcdef"]
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "catalog.json").write_text(json.dumps(raw))
+    service = make_service(home, sim_capacity="aws/*/*/g5.xlarge=none")
+    request = make_request(
+        instance_type="g5.xlarge", region=None, regions=("us-east-1", "us-east-2", "us-west-2")
+    )
+    assert all(len(service.catalog.zones_of("AWS", r)) == 6 for r in request.regions or ())
+
+    with pytest.raises(ProvisioningFailedError) as caught:
+        service.provision(request)
+
+    (instance,) = service.list()
+    assert [a.candidate.zone for a in instance.attempts] == [
+        "us-east-1a", "us-east-1b", "us-east-2a", "us-east-2b", "us-west-2a", "us-west-2b",
+    ]  # fmt: skip
+    assert caught.value.message.startswith("all 6 attempts failed")
 
 
 def test_every_candidate_refused_ends_failed_listing_attempts_and_the_quota(home):
@@ -121,7 +167,7 @@ def test_failover_across_clouds_after_a_refusal(home):
     request = make_request(
         provider="any", instance_type="", region=None, regions=("us-east-1", "eastus"), gpu="T4:1"
     )
-    out = service.provision(replace(request, max_attempts=10))
+    out = service.provision(request)  # default options: the turn passes to Azure at attempt 3
     assert out.provider == "AZURE"
     assert out.instance_type == "Standard_NC4as_T4_v3"
     assert {a.candidate.provider for a in out.attempts[:-1]} == {"AWS"}
@@ -197,6 +243,12 @@ def test_recover_relaunches_the_same_instance_on_another_candidate(home):
         stacks = held(service)
         assert stacks[out.id] == 0 and stacks[f"{out.id}-a2"] > 0
         assert again.total_cost > 0, "the preempted VM's time is carried"
+        relaunch = [
+            e.detail or ""
+            for e in service.ledger.events(out.id)
+            if "relaunching after preemption" in (e.detail or "")
+        ]
+        assert relaunch and "its own budget of 6 attempts" in relaunch[0]
 
 
 def test_a_relaunch_refused_moves_on_instead_of_retrying_the_refused_zone(home):
