@@ -59,8 +59,8 @@ def _day_expr(dialect: str) -> sa.ColumnElement[Any]:
     return sa.cast(col(Instance.created_at), sa.Date)
 
 
-def _rollup_select(dialect: str, now: datetime) -> sa.Select[Any]:
-    compute, storage = cost_expressions(dialect, now)
+def _rollup_select(dialect: str, now: datetime, *, accepted: bool = True) -> sa.Select[Any]:
+    compute, storage = cost_expressions(dialect, now, accepted=accepted)
     return sa.select(
         col(Instance.user_id),
         col(Instance.provider),
@@ -106,11 +106,12 @@ def add_ended(dialect: str, instance_id: str, now: datetime) -> Any:
     return _upsert(dialect, select.group_by(*group, _day_expr(dialect)))
 
 
-def backfill(conn: sa.Connection, now: datetime) -> None:
-    """Rebuild every rollup from the ended rows (the migration, and bulk loads in bench/)."""
+def backfill(conn: sa.Connection, now: datetime, *, accepted: bool = True) -> None:
+    """Rebuild every rollup from the ended rows (the migration, and bulk loads in bench/).
+    `accepted=False`: for a schema before `billed_from` (migration 0009)."""
     dialect = conn.dialect.name
     conn.execute(sa.delete(SpendRollup.__table__))  # type: ignore[attr-defined]
-    select = _rollup_select(dialect, now).group_by(
+    select = _rollup_select(dialect, now, accepted=accepted).group_by(
         col(Instance.user_id),
         col(Instance.provider),
         col(Instance.instance_type),

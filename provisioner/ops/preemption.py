@@ -95,6 +95,7 @@ def _relaunch(service: Provisioner, current: Instance, compute: Decimal, storage
         private_ip=None,
         cloud_instance_id=None,
         ready_at=None,
+        billed_from=None,  # the next VM bills from its own acceptance
         **service.leases.fields("up"),
     )
     service.leases.hold(moved.id)

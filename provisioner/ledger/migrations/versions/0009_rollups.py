@@ -41,7 +41,7 @@ def upgrade() -> None:
     # The backfill uses the same cost expressions as the statistics (ledger/spend.py).
     from provisioner.ledger.rollups import backfill
 
-    backfill(op.get_bind(), datetime.now(UTC))
+    backfill(op.get_bind(), datetime.now(UTC), accepted=False)  # billed_from comes in 0013
 
 
 def downgrade() -> None:
