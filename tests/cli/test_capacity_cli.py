@@ -118,3 +118,24 @@ def test_up_any_gpu_reaches_another_cloud_when_aws_refuses_with_default_options(
     instance = json.loads(done.stdout)["instance"]
     assert instance["provider"] in ("AZURE", "GCP")
     assert [a["candidate"]["provider"] for a in instance["attempts"]][:2] == ["AWS", "AWS"]
+
+
+def test_offers_t4_rank_by_each_regions_own_price_and_mark_estimates(home):
+    """#24: per-region list prices from the catalog snapshot, not us-east-1's copied."""
+    report = json.loads(CliRunner().invoke(app, ["offers", "--gpu", "T4:1", "--json"]).output)
+    g4dn = {o["region"]: o for o in report["offers"] if o["instanceType"] == "g4dn.xlarge"}
+    assert g4dn["us-east-1"]["costPerHour"] == 0.526
+    assert g4dn["eu-west-1"]["costPerHour"] > g4dn["us-east-1"]["costPerHour"]
+    assert not g4dn["eu-west-1"]["priceEstimated"]
+    assert len({o["costPerHour"] for o in g4dn.values()}) > 3, "regions differ"
+    prices = [o["costPerHour"] for o in report["offers"]]
+    assert prices == sorted(prices)
+    cheapest = report["offers"][0]
+    shown = CliRunner().invoke(app, ["offers", "--gpu", "T4:1", "--limit", "200"])
+    assert shown.exit_code == 0 and "estimate" in shown.output  # a region without its own
+    up = run(home, "up", "--simulate", "--provider", "any", "--gpu", "T4:1", "--json")
+    assert up.returncode == 0, up.stderr
+    instance = json.loads(up.stdout)["instance"]
+    assert (instance["provider"], instance["region"], instance["costPerHour"]) == (
+        cheapest["provider"], cheapest["region"], cheapest["costPerHour"],
+    )  # fmt: skip

@@ -229,7 +229,7 @@ def test_to_json_shape(catalog: Catalog) -> None:
     data = itype.to_json()
     assert set(data) == {
         "provider", "instanceType", "gpu", "gpuCount", "gpuModel", "gpuMemoryGB", "vcpus",
-        "ramGB", "costPerHour", "regions", "retired", "note",
+        "ramGB", "costPerHour", "regions", "retired", "note", "spotPrices",
     }  # fmt: skip
     assert data["provider"] == "AWS"
     assert data["instanceType"] == "g4dn.xlarge"
