@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from factories import make_request
+from typer.testing import CliRunner
 
+from provisioner.cli.main import app
 from provisioner.config import Settings
 from provisioner.ops.reaper import Reaper
 from provisioner.ops.service import Provisioner
@@ -249,6 +251,11 @@ def test_recover_relaunches_the_same_instance_on_another_candidate(home):
             if "relaunching after preemption" in (e.detail or "")
         ]
         assert relaunch and "its own budget of 6 attempts" in relaunch[0]
+        shown = CliRunner().invoke(app, ["show", out.id])
+        assert shown.exit_code == 0, shown.output
+        assert "carriedCost=(compute $" in shown.output, "no Python repr (#24)"
+        assert "{'" not in shown.output and "None" not in shown.output
+        assert "recoveries=1" in shown.output
 
 
 def test_a_relaunch_refused_moves_on_instead_of_retrying_the_refused_zone(home):
