@@ -279,3 +279,35 @@ def test_a_relaunch_refused_moves_on_instead_of_retrying_the_refused_zone(home):
             ("us-east-1b", "failed"),
             ("us-east-1c", "landed"),
         ]
+
+
+def test_a_relaunch_has_its_own_max_attempts_budget(home):
+    """maxAttempts 2: the first launch spends both (1a refused, 1b lands); the relaunch after the
+    preemption still gets two (1c refused, 1d lands), as its event says."""
+    with time_machine.travel(START, tick=False) as traveller:
+        service = make_service(
+            home,
+            sim_preempt_after=5,
+            sim_capacity="aws/us-east-1/us-east-1a/g4dn.xlarge/spot=none,"
+            "aws/us-east-1/us-east-1c/g4dn.xlarge/spot=none",
+        )
+        out = service.provision(make_request(spot=True, recover=True, max_attempts=2))
+        assert out.zone == "us-east-1b"
+        traveller.shift(timedelta(seconds=30))
+
+        result = Reaper(service).sweep()
+
+        assert result.preempted == 1 and result.failed == 0
+        again = service.get(out.id)
+        assert again.status == "READY" and again.zone == "us-east-1d"
+        assert [(a.candidate.zone, a.outcome) for a in again.attempts] == [
+            ("us-east-1a", "failed"),
+            ("us-east-1b", "landed"),
+            ("us-east-1c", "failed"),
+            ("us-east-1d", "landed"),
+        ]
+        assert any("its own budget of 2 attempts" in d for d in events_all(service, out.id))
+
+
+def events_all(service: Provisioner, instance_id: str) -> list[str]:
+    return [e.detail or "" for e in service.ledger.events(instance_id)]
