@@ -36,6 +36,9 @@ class AwsProbe:
     identity: bool = True
     instance_id: str | None = None
     tag_key: str = "provisioner:instance-id"
+    # (quota code, instance-type patterns it counts, spot): count the vCPUs running under each
+    # quota, so preflight judges the headroom (limit - usage), not the limit (#24).
+    usage: tuple[tuple[str, tuple[str, ...], bool], ...] = ()
     results: dict[str, Any] = field(default_factory=dict)
 
 
@@ -99,6 +102,8 @@ def aws_program(probe: AwsProbe) -> Callable[[], None]:
                 )
         for code in probe.quota_codes:
             _ask(out, f"quota:{code}", functools.partial(_quota, code, opts))
+        for code, patterns, spot in probe.usage:
+            _ask(out, f"usage:{code}", functools.partial(_usage, patterns, spot, opts))
         if probe.instance_id:
             tags = {probe.tag_key: probe.instance_id}
             _ask(
@@ -118,6 +123,30 @@ def aws_program(probe: AwsProbe) -> Callable[[], None]:
 
 def _caller(result: Any) -> dict[str, Any]:
     return {"accountId": result.account_id, "arn": result.arn}
+
+
+def _usage(patterns: tuple[str, ...], spot: bool, opts: pulumi.InvokeOptions) -> dict[str, Any]:
+    """vCPUs of the pending/running instances a quota counts: those of its families, spot ones
+    for a spot quota, the others for an on-demand one."""
+
+    def ids(spot_only: bool) -> set[str]:
+        filters = [ec2.GetInstancesFilterArgs(name="instance-type", values=list(patterns))]
+        if spot_only:
+            filters.append(ec2.GetInstancesFilterArgs(name="instance-lifecycle", values=["spot"]))
+        found = ec2.get_instances(
+            filters=filters, instance_state_names=["pending", "running"], opts=opts
+        )
+        return set(found.ids)
+
+    counted = ids(True) if spot else ids(False) - ids(True)
+    vcpus: dict[str, int] = {}
+    total = 0
+    for instance_id in sorted(counted):
+        kind = ec2.get_instance(instance_id=instance_id, opts=opts).instance_type
+        if kind not in vcpus:
+            vcpus[kind] = ec2.get_instance_type(instance_type=kind, opts=opts).default_vcpus
+        total += vcpus[kind]
+    return {"vcpus": total, "instances": len(counted)}
 
 
 def _quota(code: str, opts: pulumi.InvokeOptions) -> dict[str, Any]:

@@ -39,6 +39,14 @@ class RecordedAws(Mocks):
         key = args.token
         if args.token.startswith("aws:servicequotas/"):
             key = f"{args.token} {args.args.get('quotaCode')}"
+        elif args.token == "aws:ec2/getInstances:getInstances" and any(
+            f.get("name") == "instance-lifecycle" for f in args.args.get("filters") or []
+        ):
+            key = f"{args.token} spot"
+        elif args.token == "aws:ec2/getInstance:getInstance":
+            key = f"{args.token} {args.args.get('instanceId')}"
+        elif args.token == "aws:ec2/getInstanceType:getInstanceType":
+            key = f"{args.token} {args.args.get('instanceType')}"
         self.asked.append(key)
         answer = self.invokes.get(key) or self.invokes.get("*")
         if answer is None:

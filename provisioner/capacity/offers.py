@@ -66,6 +66,10 @@ class Offer:
     def provider(self) -> str:
         return self.type.provider
 
+    @property
+    def estimated(self) -> bool:
+        return self.region not in dict(self.type.region_prices)
+
     def price(self, spot: bool) -> Decimal | None:
         return self.spot_price_per_hour if spot else self.price_per_hour
 
@@ -82,6 +86,8 @@ class Offer:
             "vcpus": t.vcpus,
             "ramGB": t.ram_gb,
             "costPerHour": float(self.price_per_hour),
+            # No list price of its own in the catalog for this region: the reference region's.
+            "priceEstimated": self.estimated,
             "spotCostPerHour": None
             if self.spot_price_per_hour is None
             else float(self.spot_price_per_hour),

@@ -1,6 +1,6 @@
 """From a request to its candidates: every (provider, region, zone, type, spot) it may land on,
-in failover order: cheapest first, ties in the order the user gave (providers, types, regions,
-then the catalog's zone order).
+in the exact order they will be tried (capacity/order.py: a fair share per region per round,
+round-robin across regions and providers, the cheapest candidate first).
 
 Provider-generic: providers, regions, zones and prices all come from the catalog, so a new cloud
 is a catalog addition. Pure: no I/O.
@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from provisioner.capacity.candidates import Candidate
 from provisioner.capacity.offers import GpuSpec, find_offers, parse_gpu, provider_order
+from provisioner.capacity.order import failover_order
 from provisioner.rules.catalog import Catalog, InstanceType
 from provisioner.rules.errors import ValidationError
 
@@ -117,8 +118,8 @@ def _regions(itype: InstanceType, request: CapacityRequest) -> list[str]:
 
 
 def plan_candidates(catalog: Catalog, request: CapacityRequest) -> list[Candidate]:
-    """Every candidate of the request in failover order. ValidationError (naming the field)
-    when nothing in the catalog fits."""
+    """Every candidate of the request in the order failover tries them. ValidationError
+    (naming the field) when nothing in the catalog fits."""
     providers = _providers(catalog, request.provider)
     types = _types(catalog, providers, request)
     max_price = None if request.max_price is None else Decimal(str(request.max_price))
@@ -144,7 +145,7 @@ def plan_candidates(catalog: Catalog, request: CapacityRequest) -> list[Candidat
                 )
     if not candidates:
         _explain_empty(request)
-    return sorted(candidates, key=lambda c: c.price_per_hour)  # stable: ties keep user order
+    return failover_order(candidates)
 
 
 def _explain_empty(request: CapacityRequest) -> None:

@@ -61,10 +61,12 @@ def offers(
             str(o["gpuMemoryGB"]),
             str(o["vcpus"]),
             str(o["ramGB"]),
-            f"{o['costPerHour']:.3f}",
+            f"{o['costPerHour']:.3f}" + ("*" if o["priceEstimated"] else ""),
             "-" if spot_price is None else f"{spot_price:.3f}",
         )
     out.print(table)
+    if any(o["priceEstimated"] for o in report["offers"][:limit]):
+        out.print("* estimate: the catalog has no list price for that region (reference region's)")
     if report["count"] > limit:
         out.print(f"... {report['count'] - limit} more (--limit, --region, --json)")
 

@@ -168,7 +168,7 @@ def instance_details(i: dict[str, Any]) -> Table:
             rows.append((f"attempt {a['number']}", f"{where} {a['outcome']}{why}"))
     shown = {k: v for k, v in (i.get("metadata") or {}).items() if k != "capacity"}
     if shown:
-        rows.append(("metadata", ", ".join(f"{k}={v}" for k, v in shown.items())))
+        rows.append(("metadata", ", ".join(f"{k}={human(v)}" for k, v in shown.items())))
     if i.get("tags"):
         rows.append(("tags", ", ".join(f"{k}={v}" for k, v in i["tags"].items())))
     if i.get("purpose"):
@@ -178,6 +178,31 @@ def instance_details(i: dict[str, Any]) -> Table:
     for key, value in rows:
         table.add_row(key, cell(value), style="red" if key == "error" else None)
     return table
+
+
+def human(value: Any) -> str:
+    """A metadata value as a person reads it: never a Python repr (#24). Nested objects as
+    `k v, ...` (money as $), None as '-', a whole float as an integer."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dict):
+        parts = []
+        for k, v in value.items():
+            if k in ("compute", "storage", "total") and isinstance(v, (str, int, float)):
+                try:
+                    parts.append(f"{k} {money(float(v))}")
+                    continue
+                except ValueError:
+                    pass
+            parts.append(f"{k} {human(v)}")
+        return "(" + ", ".join(parts) + ")"
+    if isinstance(value, (list, tuple)):
+        return " ".join(human(v) for v in value) or "-"
+    return str(value)
 
 
 def _split(i: dict[str, Any]) -> str:

@@ -26,6 +26,21 @@ AWS_QUOTAS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
     ),
 }
 QUOTA_CONSOLE = "https://console.aws.amazon.com/servicequotas/home/services/ec2/quotas"
+# The instance-type patterns each family's quota counts (for its usage: limit - usage is free).
+AWS_QUOTA_TYPES: dict[str, tuple[str, ...]] = {"g": ("g*", "vt*"), "p": ("p*",)}
+
+
+def aws_usage_probes(
+    target: Target, *, cheap: bool
+) -> tuple[tuple[str, tuple[str, ...], bool], ...]:
+    """(quota code, type patterns, spot) for the usage each quota read needs (stacks/probes.py)."""
+    found = []
+    for letter, (on_demand, spot) in AWS_QUOTAS.items():
+        for (code, _), is_spot in ((on_demand, False), (spot, True)):
+            if code in aws_quota_codes(target, cheap=cheap):
+                found.append((code, AWS_QUOTA_TYPES[letter], is_spot))
+    return tuple(found)
+
 
 # Azure resource providers the program uses (DevTestLab: the auto-shutdown schedule).
 AZURE_PROVIDERS = ("Microsoft.Compute", "Microsoft.Network", "Microsoft.DevTestLab")
@@ -99,7 +114,11 @@ def aws_checks(target: Target, results: dict[str, Any], *, cheap: bool) -> list[
         checks.append(_aws_identity(results.get("identity")))
         checks.append(_aws_network(target, results))
     for code in aws_quota_codes(target, cheap=cheap):
-        checks.append(_aws_quota(target, code, results.get(f"quota:{code}"), region))
+        answer = results.get(f"quota:{code}")
+        usage = results.get(f"usage:{code}")
+        if isinstance(answer, dict) and "error" not in answer and isinstance(usage, dict):
+            answer = {**answer, "usage": usage}
+        checks.append(_aws_quota(target, code, answer, region))
     return checks
 
 
@@ -169,7 +188,14 @@ def _aws_quota(target: Target, code: str, answer: Any, region: str) -> DoctorChe
     what = f"'{label}' in {region} is {value:g} vCPUs"
     if value <= 0:
         return _line(name, FAIL, f"{what}: no such instance can start", fix)
-    if target.vcpus and value < target.vcpus:
+    usage = answer.get("usage") or {}
+    used = float(usage.get("vcpus") or 0) if "error" not in usage else 0.0
+    free = value - used  # the headroom: what is running in the family already counts (#24)
+    if usage and "error" not in usage:
+        what += f", {used:g} in use ({int(usage.get('instances') or 0)} instances), {free:g} free"
+    else:
+        what += " (usage unknown: judged on the limit)"
+    if target.vcpus and free < target.vcpus:
         return _line(name, FAIL, f"{what}, below {target.instance_type}'s {target.vcpus}", fix)
     return _line(name, PASS, what)
 
@@ -221,6 +247,8 @@ def _azure_quota(target: Target, usages: Any) -> DoctorCheck:
         str(row.get("name", {}).get("value", "")).lower(): row
         for row in (usages.get("value") if isinstance(usages, dict) else None) or []
     }
+    if family and target.spot:  # Azure Spot counts against one regional quota (#24)
+        return _azure_spot_quota(target, rows, name, need)
     wanted = [family] if family else [f for _, f in AZURE_FAMILIES]
     problems, seen = [], []
     for fam in wanted:
@@ -247,6 +275,23 @@ def _azure_quota(target: Target, usages: Any) -> DoctorCheck:
     if problems:
         return _line(name, FAIL, "; ".join(problems), fix)
     return _line(name, PASS, ", ".join(seen) or "quota found")
+
+
+def _azure_spot_quota(target: Target, rows: dict[str, Any], name: str, need: int) -> DoctorCheck:
+    """Spot VMs count against `lowPriorityCores` (Total Regional Low-priority vCPUs), not the
+    family's quota: https://learn.microsoft.com/azure/virtual-machines/spot-vms#quota"""
+    fix = (
+        f"request a Spot (low-priority) vCPU quota increase in {target.region} to at least "
+        f"{need}: Azure portal > Quotas > Compute > Total Regional Spot vCPUs"
+    )
+    row = rows.get("lowprioritycores")
+    if row is None:
+        return _line(name, FAIL, f"no Spot vCPU quota (lowPriorityCores) in {target.region}", fix)
+    limit, used = int(row.get("limit") or 0), int(row.get("currentValue") or 0)
+    what = f"lowPriorityCores {used}/{limit}, {limit - used} free"
+    if limit - used < need:
+        return _line(name, FAIL, f"{what}; {target.instance_type} needs {need}", fix)
+    return _line(name, PASS, what)
 
 
 def refusal(checks: list[DoctorCheck]) -> DoctorCheck | None:

@@ -71,6 +71,9 @@ class Instance(SQLModel, table=True):
     ready_at: datetime | None = _utc_column()
     terminated_at: datetime | None = _utc_column()
     updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    # When the cloud accepted the current VM: compute and disk bill from then (#24). None while
+    # no VM exists (a PROVISIONING row costs nothing) and on rows made before it was recorded.
+    billed_from: datetime | None = _utc_column()
 
     # Lease on the long operation running now (up or destroy): who holds it and until when it is
     # valid without a heartbeat. A stale lease means the holder died (issue #4).

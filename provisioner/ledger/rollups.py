@@ -80,9 +80,8 @@ def _day_expr(dialect: str) -> sa.ColumnElement[Any]:
 def _hour_expr(dialect: str) -> sa.ColumnElement[Any]:
     """Whole hours since the epoch of created_at (stored as naive UTC on both databases)."""
     created = col(Instance.created_at)
-    hour: Any = sa.literal_column(
-        "3600"
-    )  # not a bound parameter: GROUP BY must repeat the SELECT's
+    # A literal, not a bound parameter: PostgreSQL's GROUP BY must repeat the SELECT's expression.
+    hour: Any = sa.literal_column("3600")
     if dialect == "sqlite":
         return sa.cast(sa.func.strftime("%s", created), sa.Integer) // hour
     return sa.cast(sa.func.floor(sa.extract("epoch", created) / hour), sa.Integer)
@@ -99,8 +98,10 @@ GRAINS: dict[str, tuple[Any, str, Any]] = {
 }
 
 
-def _rollup_select(dialect: str, now: datetime, grain: str = "day") -> sa.Select[Any]:
-    compute, storage = cost_expressions(dialect, now)
+def _rollup_select(
+    dialect: str, now: datetime, grain: str = "day", *, accepted: bool = True
+) -> sa.Select[Any]:
+    compute, storage = cost_expressions(dialect, now, accepted=accepted)
     _, key, key_expr = GRAINS[grain]
     return sa.select(
         col(Instance.user_id),
@@ -154,13 +155,22 @@ def add_ended(dialect: str, instance_id: str, now: datetime) -> list[Any]:
     return statements
 
 
-def backfill(conn: sa.Connection, now: datetime, grains: tuple[str, ...] = ("day", "hour")) -> None:
-    """Rebuild the rollups from the ended rows (the migrations, and bulk loads in bench/)."""
+def backfill(
+    conn: sa.Connection,
+    now: datetime,
+    grains: tuple[str, ...] = ("day", "hour"),
+    *,
+    accepted: bool = True,
+) -> None:
+    """Rebuild the rollups from the ended rows (the migrations, and bulk loads in bench/).
+    `accepted=False`: for a schema before `billed_from` (migrations 0009, 0011)."""
     dialect = conn.dialect.name
     for grain in grains:
         model, _, key_expr = GRAINS[grain]
         conn.execute(sa.delete(model.__table__))
-        select = _rollup_select(dialect, now, grain).group_by(*_GROUP, key_expr(dialect))
+        select = _rollup_select(dialect, now, grain, accepted=accepted).group_by(
+            *_GROUP, key_expr(dialect)
+        )
         conn.execute(_upsert(dialect, select, grain))
 
 

@@ -3,7 +3,8 @@
 An ended instance's cost is the one frozen in the ledger when it ended (`compute_cost`,
 `storage_cost`, billed per the provider's granularity). A live one (no `terminatedAt`) costs what
 it has been billed so far: the same rule (`rules/billing.py`: the provider's granularity, rounding
-and minimum) applied to createdAt..now, so `list`, `show`, `stats`, `cost-report` and budgets
+and minimum) applied from the cloud's acceptance of its VM (`billed_from`) to now, nothing while
+no VM exists (PROVISIONING), so `list`, `show`, `stats`, `cost-report` and budgets
 give one figure for it. Spend is attributed to
 the UTC day (and month) in which the instance was created: instances live hours, not days, so
 this keeps a report's rows and a budget's periods exact sums of whole instances.
@@ -47,12 +48,20 @@ class SpendRow:
         return self.compute + self.storage
 
 
-def seconds_alive(dialect: str, now: datetime) -> sa.ColumnElement[Any]:
-    """Seconds from created_at to terminated_at (or now), in this database's SQL."""
+def seconds_alive(dialect: str, now: datetime, start: Any = None) -> sa.ColumnElement[Any]:
+    """Seconds from created_at (or `start`) to terminated_at (or now), in this database's SQL."""
     end = sa.func.coalesce(col(Instance.terminated_at), sa.literal(now, UTCDateTime()))
+    begin = col(Instance.created_at) if start is None else start
     if dialect == "sqlite":
-        return (sa.func.julianday(end) - sa.func.julianday(col(Instance.created_at))) * 86400.0
-    return sa.func.extract("epoch", end - col(Instance.created_at))
+        return (sa.func.julianday(end) - sa.func.julianday(begin)) * 86400.0
+    return sa.func.extract("epoch", end - begin)
+
+
+def seconds_billed(dialect: str, now: datetime) -> sa.ColumnElement[Any]:
+    """Seconds from the cloud's acceptance of the VM (billed_from; createdAt on rows made before
+    it was recorded) to terminated_at (or now)."""
+    start = sa.func.coalesce(col(Instance.billed_from), col(Instance.created_at))
+    return seconds_alive(dialect, now, start)
 
 
 BillingRules = Mapping[str, Mapping[str, Any]]
@@ -91,13 +100,17 @@ def billed_seconds_sql(
 
 
 def cost_expressions(
-    dialect: str, now: datetime, billing: BillingRules | None = None
+    dialect: str, now: datetime, billing: BillingRules | None = None, *, accepted: bool = True
 ) -> tuple[sa.ColumnElement[Any], sa.ColumnElement[Any]]:
     """SQL for (compute, storage) cost of each row: frozen when ended; billed so far, per the
     provider's rule, if live. `billing` is the catalog's `billing` section (default: packaged)."""
     if billing is None:
         billing = default_billing()
-    seconds = billed_seconds_sql(dialect, seconds_alive(dialect, now), billing)
+    # `accepted=False`: a schema before billed_from (migration 0009's backfill) bills as it did.
+    alive = seconds_billed(dialect, now) if accepted else seconds_alive(dialect, now)
+    seconds = billed_seconds_sql(dialect, alive, billing)
+    # A live row still PROVISIONING has no VM yet (the cloud has accepted none): it costs 0.
+    seconds = sa.case((col(Instance.status) == "PROVISIONING", 0), else_=seconds)
     live = col(Instance.terminated_at).is_(None)
     linear_compute = col(Instance.cost_per_hour) * seconds / 3600.0
     linear_storage = (

@@ -153,9 +153,9 @@ class Failover(ServiceCore):
         if done and done[-1].outcome == AttemptOutcome.RUNNING:
             return done[-1], instance
         candidates = self.candidates_of(instance)
-        landed = [i for i, a in enumerate(done) if a.outcome == AttemptOutcome.LANDED]
-        # Recovery after a preemption moves past the candidate it was taken from.
-        index = self._candidate_index(candidates, done, landed, refused)
+        # The next candidate in the planned order not yet tried in this launch, outside the
+        # refused regions; a relaunch after a preemption starts after the one it was taken from.
+        index = _candidate_index(candidates, done, refused)
         candidate = candidates[index]
         number = len(done) + 1
         stack_name = attempt_stack_name(instance.id, number)
@@ -205,25 +205,6 @@ class Failover(ServiceCore):
             )
         return attempt, instance
 
-    @staticmethod
-    def _candidate_index(
-        candidates: list[Candidate],
-        done: list[InstanceAttempt],
-        landed: list[int],
-        refused: frozenset[Region] = frozenset(),
-    ) -> int:
-        if not done:
-            return 0
-        if not landed or landed[-1] != len(done) - 1:
-            # After a refusal, including one in a relaunch after a preemption: the candidate
-            # after the refused one (not after the landed one, which would repeat the refusal).
-            rest = _untried(candidates, done[-1], refused)
-            return rest[0] if rest else min(len(done), len(candidates) - 1)
-        last = done[landed[-1]]
-        labels = [c.label() for c in candidates]
-        where = labels.index(_label(last)) if _label(last) in labels else -1
-        return (where + 1) % len(candidates)
-
     def may_fail_over(
         self,
         instance: Instance,
@@ -233,12 +214,14 @@ class Failover(ServiceCore):
     ) -> bool:
         """Whether a refused attempt moves on: a failure that fails over, a candidate left
         outside the `refused` regions (the caller adds the attempt's own region when its refusal
-        was region-wide), attempts and time left."""
+        was region-wide), attempts and time left. maxAttempts bounds each launch: the first,
+        and each relaunch after a preemption has a budget of its own."""
         if not failure_class(error).fails_over:
             return False
-        if not _untried(self.candidates_of(instance), attempt, refused):
+        done = attempts_of(self.ledger, instance.id)
+        if not _untried(self.candidates_of(instance), done, refused):
             return False
-        if attempt.number >= self.max_attempts_of(instance):
+        if len(_launch(done)) >= self.max_attempts_of(instance):
             return False
         return self.clock() < self.provisioning_deadline(instance)
 
@@ -322,18 +305,46 @@ def _candidate(attempt: InstanceAttempt) -> Candidate:
     )
 
 
-def _untried(
-    candidates: list[Candidate], last: InstanceAttempt, refused: frozenset[Region]
-) -> list[int]:
-    """Indexes of the candidates after `last`'s, skipping regions whose refusal holds for every
-    zone (a preflight's quota or registration check: each zone would fail the same way)."""
+def _launch(done: list[InstanceAttempt]) -> list[InstanceAttempt]:
+    """The attempts of the current launch: those after the last one that landed (a relaunch
+    after a preemption starts a new launch)."""
+    landed = [i for i, a in enumerate(done) if a.outcome == AttemptOutcome.LANDED]
+    return done[landed[-1] + 1 :] if landed else list(done)
+
+
+def _launch_start(candidates: list[Candidate], done: list[InstanceAttempt]) -> int:
+    """Where the current launch starts in the order: the first candidate, or (a relaunch) the
+    one after the candidate the preempted VM had landed on."""
+    landed = [a for a in done if a.outcome == AttemptOutcome.LANDED]
+    if not landed:
+        return 0
     labels = [c.label() for c in candidates]
-    position = labels.index(_label(last)) if _label(last) in labels else last.number - 1
+    last = _label(landed[-1])
+    return (labels.index(last) + 1) % len(candidates) if last in labels else 0
+
+
+def _untried(
+    candidates: list[Candidate], done: list[InstanceAttempt], refused: frozenset[Region]
+) -> list[int]:
+    """Indexes of the candidates this launch has not tried, in the planned order from where the
+    launch started, skipping regions whose refusal holds for every zone (a preflight's quota or
+    registration check: each zone would fail the same way)."""
+    start = _launch_start(candidates, done)
+    tried = {_label(a) for a in _launch(done)}
+    count = len(candidates)
     return [
         i
-        for i in range(position + 1, len(candidates))
-        if (candidates[i].provider, candidates[i].region) not in refused
+        for i in ((start + k) % count for k in range(count))
+        if candidates[i].label() not in tried
+        and (candidates[i].provider, candidates[i].region) not in refused
     ]
+
+
+def _candidate_index(
+    candidates: list[Candidate], done: list[InstanceAttempt], refused: frozenset[Region]
+) -> int:
+    rest = _untried(candidates, done, refused)
+    return rest[0] if rest else _launch_start(candidates, done)
 
 
 def _label(attempt: InstanceAttempt) -> str:

@@ -87,12 +87,15 @@ def _relaunch(service: Provisioner, current: Instance, compute: Decimal, storage
     moved = service._move(
         current,
         Status.PROVISIONING,
-        detail=f"relaunching after preemption (recovery {meta['recoveries']})",
+        detail=f"relaunching after preemption (recovery {meta['recoveries']}): a new launch "
+        f"with its own budget of {service.max_attempts_of(current)} attempts, from the "
+        "candidate after the preempted one",
         meta=meta,
         public_ip=None,
         private_ip=None,
         cloud_instance_id=None,
         ready_at=None,
+        billed_from=None,  # the next VM bills from its own acceptance
         **service.leases.fields("up"),
     )
     service.leases.hold(moved.id)

@@ -322,7 +322,10 @@ class Provisioning(Failover, RemoteAccess):
                 vm_seen.set()
                 try:
                     current[0] = self._move(
-                        current[0], Status.CONFIGURING, detail="the VM exists and is booting"
+                        current[0],
+                        Status.CONFIGURING,
+                        detail="the VM exists and is booting",
+                        billed_from=self.clock(),  # the cloud accepted it: billing starts
                     )
                 except ProvisionerError:
                     log.exception("could not record CONFIGURING for %s", instance_id)
@@ -349,7 +352,10 @@ class Provisioning(Failover, RemoteAccess):
         instance = current[0]
         if instance.status == Status.PROVISIONING.value:
             instance = self._move(
-                instance, Status.CONFIGURING, detail="the VM exists and is booting"
+                instance,
+                Status.CONFIGURING,
+                detail="the VM exists and is booting",
+                billed_from=self.clock(),
             )
         zone = outputs.metadata.get("zone") or outputs.metadata.get("availabilityZone")
         meta = {**(instance.meta or {}), **outputs.metadata}

@@ -168,6 +168,10 @@ class ServiceCore:
         start = instance.created_at
         if meta.get("segmentStart"):
             start = datetime.fromisoformat(str(meta["segmentStart"]).replace("Z", "+00:00"))
+        if instance.billed_from is not None:  # the cloud accepted the VM then (#24)
+            start = instance.billed_from
+        elif instance.status == "PROVISIONING":  # no VM exists: nothing bills
+            end = start
         split = cost_split(
             self.catalog,
             provider=instance.provider,

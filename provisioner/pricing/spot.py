@@ -101,7 +101,7 @@ def fetch_spot_prices(
 
 
 def apply_spot_prices(raw: dict[str, Any], found: dict[str, SpotPrices], day: str) -> list[str]:
-    """Write `found` into the catalog's spotPrices (replacing those providers' seed values);
+    """Write `found` into each type's spotPrices (replacing those providers' seed values);
     returns one line per type whose spot prices were read."""
     spot = raw.setdefault("spotPrices", {"prices": {}})
     table = spot.setdefault("prices", {})
@@ -112,7 +112,12 @@ def apply_spot_prices(raw: dict[str, Any], found: dict[str, SpotPrices], day: st
             by_type.setdefault(name, {})[region] = price
         if not by_type:
             continue
-        table[provider] = by_type
+        # One shape (#21): each type's own spotPrices, beside its zones and regionPrices; the
+        # provider's seed table goes.
+        table.pop(provider, None)
+        for entry in raw.get("instanceTypes") or []:
+            if entry.get("provider") == provider and entry.get("name") in by_type:
+                entry["spotPrices"] = by_type[entry["name"]]
         lines.extend(
             f"{provider} {name}: spot in {len(r)} region(s)" for name, r in by_type.items()
         )

@@ -32,18 +32,18 @@ def stacks(home: Path) -> dict[str, int]:
     }
 
 
-def test_up_fails_over_to_the_first_candidate_with_capacity(home):
+def test_up_fails_over_to_the_next_region_with_default_options(home):
+    """#24's case: us-east-1 has no g5.xlarge anywhere; two zones there, then us-west-2."""
     done = run(
         home,
         "up", "--simulate", "--provider", "aws", "--instance-type", "g5.xlarge",
         "--regions", "us-east-1,us-west-2", "--json",
-        sim_capacity="aws/us-east-1/us-east-1a/g5.xlarge=none,"
-        "aws/us-east-1/us-east-1b/g5.xlarge=none",
+        sim_capacity="aws/us-east-1/*/g5.xlarge=none",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     instance = json.loads(done.stdout)["instance"]
     assert (instance["region"], instance["zone"], instance["status"]) == (
-        "us-east-1", "us-east-1c", "READY",
+        "us-west-2", "us-west-2a", "READY",
     )  # fmt: skip
     codes = [a["providerCode"] for a in instance["attempts"] if a["outcome"] == "failed"]
     assert codes == ["InsufficientInstanceCapacity"] * 2
@@ -106,3 +106,36 @@ def test_up_any_with_gpu_takes_the_cheapest(home):
     assert done.returncode == 0, done.stderr
     instance = json.loads(done.stdout)["instance"]
     assert (instance["provider"], instance["instanceType"]) == ("AWS", "g4dn.xlarge")
+
+
+def test_up_any_gpu_reaches_another_cloud_when_aws_refuses_with_default_options(home):
+    done = run(
+        home,
+        "up", "--simulate", "--provider", "any", "--gpu", "T4:1", "--json",
+        sim_capacity="aws/*/*/*=none",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    instance = json.loads(done.stdout)["instance"]
+    assert instance["provider"] in ("AZURE", "GCP")
+    assert [a["candidate"]["provider"] for a in instance["attempts"]][:2] == ["AWS", "AWS"]
+
+
+def test_offers_t4_rank_by_each_regions_own_price_and_mark_estimates(home):
+    """#24: per-region list prices from the catalog snapshot, not us-east-1's copied."""
+    report = json.loads(CliRunner().invoke(app, ["offers", "--gpu", "T4:1", "--json"]).output)
+    g4dn = {o["region"]: o for o in report["offers"] if o["instanceType"] == "g4dn.xlarge"}
+    assert g4dn["us-east-1"]["costPerHour"] == 0.526
+    assert g4dn["eu-west-1"]["costPerHour"] > g4dn["us-east-1"]["costPerHour"]
+    assert not g4dn["eu-west-1"]["priceEstimated"]
+    assert len({o["costPerHour"] for o in g4dn.values()}) > 3, "regions differ"
+    prices = [o["costPerHour"] for o in report["offers"]]
+    assert prices == sorted(prices)
+    cheapest = report["offers"][0]
+    shown = CliRunner().invoke(app, ["offers", "--gpu", "T4:1", "--limit", "200"])
+    assert shown.exit_code == 0 and "estimate" in shown.output  # a region without its own
+    up = run(home, "up", "--simulate", "--provider", "any", "--gpu", "T4:1", "--json")
+    assert up.returncode == 0, up.stderr
+    instance = json.loads(up.stdout)["instance"]
+    assert (instance["provider"], instance["region"], instance["costPerHour"]) == (
+        cheapest["provider"], cheapest["region"], cheapest["costPerHour"],
+    )  # fmt: skip

@@ -161,3 +161,40 @@ def test_a_region_refused_by_preflight_is_left_for_the_next_region_at_once(
     assert instance.status == "READY" and instance.region == "us-west-2"
     attempts = [(a.number, a.candidate.region, a.outcome) for a in instance.attempts or []]
     assert attempts == [(1, "us-east-1", "failed"), (2, "us-west-2", "landed")]
+
+
+def test_the_quota_is_judged_by_its_headroom_not_its_limit(engine: PulumiEngine) -> None:
+    """#24: G quota 64 with 60 vCPUs running (recorded figures): a g5.2xlarge (8 vCPUs) does not
+    fit in the 4 left, though the limit alone would pass it; a g4dn.xlarge (4) still does."""
+    from provisioner.engine.preflight_targets import preflight_target
+
+    engine._run_probe = ReplayRunner(fixture("aws-g-family-busy")["invokes"])  # type: ignore[method-assign]
+    big = preflight_target(engine.settings, "aws", "us-east-1", "g5.2xlarge")
+    (line,) = engine.preflight(big, cheap=True)
+    assert line.status == "FAIL"
+    assert "64 vCPUs, 60 in use (4 instances), 4 free" in line.detail
+    assert "below g5.2xlarge's 8" in line.detail
+    small = preflight_target(engine.settings, "aws", "us-east-1", "g4dn.xlarge")
+    (fits,) = engine.preflight(small, cheap=True)
+    assert fits.status == "PASS" and "4 free" in fits.detail
+
+
+def test_azure_spot_is_judged_by_the_low_priority_quota_not_the_family() -> None:
+    """Recorded `usages` figures: the T4 family has room, Spot (lowPriorityCores) has 2 free."""
+    from provisioner.engine.preflight import Target, azure_checks
+
+    usages = {
+        "value": [
+            {"name": {"value": "cores"}, "limit": 100, "currentValue": 0},
+            {"name": {"value": "standardNCASv3_T4Family"}, "limit": 64, "currentValue": 0},
+            {"name": {"value": "lowPriorityCores"}, "limit": 6, "currentValue": 4},
+        ]
+    }
+    registered = {"registrationState": "Registered"}
+    providers = {ns: registered for ns in ("Microsoft.Compute", "Microsoft.Network")}
+    providers["Microsoft.DevTestLab"] = registered
+    target = Target("AZURE", "eastus", "Standard_NC4as_T4_v3", vcpus=4, spot=True)
+    quota = azure_checks(target, providers, usages, cheap=True)[-1]
+    assert quota.status == "FAIL" and "lowPriorityCores 4/6, 2 free" in quota.detail
+    on_demand = Target("AZURE", "eastus", "Standard_NC4as_T4_v3", vcpus=4, spot=False)
+    assert azure_checks(on_demand, providers, usages, cheap=True)[-1].status == "PASS"

@@ -3,16 +3,19 @@ real ledger (SQLite and PostgreSQL), the simulated capacity rules (#12)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
 from factories import make_request
+from typer.testing import CliRunner
 
+from provisioner.cli.main import app
 from provisioner.config import Settings
 from provisioner.ops.reaper import Reaper
 from provisioner.ops.service import Provisioner
+from provisioner.rules.catalog import packaged_catalog_text
 from provisioner.rules.errors import ProvisioningFailedError
 
 START = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -37,11 +40,8 @@ G5_ABSENT = "aws/us-east-1/us-east-1a/g5.xlarge=none,aws/us-east-1/us-east-1b/g5
 
 def test_failover_lands_in_the_first_zone_with_capacity(home):
     service = make_service(home, sim_capacity=G5_ABSENT)
-    request = make_request(
-        instance_type="g5.xlarge", region=None, regions=("us-east-1", "us-west-2")
-    )
 
-    out = service.provision(request)
+    out = service.provision(make_request(instance_type="g5.xlarge"))
 
     assert out.status == "READY"
     assert (out.provider, out.region, out.zone, out.instance_type) == (
@@ -63,6 +63,54 @@ def test_failover_lands_in_the_first_zone_with_capacity(home):
     assert stacks[f"{out.id}-a3"] > 0
     ready = events(service, out.id, "instance:ready")
     assert "us-east-1c" in ready[0]
+
+
+def test_a_region_out_of_capacity_leaves_the_budget_for_the_next_region(home):
+    """#24: us-east-1 refuses g5.xlarge in every zone; the default 6 attempts reach us-west-2."""
+    service = make_service(home, sim_capacity="aws/us-east-1/*/g5.xlarge=none")
+    request = make_request(
+        instance_type="g5.xlarge", region=None, regions=("us-east-1", "us-west-2")
+    )
+
+    out = service.provision(request)
+
+    assert (out.status, out.region, out.zone) == ("READY", "us-west-2", "us-west-2a")
+    assert [a.candidate.zone for a in out.attempts] == ["us-east-1a", "us-east-1b", "us-west-2a"]
+
+
+def test_a_gpu_request_on_any_cloud_reaches_another_cloud_with_default_options(home):
+    """#24: every AWS region refuses; after two zones of AWS's cheapest region the next turn
+    is another cloud's, well within the default 6 attempts."""
+    service = make_service(home, sim_capacity="aws/*/*/*=none")
+    out = service.provision(make_request(provider="any", instance_type="", region=None, gpu="T4:1"))
+    assert out.status == "READY"
+    assert out.provider != "AWS"
+    assert [a.candidate.provider for a in out.attempts[:2]] == ["AWS", "AWS"]
+    assert len(out.attempts) == 3
+
+
+def test_three_regions_of_six_zones_are_all_tried_within_the_default_budget(home):
+    """Three regions of six zones each (the catalog in the data dir says so): two zones per
+    region per round, so the default 6 attempts reach every region."""
+    raw = json.loads(packaged_catalog_text())
+    for region in ("us-east-2", "us-west-2"):
+        raw["zones"]["AWS"][region] = [f"{region}{z}" for z in "abcdef"]
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "catalog.json").write_text(json.dumps(raw))
+    service = make_service(home, sim_capacity="aws/*/*/g5.xlarge=none")
+    request = make_request(
+        instance_type="g5.xlarge", region=None, regions=("us-east-1", "us-east-2", "us-west-2")
+    )
+    assert all(len(service.catalog.zones_of("AWS", r)) == 6 for r in request.regions or ())
+
+    with pytest.raises(ProvisioningFailedError) as caught:
+        service.provision(request)
+
+    (instance,) = service.list()
+    assert [a.candidate.zone for a in instance.attempts] == [
+        "us-east-1a", "us-east-1b", "us-east-2a", "us-east-2b", "us-west-2a", "us-west-2b",
+    ]  # fmt: skip
+    assert caught.value.message.startswith("all 6 attempts failed")
 
 
 def test_every_candidate_refused_ends_failed_listing_attempts_and_the_quota(home):
@@ -121,7 +169,7 @@ def test_failover_across_clouds_after_a_refusal(home):
     request = make_request(
         provider="any", instance_type="", region=None, regions=("us-east-1", "eastus"), gpu="T4:1"
     )
-    out = service.provision(replace(request, max_attempts=10))
+    out = service.provision(request)  # default options: the turn passes to Azure at attempt 3
     assert out.provider == "AZURE"
     assert out.instance_type == "Standard_NC4as_T4_v3"
     assert {a.candidate.provider for a in out.attempts[:-1]} == {"AWS"}
@@ -197,6 +245,17 @@ def test_recover_relaunches_the_same_instance_on_another_candidate(home):
         stacks = held(service)
         assert stacks[out.id] == 0 and stacks[f"{out.id}-a2"] > 0
         assert again.total_cost > 0, "the preempted VM's time is carried"
+        relaunch = [
+            e.detail or ""
+            for e in service.ledger.events(out.id)
+            if "relaunching after preemption" in (e.detail or "")
+        ]
+        assert relaunch and "its own budget of 6 attempts" in relaunch[0]
+        shown = CliRunner().invoke(app, ["show", out.id])
+        assert shown.exit_code == 0, shown.output
+        assert "carriedCost=(compute $" in shown.output, "no Python repr (#24)"
+        assert "{'" not in shown.output and "None" not in shown.output
+        assert "recoveries=1" in shown.output
 
 
 def test_a_relaunch_refused_moves_on_instead_of_retrying_the_refused_zone(home):
@@ -220,3 +279,35 @@ def test_a_relaunch_refused_moves_on_instead_of_retrying_the_refused_zone(home):
             ("us-east-1b", "failed"),
             ("us-east-1c", "landed"),
         ]
+
+
+def test_a_relaunch_has_its_own_max_attempts_budget(home):
+    """maxAttempts 2: the first launch spends both (1a refused, 1b lands); the relaunch after the
+    preemption still gets two (1c refused, 1d lands), as its event says."""
+    with time_machine.travel(START, tick=False) as traveller:
+        service = make_service(
+            home,
+            sim_preempt_after=5,
+            sim_capacity="aws/us-east-1/us-east-1a/g4dn.xlarge/spot=none,"
+            "aws/us-east-1/us-east-1c/g4dn.xlarge/spot=none",
+        )
+        out = service.provision(make_request(spot=True, recover=True, max_attempts=2))
+        assert out.zone == "us-east-1b"
+        traveller.shift(timedelta(seconds=30))
+
+        result = Reaper(service).sweep()
+
+        assert result.preempted == 1 and result.failed == 0
+        again = service.get(out.id)
+        assert again.status == "READY" and again.zone == "us-east-1d"
+        assert [(a.candidate.zone, a.outcome) for a in again.attempts] == [
+            ("us-east-1a", "failed"),
+            ("us-east-1b", "landed"),
+            ("us-east-1c", "failed"),
+            ("us-east-1d", "landed"),
+        ]
+        assert any("its own budget of 2 attempts" in d for d in events_all(service, out.id))
+
+
+def events_all(service: Provisioner, instance_id: str) -> list[str]:
+    return [e.detail or "" for e in service.ledger.events(instance_id)]

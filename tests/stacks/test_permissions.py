@@ -71,6 +71,9 @@ AWS_INVOKES: dict[str, set[str]] = {
     "aws:ec2/getSubnet:getSubnet": {"ec2:DescribeSubnets"},
     "aws:ec2/getSubnets:getSubnets": {"ec2:DescribeSubnets"},
     "aws:ec2/getInstances:getInstances": {"ec2:DescribeInstances"},
+    # Preflight's quota usage (#24): the family's running instances and their vCPUs.
+    "aws:ec2/getInstance:getInstance": {"ec2:DescribeInstances"},
+    "aws:ec2/getInstanceType:getInstanceType": {"ec2:DescribeInstanceTypes"},
     # The zones that offer the type (#12's failover picks a zone; the program checks it).
     "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings": {
         "ec2:DescribeInstanceTypeOfferings"

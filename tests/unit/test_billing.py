@@ -19,8 +19,8 @@ T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
         ("AWS", timedelta(seconds=20), 60),  # the 60-second minimum
         ("AWS", timedelta(seconds=61.2), 62),  # then per second, rounded up
         ("AWS", timedelta(minutes=30), 1800),
-        ("AZURE", timedelta(minutes=6, seconds=45), 360),  # Microsoft's own example: 6 min
-        ("AZURE", timedelta(seconds=59), 0),  # a partial minute is not billed
+        ("AZURE", timedelta(minutes=6, seconds=45), 405),  # by the second (pricing page, #24)
+        ("AZURE", timedelta(seconds=59), 59),  # no minimum, no free partial minute
         ("AZURE", timedelta(hours=2), 7200),
         ("AWS", timedelta(0), 0),
         ("AWS", timedelta(seconds=-5), 0),

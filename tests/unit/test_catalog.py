@@ -229,7 +229,7 @@ def test_to_json_shape(catalog: Catalog) -> None:
     data = itype.to_json()
     assert set(data) == {
         "provider", "instanceType", "gpu", "gpuCount", "gpuModel", "gpuMemoryGB", "vcpus",
-        "ramGB", "costPerHour", "regions", "retired", "note",
+        "ramGB", "costPerHour", "regions", "retired", "note", "spotPrices",
     }  # fmt: skip
     assert data["provider"] == "AWS"
     assert data["instanceType"] == "g4dn.xlarge"
@@ -256,7 +256,7 @@ def test_storage_prices_and_tiers(catalog: Catalog) -> None:
 def test_billing_granularity_per_provider(catalog: Catalog) -> None:
     aws, azure = catalog.billing["AWS"], catalog.billing["AZURE"]
     assert (aws["granularitySeconds"], aws["minimumSeconds"]) == (1, 60)
-    assert azure["granularitySeconds"] == 60 and azure["rounding"] == "down"
+    assert (azure["granularitySeconds"], azure["minimumSeconds"]) == (1, 0)  # by the second
     assert all(spec["source"].startswith("https://") for spec in (aws, azure))
 
 

@@ -26,6 +26,7 @@ from provisioner.engine.preflight import (
     Target,
     aws_checks,
     aws_quota_codes,
+    aws_usage_probes,
     azure_checks,
 )
 from stacks.probes import AwsProbe
@@ -47,6 +48,7 @@ def run_aws(target: Target, runner: ProbeRunner, *, cheap: bool) -> list[DoctorC
     probe = AwsProbe(
         region=target.region,
         quota_codes=aws_quota_codes(target, cheap=cheap),
+        usage=aws_usage_probes(target, cheap=cheap),
         subnet_id=target.subnet_id,
         network=not cheap,
         identity=not cheap,

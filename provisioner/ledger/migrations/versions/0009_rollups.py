@@ -41,7 +41,7 @@ def upgrade() -> None:
     # The backfill uses the same cost expressions as the statistics (ledger/spend.py).
     from provisioner.ledger.rollups import backfill
 
-    backfill(op.get_bind(), datetime.now(UTC), grains=("day",))  # 0011 adds the hourly ones
+    backfill(op.get_bind(), datetime.now(UTC), grains=("day",), accepted=False)  # see 0011, 0012
 
 
 def downgrade() -> None:

@@ -39,7 +39,7 @@ def upgrade() -> None:
     # The backfill uses the same cost expressions as the statistics (ledger/spend.py).
     from provisioner.ledger.rollups import backfill
 
-    backfill(op.get_bind(), datetime.now(UTC), grains=("hour",))
+    backfill(op.get_bind(), datetime.now(UTC), grains=("hour",), accepted=False)  # see 0012
 
 
 def downgrade() -> None:
