@@ -88,35 +88,50 @@ def members(ledger: Ledger, pool_id: str, *, ended: bool = False) -> list[Instan
 
 
 @contextlib.contextmanager
-def pool_lock(ledger: Ledger, pool_id: str) -> Iterator[None]:
-    """One scaling decision per pool at a time across every process sharing the ledger.
+def pool_lock(ledger: Ledger, pool_id: str) -> Iterator[bool]:
+    """One sweep of a pool at a time across every process sharing the ledger; yields whether
+    this process holds it (False: another replica is on the pool now; skip it this sweep).
 
-    PostgreSQL: a session advisory lock on a connection held for the block. SQLite: a lock file
-    beside the database (not BEGIN IMMEDIATE: the block launches instances through the ordinary
-    provisioning path, which writes on its own connections and would wait on our write lock)."""
+    PostgreSQL: a session advisory lock (pg_try_advisory_lock) on a connection held for the
+    block. SQLite: a lock file beside the database (not BEGIN IMMEDIATE: the block launches
+    instances through the ordinary provisioning path, which writes on its own connections and
+    would wait on our write lock)."""
     if ledger.engine.dialect.name == "postgresql":
         key = zlib.crc32(pool_id.encode()) & 0x7FFFFFFF
+        args = {"a": POOL_LOCK, "b": key}
         with ledger.engine.connect() as conn:
-            conn.execute(sa.text("SELECT pg_advisory_lock(:a, :b)"), {"a": POOL_LOCK, "b": key})
+            held = bool(conn.execute(sa.text("SELECT pg_try_advisory_lock(:a, :b)"), args).scalar())
             conn.commit()
             try:
-                yield
+                yield held
             finally:
-                conn.execute(
-                    sa.text("SELECT pg_advisory_unlock(:a, :b)"), {"a": POOL_LOCK, "b": key}
-                )
-                conn.commit()
+                if held:
+                    conn.execute(sa.text("SELECT pg_advisory_unlock(:a, :b)"), args)
+                    conn.commit()
         return
     database = ledger.engine.url.database
     if database and database != ":memory:":
-        from filelock import FileLock
+        from filelock import FileLock, Timeout
 
-        with FileLock(str(Path(database).with_suffix(f".pool-{pool_id}.lock")), mode=0o600):
-            yield
+        lock = FileLock(str(Path(database).with_suffix(f".pool-{pool_id}.lock")), mode=0o600)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            lock.release()
         return
-    lock = _LOCAL_LOCKS.setdefault(pool_id, threading.Lock())
-    with lock:
-        yield
+    local = _LOCAL_LOCKS.setdefault(pool_id, threading.Lock())
+    if not local.acquire(blocking=False):
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        local.release()
 
 
 def move_member(
@@ -134,7 +149,7 @@ def move_member(
     """Move a pool instance's pool state if it is still in `expected`; close its open segment
     and open `segment` (None: open none, the instance has ended). One transaction."""
     known = [e for e in expected if e is not None]
-    condition = col(Instance.pool_state).in_(known)
+    condition: sa.ColumnElement[bool] = col(Instance.pool_state).in_(known)
     if None in expected:
         condition = sa.or_(condition, col(Instance.pool_state).is_(None))
     update = (

@@ -139,6 +139,7 @@ class Reaper:
             self._orphans,
             self._remote,
             self._purge_keys,
+            self._pools,
         ):
             try:
                 step(result)
@@ -146,6 +147,11 @@ class Reaper:
                 result.add(step.__name__.strip("_"), "-", "failed", exc.message)
         self._heartbeat(result.at)
         return result
+
+    def _pools(self, result: SweepResult) -> None:  # pools and jobs (#22): ops/scheduler.py
+        from provisioner.ops.scheduler import Scheduler
+
+        Scheduler(self.service, owner=self.owner).sweep(result.add)
 
     def _heartbeat(self, at: datetime) -> None:
         """Say in the ledger that a reaper watches its expiries (`up` and `doctor` read it)."""

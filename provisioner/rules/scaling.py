@@ -42,6 +42,9 @@ class PoolMember:
     state: PoolState
     created_at: datetime
     idle_since: datetime | None = None  # when it last became IDLE
+    # False: an IDLE VM no queued job may use (reuse=user: it served another user). It is no
+    # supply for the queue, and with the pool at max it is replaced so the queue cannot starve.
+    serves_queue: bool = True
 
 
 @dataclass(frozen=True)
@@ -80,9 +83,19 @@ def decide(
     warming = [m for m in staying if m.state is PoolState.WARMING]
     supply = len(staying)
     room = max(0, settings.max - billing)
-    for_queue = max(0, queued - len(idle) - len(warming))
+    useful = [m for m in idle if m.serves_queue]
+    for_queue = max(0, queued - len(useful) - len(warming))
     for_min = max(0, want_min - supply)
     launch = min(max(for_queue, for_min), room)
+    if queued and launch < for_queue:
+        # At max with idle VMs nobody queued may use: replace them (freed room launches next).
+        unusable = sorted(
+            (m for m in idle if not m.serves_queue),
+            key=lambda m: (m.idle_since or m.created_at, m.id),
+        )
+        for m in unusable[: for_queue - launch]:
+            drain.append(m.id)
+            reasons.append(f"replace {m.id}: idle, but it may serve none of the queued jobs")
     if launch:
         reasons.append(
             f"launch {launch}: {queued} queued, {len(idle)} idle, {len(warming)} warming, "

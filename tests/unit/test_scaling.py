@@ -106,3 +106,10 @@ def test_invariants_over_every_small_pool(minimum, maximum):
                 drained_idle = [m for m in members if m.id in d.drain]
                 assert all(m.state is PoolState.IDLE for m in drained_idle)
                 assert len(staying) - len(d.drain) + d.launch >= min(minimum, len(staying))
+
+
+def test_an_idle_vm_no_queued_job_may_use_is_no_supply_and_is_replaced_at_max():
+    taken = PoolMember("i0", PoolState.IDLE, NOW - timedelta(minutes=5), NOW, serves_queue=False)
+    assert decide(PoolSettings(0, 2, 10), [taken], 1, NOW).launch == 1
+    at_max = decide(PoolSettings(0, 1, 10), [taken], 1, NOW)
+    assert at_max.launch == 0 and at_max.drain == ("i0",)
