@@ -173,3 +173,20 @@ def test_bad_input_is_one_line_exit_2(service, tmp_path: Path, monkeypatch):
     assert len(huge.output.strip().splitlines()) == 1
     listed = runner.invoke(app, ["jobs", "--json"])
     assert listed.exit_code == 0 and listed.output.strip() == "[]"  # nothing half-created
+
+
+def test_a_preempted_vms_job_is_requeued_and_its_vm_replaced(service, clock):
+    pool = create_pool(service, "pre", pool_request(), minimum=1, maximum=1)
+    scheduler = Scheduler(service)
+    scheduler.sweep()
+    job = submit(service, "pre", ["sleep 1; echo second try"], user_id="alice", retries=1)
+    scheduler.sweep()
+    first = job_rows.get_job(service.ledger, job.id)
+    assert first.status == "RUNNING"
+    service.terminate(str(first.instance_id), reason="preempted")  # the cloud took it
+    drive(service, clock, scheduler, pool, until=lambda: all_final(service, pool))
+    done = job_rows.get_job(service.ledger, job.id)
+    assert done.status == "SUCCEEDED" and done.attempt == 2
+    assert done.instance_id != first.instance_id
+    types = [e.type for e in job_rows.job_events(service.ledger, job.id)]
+    assert "job:requeued" in types and types.count("job:started") == 2
