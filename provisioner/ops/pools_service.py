@@ -147,6 +147,8 @@ def submit(
         )
     if retries < 0 or retries > 10:
         raise ValidationError("retries", f"--retries must be 0..10 (got {retries})")
+    if max_runtime is not None:
+        _check_job_budget(service, pool, user_id, max_runtime)
     now = service.clock()
     job_id = "job-" + secrets.token_hex(6)
     workdir_file = None
@@ -242,3 +244,37 @@ def _reason(
     if size >= pool.max:
         return f"pool {pool.name} at max {pool.max}, {ahead} ahead"
     return f"waiting for the next sweep to launch a VM ({ahead} ahead)"
+
+
+def _check_job_budget(service: Provisioner, pool: Pool, user_id: str, minutes: int) -> None:
+    """Refuse before queueing when --max-runtime x the pool's $/hour would pass the user's daily
+    or monthly budget (the instance cap does not apply: pool VMs are the pool owner's)."""
+    from decimal import Decimal
+
+    from provisioner.ledger.spend import user_spend
+    from provisioner.ops.budgets import day_window, load_budget, month_window, usd
+    from provisioner.ops.scheduler import request_of
+    from provisioner.rules.errors import BudgetExceededError
+
+    budget = load_budget(service.ledger, user_id)
+    if budget is None:
+        return
+    price = service.plan(request_of(pool))[1][0].price_per_hour
+    projected = Decimal(price) * minutes / 60
+    now = service.clock()
+    periods = (
+        ("daily", budget.daily_usd, day_window(now), "today"),
+        ("monthly", budget.monthly_usd, month_window(now), "this month"),
+    )
+    for name, limit, (start, end), when in periods:
+        if limit is None:
+            continue
+        spent = user_spend(service.ledger, user_id, now=now, since=start, until=end)
+        if spent + projected > Decimal(limit):
+            raise BudgetExceededError(
+                f"Budget exceeded: {user_id}'s {name} budget is {usd(Decimal(limit))}; spent "
+                f"{when} {usd(spent)} + this job up to {usd(projected)} (--max-runtime "
+                f"{minutes} min x ${price:g}/h)",
+                user_id=user_id,
+                budget=name,
+            )

@@ -108,3 +108,18 @@ def test_racing_claims_take_each_job_and_each_vm_once(service, clock):
     for job, _ in won:
         events = [e.type for e in job_rows.job_events(service.ledger, job.id)]
         assert events == ["job:queued", "job:starting"]
+
+
+def test_submit_is_refused_before_queueing_when_max_runtime_would_break_the_budget(service):
+    from provisioner.rules.errors import BudgetExceededError
+
+    create_pool(service, "b", make_request(), minimum=0, maximum=1)
+    service.set_budget("alice", daily_usd="1.00")
+    try:
+        submit(service, "b", ["true"], user_id="alice", max_runtime=600)
+    except BudgetExceededError as exc:
+        assert "--max-runtime 600 min" in exc.message
+    else:
+        raise AssertionError("the submit was not refused")
+    assert job_rows.list_jobs(service.ledger) == []
+    assert submit(service, "b", ["true"], user_id="alice", max_runtime=10).status == "QUEUED"
