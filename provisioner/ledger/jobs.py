@@ -15,7 +15,7 @@ from provisioner.ledger.ledger import Ledger, instance_from_row
 from provisioner.ledger.models import Instance
 from provisioner.ledger.pool_models import Job, JobEvent, Pool
 from provisioner.ledger.segments import switch_segment
-from provisioner.rules.errors import ConflictError, NotFoundError
+from provisioner.rules.errors import ConflictError, NotFoundError, shown_id
 from provisioner.rules.jobs import JOB_EVENTS, JobStatus
 from provisioner.rules.lifecycle import Status
 from provisioner.rules.scaling import PoolState
@@ -50,7 +50,7 @@ def get_job(ledger: Ledger, job_id: str) -> Job:
     with Session(ledger.engine, expire_on_commit=False) as session:
         job = session.get(Job, job_id)
     if job is None:
-        raise NotFoundError(f"Job {job_id} not found")
+        raise NotFoundError(f"Job {shown_id(job_id)} not found")
     return job
 
 

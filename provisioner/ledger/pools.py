@@ -19,7 +19,13 @@ from provisioner.ledger.ledger import Ledger, instance_from_row
 from provisioner.ledger.models import Instance
 from provisioner.ledger.pool_models import Pool
 from provisioner.ledger.segments import switch_segment
-from provisioner.rules.errors import ConflictError, NotFoundError, ValidationError, shown
+from provisioner.rules.errors import (
+    ConflictError,
+    NotFoundError,
+    ValidationError,
+    shown,
+    shown_id,
+)
 
 POOL_LOCK = 730122  # the key space of pg_advisory_lock(int, int) for pools (the other: the pool)
 _LOCAL_LOCKS: dict[str, threading.Lock] = {}
@@ -56,7 +62,7 @@ def pool_by_id(ledger: Ledger, pool_id: str) -> Pool:
     with Session(ledger.engine, expire_on_commit=False) as session:
         pool = session.get(Pool, pool_id)
     if pool is None:
-        raise NotFoundError(f"Pool {pool_id} not found")
+        raise NotFoundError(f"Pool {shown_id(pool_id)} not found")
     return pool
 
 
