@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     # HH:MM; a lifetime near a day would let its first run come before the deadline.
     hard_lifetime_minutes: int = Field(default=240, ge=5, le=MAX_HARD_LIFETIME_MINUTES)
     default_disk_gb: int = Field(default=100, ge=30, le=4096)
+    # A job's workdir (#22), packed as tar.gz: the largest accepted (bytes).
+    max_workdir_bytes: int = Field(default=64 * 1024 * 1024, ge=1)
 
     # Pulumi engine.
     pulumi_backend_url: str | None = Field(

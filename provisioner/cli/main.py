@@ -37,6 +37,8 @@ from provisioner.cli import (  # noqa: E402
     gc,
     info,
     instances,
+    jobs,
+    pools,
     reap,
     remote,
     serve,
@@ -182,6 +184,8 @@ tokens.register(app)
 remote.register(app)
 capacity.register(app)
 gc.register(app)
+pools.register(app)
+jobs.register(app)
 
 
 def main() -> None:

@@ -94,6 +94,13 @@ class Instance(SQLModel, table=True):
     setup_script: str | None = Field(default=None, sa_type=sa.Text)
     idle_minutes: int | None = Field(default=None)
 
+    # A pool instance (#22): its pool, its pool state (rules/scaling.py PoolState), the one user
+    # it serves under reuse=user, and when it last became IDLE. None for ordinary instances.
+    pool_id: str | None = Field(default=None, index=True, max_length=32)
+    pool_state: str | None = Field(default=None, max_length=16)
+    pool_user: str | None = Field(default=None, max_length=64)
+    idle_since: datetime | None = _utc_column()
+
 
 class InstanceEvent(SQLModel, table=True):
     __tablename__ = "instance_events"

@@ -60,6 +60,13 @@ def purge_keys(sweep: Sweep, result: SweepResult) -> None:
     purge_idempotency_keys(sweep.ledger, older_than=result.at - KEY_WINDOW)
 
 
+def pools(sweep: Sweep, result: SweepResult) -> None:
+    """Pools and jobs (#22): the scheduler runs beside the reaper's own steps (ops/scheduler.py)."""
+    from provisioner.ops.scheduler import Scheduler
+
+    Scheduler(sweep.service, owner=getattr(sweep, "owner", "reaper")).sweep(result.add)
+
+
 # One sweep, in order; a step's name labels its failure in the result.
 STEPS: tuple[Callable[[Sweep, SweepResult], None], ...] = (
     expire,
@@ -70,6 +77,7 @@ STEPS: tuple[Callable[[Sweep, SweepResult], None], ...] = (
     orphans,
     remote,
     purge_keys,
+    pools,
 )
 
 

@@ -1,0 +1,172 @@
+"""`provisioner pool create|list|show|edit|drain|delete` (#22)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from provisioner.cli.instances import JsonOpt
+from provisioner.cli.request_options import RequestOptions, request_options
+
+pool_app = typer.Typer(help="Warm pools of instances that jobs run on.", no_args_is_help=True)
+
+
+def pool_json(service: Any, pool: Any) -> dict[str, Any]:
+    from provisioner.ledger import pools as pool_rows
+    from provisioner.ops.job_costs import pool_cost
+
+    members = pool_rows.members(service.ledger, pool.id)
+    cost = pool_cost(service, pool)
+    return {
+        "id": pool.id,
+        "name": pool.name,
+        "userId": pool.user_id,
+        "status": pool.status,
+        "min": pool.min,
+        "max": pool.max,
+        "idleMinutes": pool.idle_minutes,
+        "maxAgeMinutes": pool.max_age_minutes,
+        "reuse": pool.reuse,
+        "engine": pool.engine,
+        "provider": pool.request.get("provider"),
+        "instanceType": pool.request.get("instance_type"),
+        "instances": [
+            {"id": m.id, "status": m.status, "poolState": m.pool_state, "poolUser": m.pool_user}
+            for m in members
+        ],
+        "cost": {
+            "instances": float(cost.instances),
+            "jobs": float(sum(cost.jobs.values())),
+            "overhead": float(cost.overhead),
+        },
+        "createdAt": pool.created_at.isoformat().replace("+00:00", "Z"),
+    }
+
+
+def _print(data: Any, json_output: bool) -> None:
+    if json_output:
+        print(json.dumps(data, indent=2))
+        return
+    rows = data if isinstance(data, list) else [data]
+    for p in rows:
+        states = ", ".join(f"{m['id']} {m['poolState']}" for m in p["instances"]) or "none"
+        print(
+            f"{p['name']}  {p['status']}  min {p['min']} max {p['max']}  idle {p['idleMinutes']} "
+            f"min  reuse {p['reuse']}  {p['provider']} {p['instanceType']}  [{p['engine']}]\n"
+            f"  instances: {states}\n"
+            f"  cost: ${p['cost']['instances']:.6f} = jobs ${p['cost']['jobs']:.6f} + overhead "
+            f"${p['cost']['overhead']:.6f}"
+        )
+
+
+@pool_app.command("create")
+@request_options
+def create(
+    name: Annotated[str, typer.Argument(help="The pool's name.")],
+    min_: Annotated[int, typer.Option("--min", help="Warm instances kept even when idle.")] = 0,
+    max_: Annotated[int, typer.Option("--max", help="Most instances at once.")] = 1,
+    max_age: Annotated[
+        int | None, typer.Option("--max-age", help="Recycle instances older than MINUTES.")
+    ] = None,
+    reuse: Annotated[
+        str, typer.Option("--reuse", help="user: a VM serves one user's jobs; pool: any user's.")
+    ] = "user",
+    simulate: Annotated[bool, typer.Option("--simulate", help="Use the simulated engine.")] = False,
+    json_output: JsonOpt = False,
+    *,
+    options: RequestOptions,
+) -> None:
+    """Create a pool: `up`'s request options plus its scaling (--idle-minutes is the pool's
+    scale-in timeout, default 10)."""
+    from dataclasses import replace
+
+    from provisioner.cli.context import make_provisioner
+    from provisioner.ops.pools_service import create_pool
+
+    idle = options.idle_minutes if options.idle_minutes is not None else 10
+    request = replace(options, idle_minutes=None).to_request(simulate=simulate)
+    service = make_provisioner(simulate=simulate)
+    pool = create_pool(
+        service,
+        name,
+        request,
+        minimum=min_,
+        maximum=max_,
+        idle_minutes=idle,
+        max_age=max_age,
+        reuse=reuse,
+    )
+    _print(pool_json(service, pool), json_output)
+
+
+@pool_app.command("list")
+def list_(json_output: JsonOpt = False) -> None:
+    """Every pool, its instances and cost."""
+    from provisioner.cli.context import make_provisioner
+    from provisioner.ledger.pools import list_pools
+
+    service = make_provisioner()
+    _print([pool_json(service, p) for p in list_pools(service.ledger)], json_output)
+
+
+@pool_app.command("show")
+def show(name: str, json_output: JsonOpt = False) -> None:
+    """One pool: settings, instances and pool states, cost (jobs + overhead)."""
+    from provisioner.cli.context import make_provisioner
+    from provisioner.ledger.pools import require_pool
+
+    service = make_provisioner()
+    _print(pool_json(service, require_pool(service.ledger, name, field="name")), json_output)
+
+
+@pool_app.command("edit")
+def edit(
+    name: str,
+    min_: Annotated[int | None, typer.Option("--min")] = None,
+    max_: Annotated[int | None, typer.Option("--max")] = None,
+    idle_minutes: Annotated[int | None, typer.Option("--idle-minutes")] = None,
+    max_age: Annotated[int | None, typer.Option("--max-age")] = None,
+    reuse: Annotated[str | None, typer.Option("--reuse")] = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Change a pool's scaling settings (the next sweep applies them)."""
+    from provisioner.cli.context import make_provisioner
+    from provisioner.ops.pools_service import edit_pool
+
+    service = make_provisioner()
+    pool = edit_pool(
+        service,
+        name,
+        min=min_,
+        max=max_,
+        idle_minutes=idle_minutes,
+        max_age_minutes=max_age,
+        reuse=reuse,
+    )
+    _print(pool_json(service, pool), json_output)
+
+
+@pool_app.command("drain")
+def drain(name: str, json_output: JsonOpt = False) -> None:
+    """Take no new jobs; idle instances go at the next sweep, busy ones after their job."""
+    from provisioner.cli.context import make_provisioner
+    from provisioner.ops.pools_service import drain_pool
+
+    service = make_provisioner()
+    _print(pool_json(service, drain_pool(service, name)), json_output)
+
+
+@pool_app.command("delete")
+def delete(name: str, json_output: JsonOpt = False) -> None:
+    """Delete a drained, empty pool (its jobs and costs stay in the ledger)."""
+    from provisioner.cli.context import make_provisioner
+    from provisioner.ops.pools_service import delete_pool
+
+    service = make_provisioner()
+    _print(pool_json(service, delete_pool(service, name)), json_output)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(pool_app, name="pool")
