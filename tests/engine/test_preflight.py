@@ -161,3 +161,23 @@ def test_a_region_refused_by_preflight_is_left_for_the_next_region_at_once(
     assert instance.status == "READY" and instance.region == "us-west-2"
     attempts = [(a.number, a.candidate.region, a.outcome) for a in instance.attempts or []]
     assert attempts == [(1, "us-east-1", "failed"), (2, "us-west-2", "landed")]
+
+
+def test_access_denied_on_the_default_quota_call_is_cannot_check_naming_the_action() -> None:
+    """#25, the recorded answer of pulumi-aws's service-quota data source without
+    GetAWSDefaultServiceQuota: CANNOT CHECK naming the action, never a quota refusal."""
+    from provisioner.engine.base import Target
+    from provisioner.engine.preflight import CANNOT, aws_checks, refusal
+
+    error = (
+        "reading Service Quota (ec2/L-DB2E81BA): operation error Service Quotas: "
+        "GetAWSDefaultServiceQuota, https response error StatusCode: 400, AccessDeniedException: "
+        "User: arn:aws:iam::123456789012:user/p is not authorized to perform: "
+        "servicequotas:GetAWSDefaultServiceQuota"
+    )
+    target = Target(provider="AWS", region="us-east-1", instance_type="g4dn.xlarge", vcpus=4)
+    checks = aws_checks(target, {"quota:L-DB2E81BA": {"error": error}}, cheap=True)
+    (check,) = checks
+    assert check.status == CANNOT
+    assert "servicequotas:GetAWSDefaultServiceQuota" in check.detail
+    assert refusal(checks) is None
