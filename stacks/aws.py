@@ -7,11 +7,13 @@ taggable resource carries `spec.provisioner_tags()` explicitly (no provider defa
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
 
 import pulumi
 import pulumi_aws
 import pulumi_aws.ec2 as ec2
 
+from stacks import aws_backstop
 from stacks.deadman import aws_user_data
 from stacks.disks import AWS_DATA_DEVICE, data_disk_script
 from stacks.spec import (
@@ -21,6 +23,7 @@ from stacks.spec import (
     OUTPUT_PRIVATE_IP,
     OUTPUT_PUBLIC_IP,
     SSH_USERS,
+    TAG_STACK,
     VM_CREATE_TIMEOUT_MINUTES,
     InstanceSpec,
 )
@@ -140,30 +143,56 @@ def _market_options(spec: InstanceSpec) -> ec2.InstanceInstanceMarketOptionsArgs
     )
 
 
-def _ami(spec: InstanceSpec, invoke: pulumi.InvokeOutputOptions) -> pulumi.Output[str]:
+def _ami(
+    spec: InstanceSpec, invoke: pulumi.InvokeOutputOptions
+) -> tuple[pulumi.Output[str], pulumi.Output[int]]:
+    """(AMI id, root volume size): the root is never smaller than the AMI's root snapshot
+    (EC2 refuses that with InvalidBlockDeviceMapping), so it is max(requested, snapshot)."""
     if spec.image:
-        return pulumi.Output.from_input(spec.image)
-    return ec2.get_ami_output(
-        most_recent=True,
-        owners=["amazon"],
-        filters=[
-            ec2.GetAmiFilterArgs(name="name", values=[DEFAULT_AMI_NAME]),
-            ec2.GetAmiFilterArgs(name="architecture", values=["x86_64"]),
-            ec2.GetAmiFilterArgs(name="state", values=["available"]),
-        ],
-        opts=invoke,
-    ).id
+        ami = ec2.get_ami_output(
+            most_recent=True,
+            filters=[ec2.GetAmiFilterArgs(name="image-id", values=[spec.image])],
+            opts=invoke,
+        )
+        ami_id: pulumi.Output[str] = pulumi.Output.from_input(spec.image)
+    else:
+        ami = ec2.get_ami_output(
+            most_recent=True,
+            owners=["amazon"],
+            filters=[
+                ec2.GetAmiFilterArgs(name="name", values=[DEFAULT_AMI_NAME]),
+                ec2.GetAmiFilterArgs(name="architecture", values=["x86_64"]),
+                ec2.GetAmiFilterArgs(name="state", values=["available"]),
+            ],
+            opts=invoke,
+        )
+        ami_id = ami.id
+    root = pulumi.Output.all(ami.root_device_name, ami.block_device_mappings).apply(
+        lambda args: root_size(spec.root_disk_gb, args[0], args[1])
+    )
+    return ami_id, root
+
+
+def root_size(requested: int | None, root_device: str | None, mappings: Any) -> int:
+    """max(requested, the root snapshot's size); 0 when neither is known (EC2's default)."""
+    snapshot = 0
+    for mapping in mappings or []:
+        device = mapping.get("device_name") if isinstance(mapping, dict) else mapping.device_name
+        ebs = mapping.get("ebs") if isinstance(mapping, dict) else mapping.ebs
+        if device == root_device and ebs and str(ebs.get("volume_size") or "").isdigit():
+            snapshot = int(ebs["volume_size"])
+    return max(requested or 0, snapshot)
 
 
 def program(spec: InstanceSpec) -> None:
     provider = pulumi_aws.Provider("aws", region=spec.region)
     opts = pulumi.ResourceOptions(provider=provider)
     invoke = pulumi.InvokeOutputOptions(provider=provider)
-    tags = spec.provisioner_tags()
+    tags = {**spec.provisioner_tags(), TAG_STACK: spec.stack_name}
     name = f"provisioner-{spec.instance_id}"
 
     vpc_id, subnet_id, zone = _network(spec, invoke)
-    ami_id = _ami(spec, invoke)
+    ami_id, root_gb = _ami(spec, invoke)
 
     security_group = ec2.SecurityGroup(
         "instance-sg",
@@ -207,11 +236,11 @@ def program(spec: InstanceSpec) -> None:
         vpc_security_group_ids=[security_group.id],
         associate_public_ip_address=True,
         key_name=key_name,
-        # The root at the image's own size (EC2 refuses a root smaller than the AMI's snapshot:
-        # the DLAMI's is 75 GB), and the requested size as a data disk mounted at /data.
+        # The root at max(the catalog's root size, the AMI's root snapshot) (EC2 refuses a root
+        # smaller than the snapshot), and the requested size as a data disk mounted at /data.
         root_block_device=ec2.InstanceRootBlockDeviceArgs(
             volume_type="gp3",
-            volume_size=spec.root_disk_gb,
+            volume_size=root_gb.apply(lambda gb: gb or None),
             encrypted=True,
             delete_on_termination=True,
         ),
@@ -242,6 +271,9 @@ def program(spec: InstanceSpec) -> None:
         ),
     )
 
+    # The cloud-side deadline the VM cannot cancel (stacks/aws_backstop.py).
+    deadline = aws_backstop.declare(spec, instance, tags, opts)
+
     pulumi.export(OUTPUT_PUBLIC_IP, instance.public_ip)
     pulumi.export(OUTPUT_PRIVATE_IP, instance.private_ip)
     pulumi.export(OUTPUT_CLOUD_INSTANCE_ID, instance.id)
@@ -258,5 +290,7 @@ def program(spec: InstanceSpec) -> None:
             "subnetId": subnet_id,
             "vpcId": vpc_id,
             "dataMount": DATA_MOUNT,
+            "rootDiskGb": root_gb,
+            "deadlineSchedule": deadline.name,
         },
     )

@@ -27,6 +27,9 @@ TAG_TASK_ID = "provisioner:task-id"
 TAG_USER_ID = "provisioner:user-id"
 TAG_EXPIRES_AT = "provisioner:expires-at"
 TAG_MANAGED_BY = "provisioner:managed-by"
+# AWS: the stack (attempt) a resource belongs to, `<id>` or `<id>-aN`: the leak search after a
+# cut-short create looks for exactly this attempt's VMs (engine/pulumi/leaks.py).
+TAG_STACK = "provisioner:stack"
 
 # How long the cloud provider may take to create the VM before it gives up (custom_timeouts);
 # the engine's watchdog lets a cancelled up run longer than this, so no create is left in flight.

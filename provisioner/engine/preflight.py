@@ -8,6 +8,7 @@ resource providers) before anything is created, and refuses on a FAIL with the s
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from provisioner.engine.base import DoctorCheck, Target
@@ -96,8 +97,20 @@ def _line(name: str, state: str, detail: str, fix: str | None = None) -> DoctorC
     return DoctorCheck(name, state != FAIL, detail, state=state, fix=fix)
 
 
+_DENIED_ACTION = re.compile(r"not authorized to perform:?\s*([A-Za-z0-9-]+:[A-Za-z0-9*]+)")
+
+
 def _error_line(name: str, error: str, fix: str) -> DoctorCheck:
     first = error.strip().splitlines()[0] if error.strip() else "no answer"
+    if "accessdenied" in error.lower() or "not authorized to perform" in error.lower():
+        # No permission to ask is not the cloud's "no" (#25): CANNOT CHECK, naming the action.
+        found = _DENIED_ACTION.search(error)
+        action = found.group(1) if found else "an action"
+        return _line(
+            name,
+            CANNOT,
+            f"access denied: the credentials lack {action} (grant it: docs/aws-iam-policy.json)",
+        )
     if offline(error):
         return _line(name, CANNOT, f"could not reach the cloud ({first})", fix=None)
     return _line(name, FAIL, first, fix)

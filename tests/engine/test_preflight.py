@@ -198,3 +198,23 @@ def test_azure_spot_is_judged_by_the_low_priority_quota_not_the_family() -> None
     assert quota.status == "FAIL" and "lowPriorityCores 4/6, 2 free" in quota.detail
     on_demand = Target("AZURE", "eastus", "Standard_NC4as_T4_v3", vcpus=4, spot=False)
     assert azure_checks(on_demand, providers, usages, cheap=True)[-1].status == "PASS"
+
+
+def test_access_denied_on_the_default_quota_call_is_cannot_check_naming_the_action() -> None:
+    """#25, the recorded answer of pulumi-aws's service-quota data source without
+    GetAWSDefaultServiceQuota: CANNOT CHECK naming the action, never a quota refusal."""
+    from provisioner.engine.base import Target
+    from provisioner.engine.preflight import CANNOT, aws_checks, refusal
+
+    error = (
+        "reading Service Quota (ec2/L-DB2E81BA): operation error Service Quotas: "
+        "GetAWSDefaultServiceQuota, https response error StatusCode: 400, AccessDeniedException: "
+        "User: arn:aws:iam::123456789012:user/p is not authorized to perform: "
+        "servicequotas:GetAWSDefaultServiceQuota"
+    )
+    target = Target(provider="AWS", region="us-east-1", instance_type="g4dn.xlarge", vcpus=4)
+    checks = aws_checks(target, {"quota:L-DB2E81BA": {"error": error}}, cheap=True)
+    (check,) = checks
+    assert check.status == CANNOT
+    assert "servicequotas:GetAWSDefaultServiceQuota" in check.detail
+    assert refusal(checks) is None

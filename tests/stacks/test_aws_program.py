@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from datetime import datetime
+from typing import Any
 
 import pytest
+from pulumi.runtime import MockCallArgs
 
+from provisioner.engine.simulated.fakecloud import FakeCloud
+from provisioner.engine.simulated.mockrun import run_program
+from stacks import program_for
 from stacks.deadman import shutdown_script
 from stacks.disks import data_disk_script
 from stacks.spec import (
@@ -15,6 +21,7 @@ from stacks.spec import (
     TAG_EXPIRES_AT,
     TAG_INSTANCE_ID,
     TAG_MANAGED_BY,
+    TAG_STACK,
     TAG_TASK_ID,
     TAG_USER_ID,
 )
@@ -126,9 +133,72 @@ def test_the_seed_example_gets_disks_ec2_accepts_for_the_dlami(make_spec, run):
     assert [d["volumeSize"] for d in inputs["ebsBlockDevices"]] == [50]
 
 
-def test_without_a_known_image_size_ec2_sizes_the_root_from_the_ami(make_spec, run):
-    root = run(make_spec(image="ami-0123456789abcdef0")).one(INSTANCE).inputs["rootBlockDevice"]
-    assert "volumeSize" not in root
+class BigSnapshotCloud(FakeCloud):
+    """An AMI whose root snapshot (120 GB) is bigger than the catalog's root size."""
+
+    def call(self, args: MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
+        answer = super().call(args)
+        if args.token == "aws:ec2/getAmi:getAmi":
+            answer["blockDeviceMappings"][0]["ebs"]["volume_size"] = "120"
+        return answer
+
+
+def test_the_root_is_the_ami_snapshot_size_when_that_is_bigger(make_spec):
+    """#25: a bigger DLAMI snapshot than the catalog's 75 GB must not fail every up with
+    InvalidBlockDeviceMapping: the root is max(requested, the AMI's root snapshot)."""
+    for spec in (make_spec(root_disk_gb=75), make_spec(image="ami-0123456789abcdef0")):
+        result = run_program(program_for(spec), BigSnapshotCloud(seed="big"))
+        instance = result.one(INSTANCE).inputs
+        assert instance["rootBlockDevice"]["volumeSize"] == 120
+        assert result.outputs["metadata"]["rootDiskGb"] == 120
+
+
+def test_the_root_keeps_a_requested_size_above_the_snapshot(make_spec, run):
+    from provisioner.engine.simulated.fakecloud import DLAMI_ROOT_SNAPSHOT_GB
+
+    root = run(make_spec(root_disk_gb=DLAMI_ROOT_SNAPSHOT_GB + 25)).one(INSTANCE).inputs
+    assert root["rootBlockDevice"]["volumeSize"] == DLAMI_ROOT_SNAPSHOT_GB + 25
+
+
+def test_a_given_ami_is_sized_from_its_own_snapshot(make_spec, run):
+    from provisioner.engine.simulated.fakecloud import DLAMI_ROOT_SNAPSHOT_GB
+
+    result = run(make_spec(image="ami-0123456789abcdef0"))
+    assert result.one(INSTANCE).inputs["ami"] == "ami-0123456789abcdef0"
+    root = result.one(INSTANCE).inputs["rootBlockDevice"]
+    assert root["volumeSize"] == DLAMI_ROOT_SNAPSHOT_GB
+
+
+SCHEDULE = "aws:scheduler/schedule:Schedule"
+
+
+def test_the_hard_deadline_is_a_schedule_that_terminates_the_instance(make_spec, run):
+    """#25: the cloud-side backstop the VM cannot cancel: a one-time EventBridge Scheduler
+    schedule at the hard deadline, calling TerminateInstances on this instance only, through a
+    role that may do nothing else."""
+    spec = make_spec(hard_deadline="2025-06-01T15:45:00Z", attempt=3)
+    result = run(spec)
+    schedule = result.one(SCHEDULE).inputs
+    instance = result.one(INSTANCE)
+    assert schedule["scheduleExpression"] == "at(2025-06-01T15:45:00)"
+    assert schedule["scheduleExpressionTimezone"] == "UTC"
+    assert schedule["flexibleTimeWindow"] == {"mode": "OFF"}
+    assert schedule["actionAfterCompletion"] == "DELETE"
+    assert schedule["name"] == "provisioner-inst-0001-a3-deadline"
+    target = schedule["target"]
+    assert target["arn"] == "arn:aws:scheduler:::aws-sdk:ec2:terminateInstances"
+    assert json.loads(target["input"]) == {"InstanceIds": [instance.id]}
+    role = result.one("aws:iam/role:Role")
+    assert target["roleArn"] == role.state["arn"]
+    trust = json.loads(role.inputs["assumeRolePolicy"])
+    assert trust["Statement"][0]["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    policy = json.loads(result.one("aws:iam/rolePolicy:RolePolicy").inputs["policy"])
+    (statement,) = policy["Statement"]
+    assert statement["Action"] == "ec2:TerminateInstances"
+    assert statement["Resource"] == instance.state["arn"]
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:ResourceTag/provisioner:managed-by": "provisioner"}
+    }
 
 
 def test_the_vm_create_has_a_timeout_shorter_than_the_watchdog_grace(make_spec, run):
@@ -199,10 +269,11 @@ def test_default_ami_is_looked_up_from_amazon(make_spec, run):
     assert result.outputs["metadata"]["amiId"] == ami
 
 
-def test_ami_override_is_used_without_a_lookup(make_spec, run):
+def test_ami_override_is_used_and_looked_up_only_by_its_id(make_spec, run):
     result = run(make_spec(image="ami-0123456789abcdef0"))
     assert result.one(INSTANCE).inputs["ami"] == "ami-0123456789abcdef0"
-    assert invoked(result, "aws:ec2/getAmi:getAmi") == []
+    (lookup,) = invoked(result, "aws:ec2/getAmi:getAmi")
+    assert lookup["filters"] == [{"name": "image-id", "values": ["ami-0123456789abcdef0"]}]
     assert result.outputs["metadata"]["amiId"] == "ami-0123456789abcdef0"
 
 
@@ -248,6 +319,7 @@ def test_tags_on_instance_volumes_security_group_and_key_pair(make_spec, run):
         TAG_TASK_ID: "task-9",
         TAG_EXPIRES_AT: spec.expires_at,
         TAG_MANAGED_BY: "provisioner",
+        TAG_STACK: "inst-t",
     }
     instance = result.one(INSTANCE).inputs
     assert instance["tags"] == expected
@@ -277,6 +349,8 @@ def test_outputs(make_spec, run):
         "subnetId": instance.inputs["subnetId"],
         "vpcId": result.one(SG).inputs["vpcId"],
         "dataMount": "/data",
+        "rootDiskGb": 75,
+        "deadlineSchedule": "provisioner-inst-0001-deadline",
     }
     assert re.fullmatch(r"sg-[0-9a-f]{17}", metadata["securityGroupId"])
 

@@ -59,7 +59,32 @@ AWS_RESOURCES: dict[str, set[str]] = {
         "ec2:DeleteTags",
         "ec2:DeleteKeyPair",
     },
+    # #25: the hard-deadline backstop (stacks/aws_backstop.py): a role Scheduler assumes, its
+    # one-statement policy, and the one-time schedule.
+    "aws:iam/role:Role": {
+        "iam:CreateRole",
+        "iam:GetRole",
+        "iam:TagRole",
+        "iam:ListRolePolicies",
+        "iam:ListAttachedRolePolicies",
+        "iam:ListInstanceProfilesForRole",
+        "iam:DeleteRole",
+    },
+    "aws:iam/rolePolicy:RolePolicy": {
+        "iam:PutRolePolicy",
+        "iam:GetRolePolicy",
+        "iam:DeleteRolePolicy",
+    },
+    "aws:scheduler/schedule:Schedule": {
+        "scheduler:CreateSchedule",
+        "scheduler:GetSchedule",
+        "scheduler:DeleteSchedule",
+        "iam:PassRole",
+    },
 }
+# A spot launch: the first one in an account creates the EC2 Spot service-linked role, and the
+# provider reads the spot request back.
+AWS_SPOT = {"iam:CreateServiceLinkedRole", "ec2:DescribeSpotInstanceRequests"}
 AWS_INVOKES: dict[str, set[str]] = {
     "aws:ec2/getAmi:getAmi": {"ec2:DescribeImages"},
     "aws:ec2/getVpc:getVpc": {
@@ -79,7 +104,12 @@ AWS_INVOKES: dict[str, set[str]] = {
         "ec2:DescribeInstanceTypeOfferings"
     },
     "aws:index/getCallerIdentity:getCallerIdentity": {"sts:GetCallerIdentity"},
-    "aws:servicequotas/getServiceQuota:getServiceQuota": {"servicequotas:GetServiceQuota"},
+    # The data source asks for the AWS default first (GetAWSDefaultServiceQuota), then the
+    # applied value (GetServiceQuota): #25, without the first every up was refused.
+    "aws:servicequotas/getServiceQuota:getServiceQuota": {
+        "servicequotas:GetAWSDefaultServiceQuota",
+        "servicequotas:GetServiceQuota",
+    },
 }
 AZURE_RESOURCES: dict[str, set[str]] = {
     "azure-native:resources:ResourceGroup": {
@@ -135,6 +165,14 @@ AZURE_RESOURCES: dict[str, set[str]] = {
         "Microsoft.DevTestLab/schedules/delete",
     },
 }
+# azure-native polls long-running operations at these URLs (#25: without them every create
+# and delete that Azure runs asynchronously fails while polling).
+AZURE_OPERATIONS = {
+    "Microsoft.Compute/locations/operations/read",
+    "Microsoft.Network/locations/operations/read",
+    "Microsoft.Network/locations/operationResults/read",
+    "Microsoft.Resources/subscriptions/operationresults/read",
+}
 # doctor's and up's ARM reads (provisioner/engine/pulumi/preflight.py).
 AZURE_PREFLIGHT = {
     "Microsoft.Resources/subscriptions/providers/read",
@@ -187,6 +225,7 @@ def aws_specs() -> list[InstanceSpec]:
             subnet_id="subnet-0123456789abcdef0",
             image="ami-0123456789abcdef0",
             root_disk_gb=75,
+            spot=True,
         ),
     ]
 
@@ -230,6 +269,8 @@ def test_the_aws_policy_has_exactly_the_actions_the_programs_and_doctor_use() ->
     invokes = cloud.invokes | probe_invokes()
     needed = set().union(*(AWS_RESOURCES[t] for t in cloud.types))
     needed |= set().union(*(AWS_INVOKES[i] for i in invokes))
+    if any(spec.spot for spec in aws_specs()):
+        needed |= AWS_SPOT
     assert policy_actions() == needed
 
 
@@ -238,7 +279,6 @@ def test_the_aws_policy_is_valid_iam_json() -> None:
     assert policy["Version"] == "2012-10-17"
     for statement in policy["Statement"]:
         assert statement["Effect"] == "Allow"
-        assert statement["Resource"] == "*"
         assert statement["Action"] == sorted(statement["Action"])
 
 
@@ -246,8 +286,60 @@ def test_every_azure_resource_is_in_the_table_and_the_role_is_exact() -> None:
     cloud = declared(azure_specs())
     assert cloud.types - set(AZURE_RESOURCES) == set(), "add these to AZURE_RESOURCES and the role"
     needed = set().union(*(AZURE_RESOURCES[t] for t in cloud.types)) | AZURE_PREFLIGHT
+    needed |= AZURE_OPERATIONS
     role = json.loads((DOCS / "azure-role.json").read_text())
     assert set(role["Actions"]) == needed
     assert role["Actions"] == sorted(role["Actions"])
     assert role["AssignableScopes"] == ["/subscriptions/00000000-0000-0000-0000-000000000000"]
     assert role["NotActions"] == [] and role["DataActions"] == []
+
+
+def aws_needed() -> set[str]:
+    cloud = declared(aws_specs())
+    needed = set().union(*(AWS_RESOURCES[t] for t in cloud.types))
+    needed |= set().union(*(AWS_INVOKES[i] for i in cloud.invokes | probe_invokes()))
+    return needed | AWS_SPOT
+
+
+def test_removing_any_one_action_from_the_aws_policy_is_caught() -> None:
+    """The check above is exact, so the policy minus any one action no longer covers the
+    programs: each removal is named as missing."""
+    needed, actions = aws_needed(), policy_actions()
+    assert needed <= actions
+    for action in sorted(actions):
+        assert needed - (actions - {action}) == {action}, action
+
+
+def test_aws_mutations_only_on_our_tags_and_tags_only_at_launch() -> None:
+    policy = json.loads((DOCS / "aws-iam-policy.json").read_text())
+    mutations = {
+        "ec2:TerminateInstances",
+        "ec2:ModifyInstanceAttribute",
+        "ec2:ModifyInstanceMetadataOptions",
+        "ec2:DeleteSecurityGroup",
+        "ec2:DeleteKeyPair",
+        "ec2:AuthorizeSecurityGroupIngress",
+        "ec2:RevokeSecurityGroupIngress",
+    }
+    for statement in policy["Statement"]:
+        granted = set(statement["Action"])
+        condition = json.dumps(statement.get("Condition") or {})
+        if granted & mutations:
+            assert "aws:ResourceTag/provisioner:managed-by" in condition, statement["Sid"]
+        if "ec2:CreateTags" in granted:
+            assert "ec2:CreateAction" in condition, statement["Sid"]
+        if "iam:CreateServiceLinkedRole" in granted:
+            assert "spot.amazonaws.com" in condition and "spot.amazonaws.com" in str(
+                statement["Resource"]
+            )
+        if any(a.startswith(("iam:", "scheduler:Create", "scheduler:Delete")) for a in granted):
+            assert statement["Resource"] != "*", statement["Sid"]
+
+
+def test_removing_any_one_action_from_the_azure_role_is_caught() -> None:
+    cloud = declared(azure_specs())
+    needed = set().union(*(AZURE_RESOURCES[t] for t in cloud.types))
+    needed |= AZURE_PREFLIGHT | AZURE_OPERATIONS
+    actions = set(json.loads((DOCS / "azure-role.json").read_text())["Actions"])
+    for action in sorted(actions):
+        assert needed - (actions - {action}) == {action}, action

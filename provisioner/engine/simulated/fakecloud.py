@@ -287,6 +287,19 @@ class FakeCloud(Mocks):
                 fingerprint=":".join(digest[i : i + 2] for i in range(0, 32, 2)),
             )
             return key_name, state  # AWS identifies a key pair by its name
+        if typ == "aws:iam/role:Role":  # IAM is global: the role's name is its id
+            role_name = state.get("name") or name
+            state.update(name=role_name, arn=f"arn:aws:iam::{ACCOUNT_ID}:role/{role_name}")
+            return role_name, state
+        if typ == "aws:scheduler/schedule:Schedule":
+            schedule_name = state.get("name") or name
+            group = state.get("groupName") or "default"
+            state.update(
+                name=schedule_name,
+                groupName=group,
+                arn=f"arn:aws:scheduler:{region}:{ACCOUNT_ID}:schedule/{group}/{schedule_name}",
+            )
+            return f"{group}/{schedule_name}", state
         state.setdefault("name", name)
         return f"{name}-{self._hex(17, who)}", state
 
