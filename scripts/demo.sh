@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The main job, offline: a simulated `up` (AWS, Azure and GCP), `list`, `stats`, `down`, against the
-# embedded SQLite ledger in ./.provisioner-demo. Nothing is created in any cloud.
+# The main job, offline: a simulated `up` (AWS, Azure and GCP), `list`, `stats`, a `run --down` that
+# uses a VM over SSH, `down`, against the embedded SQLite ledger in ./.provisioner-demo. Nothing is
+# created in any cloud. Needs only Python 3.11+ and git: a simulated VM's SSH endpoint is OpenSSH's
+# sshd when installed, else asyncssh's server (a dependency); the client side is ssh (openssh-client).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
@@ -24,6 +26,13 @@ step up --provider gcp --instance-type g2-standard-4 --region us-central1 --disk
 $p up --simulate --provider gcp --instance-type g2-standard-4 --region us-central1 \
   --disk-gb 100 --ttl 45 --task task-789 --user user-123 --tag team=vision \
   --purpose "L4 inference benchmark"
+step "run --down --provider aws --instance-type g4dn.xlarge --allow-ssh-from 127.0.0.1/32 --workdir demo-work -- sh -c '...'"
+work=$(mktemp -d)
+printf 'print("hello from the VM")\n' > "$work/hello.py"
+$p run --simulate --down --provider aws --instance-type g4dn.xlarge --region us-east-1 --ttl 30 \
+  --task demo-run --user user-123 --allow-ssh-from 127.0.0.1/32 --workdir "$work" \
+  --purpose "One command on a fresh VM, then gone" -- 'ls && uname -s && cat hello.py'
+rm -rf "$work"
 step list --user user-123
 $p list --user user-123
 step stats --user user-123

@@ -74,6 +74,10 @@ def _sftp(target: SshTarget, local: Path, dest: str) -> None:
     lines = []
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root).as_posix()
+        if any(ch in str(path) for ch in "\n\r\0"):
+            # sftp's batch is line-based and runs `!` lines in a local shell: a newline in a name
+            # would start one. Refused; rsync (when the VM has it) copies such names.
+            raise RemoteError(f"--workdir: {rel!r} holds a newline; sftp cannot copy it safely")
         remote = f"{dest}/{rel}"
         if path.is_dir():
             lines.append(f'-mkdir "{_sftp_quote(remote)}"')

@@ -369,7 +369,7 @@ class SimulatedEngine:
             return
         endpoint = sim_sshd.create(
             self.settings.home,
-            spec.instance_id,
+            spec.stack_name,
             public_key=spec.ssh_public_key,
             cidrs=spec.allowed_ssh_cidrs,
             setup_script=spec.setup_script,

@@ -1,6 +1,7 @@
-"""The simulated VM's SSH endpoint: Debian's OpenSSH `sshd`, run by us on a free 127.0.0.1 port.
+"""The simulated VM's SSH endpoint: Debian's OpenSSH `sshd`, run by us on a free 127.0.0.1 port,
+or asyncssh's server (pysshd.py) on a machine without sshd.
 
-Each simulated VM gets `<home>/simulated-vms/<instance-id>/`: its own ed25519 host key, an
+Each simulated VM gets `<home>/simulated-vms/<stack-name>/`: its own ed25519 host key, an
 authorized_keys with the instance's public key, an sshd_config that allows only keys, only the
 local login user and only from the instance's allowed CIDRs (AllowUsers user@CIDR: a real
 security group drops the packets instead), and a sandbox folder that stands in for the VM's
@@ -17,11 +18,13 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -39,6 +42,46 @@ def sshd_binary() -> str | None:
         if os.access(path, os.X_OK):
             return path
     return shutil.which("sshd")
+
+
+def _python_server_available() -> bool:
+    try:
+        import asyncssh  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def server_kind() -> str:
+    """ "openssh" when Debian's sshd is installed, else "python" (asyncssh's server, a
+    dependency): a machine with only Python and git still gets a real SSH endpoint.
+    PROVISIONER_SIM_SSHD=python forces the Python server."""
+    if os.environ.get("PROVISIONER_SIM_SSHD") != "python" and sshd_binary() is not None:
+        return "openssh"
+    if _python_server_available():
+        return "python"
+    raise EngineUnavailableError(
+        "the simulated VM needs an SSH server: apt-get install openssh-server, "
+        "or pip install asyncssh"
+    )
+
+
+def _new_host_key(folder: Path, comment: str) -> None:
+    """An ed25519 host key pair in OpenSSH's format (no ssh-keygen needed)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate()
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption(),
+    )
+    public = key.public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    )
+    _write(folder / "host_key", private.decode(), 0o600)
+    _write(folder / "host_key.pub", f"{public.decode()} {comment}\n", 0o644)
 
 
 def login_user() -> str:
@@ -147,42 +190,23 @@ def _write(path: Path, text: str, mode: int = 0o644) -> None:
 
 def create(
     home: Path,
-    instance_id: str,
+    name: str,
     *,
     public_key: str | None,
     cidrs: tuple[str, ...],
     setup_script: str | None,
 ) -> Endpoint:
-    """Lay out the VM's folder, start its sshd and its "boot". EngineUnavailableError when
-    Debian's openssh-server (sshd) or ssh-keygen is not installed."""
-    sshd, keygen = sshd_binary(), shutil.which("ssh-keygen")
-    if sshd is None or keygen is None:
-        raise EngineUnavailableError(
-            "the simulated engine gives each VM a real SSH endpoint and needs OpenSSH's sshd and "
-            "ssh-keygen: apt-get install openssh-server openssh-client"
-        )
-    folder = vms_root(home) / instance_id
+    """Lay out the VM's folder, start its SSH server and its "boot". EngineUnavailableError when
+    neither OpenSSH's sshd nor asyncssh is there. `name` is the stack's name: the one key
+    create, restart, destroy and the sweep all use for the folder."""
+    server_kind()  # EngineUnavailableError, in one line, when neither server is available
+    folder = vms_root(home) / name
     sandbox = _sandbox(folder)
     for sub in ("home", "bin", "var/log", "var/lib/provisioner", "var/tmp"):
         (sandbox / sub).mkdir(parents=True, exist_ok=True)
     folder.chmod(0o700)
     if not (folder / "host_key").exists():
-        subprocess.run(
-            [
-                keygen,
-                "-q",
-                "-t",
-                "ed25519",
-                "-N",
-                "",
-                "-C",
-                instance_id,
-                "-f",
-                str(folder / "host_key"),
-            ],
-            check=True,
-            capture_output=True,
-        )
+        _new_host_key(folder, name)
     _write(folder / "authorized_keys", (public_key or "") + "\n", 0o600)
     _write(folder / "enter", _enter_script(sandbox), 0o755)
     _write(sandbox / "bin" / "cloud-init", CLOUD_INIT_STUB, 0o755)
@@ -196,6 +220,8 @@ def create(
 
 
 def _start_sshd(folder: Path, cidrs: tuple[str, ...], port: int | None = None) -> Endpoint:
+    if server_kind() == "python":
+        return _start_python(folder, port)
     sshd = sshd_binary()
     assert sshd is not None
     if os.geteuid() == 0:  # sshd run as root wants its privilege separation directory
@@ -220,6 +246,42 @@ def _start_sshd(folder: Path, cidrs: tuple[str, ...], port: int | None = None) -
         if pid is not None:
             _kill(pid)
     raise EngineUnavailableError(f"the simulated VM's sshd did not start: {last[-300:]}")
+
+
+def _start_python(folder: Path, port: int | None) -> Endpoint:
+    """asyncssh's server, detached (double fork) like sshd daemonizes itself."""
+    user = login_user()
+    for attempt in range(5):
+        chosen = port if (port is not None and attempt == 0) else _free_port()
+        config = {
+            "host": HOST,
+            "port": chosen,
+            "user": user,
+            "home": str(_sandbox(folder) / "home"),
+        }
+        _write(folder / "sshd_config", json.dumps(config), 0o600)
+        pid_file = folder / "sshd.pid"
+        pid_file.unlink(missing_ok=True)
+        subprocess.run(
+            [
+                "/bin/sh",
+                "-c",
+                'nohup "$0" -m provisioner.engine.simulated.pysshd "$1" >>"$2" 2>&1 </dev/null &',
+                sys.executable,
+                str(folder / "sshd_config"),
+                str(folder / "sshd.log"),
+            ],
+            check=True,
+            start_new_session=True,
+        )
+        pid = _read_pid(pid_file, wait=15.0)
+        if pid is not None and _listening(chosen):
+            return Endpoint(host=HOST, port=chosen, user=user, pid=pid, folder=str(folder))
+        if pid is not None:
+            _kill(pid)
+    raise EngineUnavailableError(
+        f"the simulated VM's SSH server did not start: {_tail(folder / 'sshd.log')[-300:]}"
+    )
 
 
 def _read_pid(path: Path, wait: float = 5.0) -> int | None:
@@ -315,9 +377,17 @@ def stop_sshd_only(folder: Path) -> None:
     pid = _read_pid(folder / "sshd.pid", wait=0)
     if pid is None or not _is_our_sshd(pid, folder):
         return
+    _terminate(pid, folder)
+
+
+def _terminate(pid: int, folder: Path) -> None:
+    """SIGTERM, then SIGKILL after 5 s; returns once the server is gone."""
     _kill(pid)
     end = time.monotonic() + 10
     while _is_our_sshd(pid, folder) and time.monotonic() < end:
+        if time.monotonic() > end - 5:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
         time.sleep(0.02)
 
 
@@ -325,7 +395,7 @@ def stop(folder: Path) -> None:
     """Power the VM off: its sshd, every process in its sandbox, then its folder."""
     pid = _read_pid(folder / "sshd.pid", wait=0)
     if pid is not None and _is_our_sshd(pid, folder):
-        _kill(pid)
+        _terminate(pid, folder)
     for _ in range(3):
         pids = sandbox_pids(folder)
         if not pids:
