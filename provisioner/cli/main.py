@@ -33,10 +33,12 @@ except ImportError:  # pragma: no cover - newer Typer without click installed
 
 from provisioner.cli import (  # noqa: E402
     capacity,
+    config_cmd,
     costs,
     gc,
     info,
     instances,
+    plan,
     reap,
     remote,
     serve,
@@ -142,6 +144,7 @@ def _root(
 
 
 instances.register(app)
+plan.register(app)
 info.register(app)
 reap.register(app)
 costs.register(app)
@@ -150,6 +153,7 @@ tokens.register(app)
 remote.register(app)
 capacity.register(app)
 gc.register(app)
+config_cmd.register(app)
 
 
 def main() -> None:
