@@ -114,6 +114,9 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database: str | None) 
     home = tmp_path / "home"
     monkeypatch.setenv("PROVISIONER_HOME", str(home))
     monkeypatch.setenv("PROVISIONER_ENGINE", "simulated")
+    # The developer's own config.toml and profile never leak into a test (cli/config_file.py).
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("PROVISIONER_PROFILE", raising=False)
     for name in (
         "PROVISIONER_DATABASE_URL",
         "PROVISIONER_SIM_FAIL_UP",

@@ -37,18 +37,8 @@ def default_user() -> str:
 
 
 def parse_when(field_name: str, value: str | None) -> datetime | None:
-    """A date (2026-11-26) or ISO time (2026-11-26T10:00Z); naive means UTC."""
-    if value is None:
-        return None
-    from provisioner.rules.errors import ValidationError, shown
+    """A moment as typed: 2d/12h ago, today, yesterday, a date (2026-11-26) or an ISO time
+    (2026-11-26T10:00Z; naive means UTC). `list --since yesterday` and `stats --since 2d`."""
+    from provisioner.rules.durations import parse_since
 
-    text = value.strip()
-    try:
-        moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
-    except ValueError:
-        raise ValidationError(
-            field_name,
-            f"--{field_name} must be a date (2026-11-26) or an ISO time (2026-11-26T10:00Z); "
-            f"got {shown(value)}",
-        ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return parse_since(field_name, value, now=datetime.now(UTC))

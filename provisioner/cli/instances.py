@@ -56,13 +56,25 @@ def up(
         bool, typer.Option("--quiet", "-q", help="Print only the instance id (for scripts).")
     ] = False,
     json_output: JsonOpt = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the plan (`provisioner plan`); create nothing.")
+    ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Do not ask before a costly up (on a terminal).")
+    ] = False,
     *,
     options: RequestOptions,
 ) -> None:
     """Create an instance's stack and wait until it is READY (SSH answers, cloud-init done)."""
+    from provisioner.cli import plan
     from provisioner.cli.render import emit, instance_details, print_json, simulation_banner
 
     request = options.to_request(simulate=simulate)
+    if dry_run:
+        plan.show_plan(request, simulate=simulate, json_output=json_output)
+        return
+    if not (yes or json_output or quiet) and plan.interactive():
+        plan.confirm_cost(options, request, simulate=simulate)
     instance = provision_with_progress(
         request, simulate=simulate, json_output=json_output, quiet=quiet
     )

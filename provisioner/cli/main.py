@@ -33,12 +33,14 @@ except ImportError:  # pragma: no cover - newer Typer without click installed
 
 from provisioner.cli import (  # noqa: E402
     capacity,
+    config_cmd,
     costs,
     gc,
     info,
     instances,
     jobs,
     pools,
+    plan,
     reap,
     remote,
     serve,
@@ -176,6 +178,7 @@ def _root(
 
 
 instances.register(app)
+plan.register(app)
 info.register(app)
 reap.register(app)
 costs.register(app)
@@ -186,6 +189,7 @@ capacity.register(app)
 gc.register(app)
 pools.register(app)
 jobs.register(app)
+config_cmd.register(app)
 
 
 def main() -> None:

@@ -76,14 +76,18 @@ def reap(
 
 def extend(
     instance_id: str,
-    minutes: Annotated[int, typer.Option("--minutes", help="Push expiresAt by MINUTES.")],
+    minutes: Annotated[
+        str, typer.Option("--minutes", help="Push expiresAt by MINUTES or a duration: 90m, 2h.")
+    ],
     json_output: JsonOpt = False,
 ) -> None:
     """Push an instance's expiry later; never past its hard deadline."""
     from provisioner.cli.context import make_provisioner
     from provisioner.cli.render import out, print_json, when
+    from provisioner.rules.durations import parse_minutes
 
-    instance = make_provisioner().extend(instance_id, minutes).to_json()
+    added = parse_minutes("minutes", minutes, flag="--minutes") or 0
+    instance = make_provisioner().extend(instance_id, added).to_json()
     if json_output:
         print_json({"success": True, "instance": instance})
         return

@@ -81,6 +81,9 @@ def run(
         bool, typer.Option("--down", help="Destroy the instance afterwards, whatever happened.")
     ] = False,
     simulate: Annotated[bool, typer.Option("--simulate", help="Use the simulated engine.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the plan (`provisioner plan`); create nothing.")
+    ] = False,
     *,
     options: RequestOptions,
 ) -> None:
@@ -102,6 +105,11 @@ def run(
         simulate=simulate,
         default_cidrs=("me",),  # run must reach the VM it made
     )
+    if dry_run:
+        from provisioner.cli.plan import show_plan
+
+        show_plan(request, simulate=simulate, json_output=False)
+        return
     previous = signal.signal(signal.SIGTERM, _interrupt)
     instance: dict[str, Any] | None = None
     code = 1

@@ -42,7 +42,7 @@ class RequestOptions:
     max_attempts: int | None = None
     recover: bool = False
     disk_gb: int | None = None
-    ttl: int | None = None
+    ttl: str | None = None
     task: str | None = None
     user: str | None = None
     tag: list[str] | None = None
@@ -50,26 +50,46 @@ class RequestOptions:
     ssh_key: Path | None = None
     allow_ssh_from: list[str] | None = None
     setup: Path | None = None
-    idle_minutes: int | None = None
+    idle_minutes: str | None = None
     allow_retired: bool = False
+    profile: str | None = None
 
     def to_request(
         self, *, simulate: bool, default_cidrs: tuple[str, ...] = ()
     ) -> ProvisionRequest:
-        """The request the service takes; `me` among the CIDRs becomes this machine's address,
+        """The request the service takes, with the defaults of config files, profile and
+        environment filled in (`resolved`); `me` among the CIDRs becomes this machine's address,
         `default_cidrs` apply when no --allow-ssh-from was given (run must reach its VM)."""
+        return self.resolved().to_request_as_given(simulate=simulate, default_cidrs=default_cidrs)
+
+    def resolved(self) -> RequestOptions:
+        """These options with every unset one filled from env, project and user config."""
+        from provisioner.cli.config_file import resolve
+
+        options: RequestOptions = resolve(self).options
+        return options
+
+    def to_request_as_given(
+        self, *, simulate: bool, default_cidrs: tuple[str, ...] = ()
+    ) -> ProvisionRequest:
+        """The request from exactly these options (no config file read)."""
         from dataclasses import replace
 
+        from provisioner.rules.durations import parse_minutes
         from provisioner.rules.errors import ValidationError
 
         if not self.provider:
-            raise ValidationError("provider", "Provider is required: --provider aws|azure|gcp|any")
+            raise ValidationError(
+                "provider",
+                "Provider is required: --provider aws|azure|gcp|any (or a profile's provider; "
+                "`provisioner config show`)",
+            )
         request = build_request(
             provider=self.provider,
             instance_type=self.instance_type or "",
             region=self.region,
             disk_gb=self.disk_gb,
-            ttl=self.ttl,
+            ttl=parse_minutes("config.autoTerminateMinutes", self.ttl, flag="--ttl"),
             task=self.task,
             user=self.user,
             tag=self.tag,
@@ -77,7 +97,9 @@ class RequestOptions:
             ssh_key=self.ssh_key,
             allow_ssh_from=self.allow_ssh_from,
             setup=self.setup,
-            idle_minutes=self.idle_minutes,
+            idle_minutes=parse_minutes(
+                "config.idleMinutes", self.idle_minutes, flag="--idle-minutes"
+            ),
             simulate=simulate,
             default_cidrs=default_cidrs,
             allow_retired=self.allow_retired,
@@ -136,7 +158,10 @@ OPTIONS: dict[str, tuple[Any, Any]] = {
     ),
     "recover": (bool, _option("--recover", help="Relaunch elsewhere when the cloud takes it.")),
     "disk_gb": (int | None, _option("--disk-gb", help="Root disk, 30..4096 GB (default 100).")),
-    "ttl": (int | None, _option("--ttl", help="Auto-terminate after MINUTES (default 60).")),
+    "ttl": (
+        str | None,
+        _option("--ttl", help="Auto-terminate after MINUTES or a duration: 90m, 3h (default 60)."),
+    ),
     "task": (
         str | None,
         _option("--task", help="Task id (terminate a task's VMs with `down --task`)."),
@@ -158,7 +183,7 @@ OPTIONS: dict[str, tuple[Any, Any]] = {
         _option("--setup", help="Script run at first boot via cloud-init (<= 16 KiB text)."),
     ),
     "idle_minutes": (
-        int | None,
+        str | None,
         _option(
             "--idle-minutes",
             help="The VM stops itself after N minutes with no GPU use, SSH session or exec/run.",
@@ -167,6 +192,14 @@ OPTIONS: dict[str, tuple[Any, Any]] = {
     "allow_retired": (
         bool,
         _option("--allow-retired", help="Try a retired type on a real cloud anyway."),
+    ),
+    "profile": (
+        str | None,
+        _option(
+            "--profile",
+            help="Defaults from this profile of config.toml / provisioner.toml "
+            "(env PROVISIONER_PROFILE; `provisioner config show`).",
+        ),
     ),
 }
 assert set(OPTIONS) == {f.name for f in fields(RequestOptions)}

@@ -26,6 +26,8 @@ from provisioner.rules.lifecycle import Status
 
 if TYPE_CHECKING:
     from provisioner.ops.budgets import BudgetOut
+    from provisioner.ops.planning import Plan
+    from provisioner.rules.validation import ProvisionRequest
 
 __all__ = ["Clock", "Provisioner", "utc_now"]
 
@@ -36,6 +38,13 @@ class Provisioner(Provisioning, Termination):
     `engine` overrides the engine used for new instances (default: `settings.engine`). Existing
     instances always use the engine that made them.
     """
+
+    def dry_run(self, request: ProvisionRequest, *, engine: str | None = None) -> Plan:
+        """What `up` would do (candidates in failover order, cost, budget, preflight); nothing
+        is recorded or created."""
+        from provisioner.ops.planning import make_plan
+
+        return make_plan(self, request, engine=engine)
 
     # -- the rest of the seed's API ------------------------------------------------------------
 

@@ -190,7 +190,9 @@ def validate_ttl(value: int | None, settings: Settings) -> int:
     if isinstance(ttl, bool) or not isinstance(ttl, int) or not low <= ttl <= high:
         raise ValidationError(
             "config.autoTerminateMinutes",
-            f"Auto-terminate must be between {low} and {high} minutes (got {shown(value)})",
+            f"Auto-terminate must be between {low} and {high} minutes (got {shown(value)}); "
+            f"the bounds are PROVISIONER_MIN_TTL_MINUTES / PROVISIONER_MAX_TTL_MINUTES (within "
+            f"PROVISIONER_HARD_LIFETIME_MINUTES, now {settings.hard_lifetime_minutes})",
         )
     return ttl
 
