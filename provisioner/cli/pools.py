@@ -84,8 +84,10 @@ def create(
 
     from provisioner.cli.context import make_provisioner
     from provisioner.ops.pools_service import create_pool
+    from provisioner.rules.durations import parse_minutes
 
-    idle = options.idle_minutes if options.idle_minutes is not None else 10
+    given = parse_minutes("idleMinutes", options.idle_minutes, flag="--idle-minutes")
+    idle = 10 if given is None else given
     request = replace(options, idle_minutes=None).to_request(simulate=simulate)
     service = make_provisioner(simulate=simulate)
     pool = create_pool(
