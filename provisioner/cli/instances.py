@@ -6,14 +6,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from provisioner.cli.request_options import RequestOptions, request_options
+from provisioner.cli.request_options import JsonOpt, RequestOptions, request_options
 
 if TYPE_CHECKING:
     from provisioner.engine.base import EngineEvent
     from provisioner.ops.service import Provisioner
     from provisioner.rules.validation import ProvisionRequest
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the API's JSON shape.")]
 
 
 class _Progress:

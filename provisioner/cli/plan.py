@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from provisioner.cli.instances import JsonOpt
-from provisioner.cli.request_options import RequestOptions, request_options
+from provisioner.cli.request_options import JsonOpt, RequestOptions, request_options
 
 if TYPE_CHECKING:
     from provisioner.ops.planning import Plan

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 PANEL = "Request"
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the API's JSON shape.")]
 
 
 @dataclass(frozen=True)
