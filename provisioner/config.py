@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     sim_preempt_after: float | None = Field(
         default=None, ge=0, description="seconds after READY a simulated spot VM vanishes"
     )
+    # #26: a simulated VM's setup script and SSH sessions run as this server's user on this host,
+    # so under `serve --simulate` only admin tokens may send them unless the operator allows it.
+    sim_allow_user_code: bool = Field(
+        default=False,
+        description="let non-admin tokens send setupScript/sshPublicKey to the simulated engine",
+    )
 
     # Capacity (#12): how many candidates one request may try before it ends FAILED.
     max_attempts: int = Field(default=6, ge=1, le=50)

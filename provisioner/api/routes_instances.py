@@ -24,6 +24,7 @@ from provisioner.api.schemas import (
     StatusIn,
     TerminateOut,
 )
+from provisioner.api.sim_guard import refuse_user_code
 from provisioner.api.sse import parse_last_event_id, stream_events
 from provisioner.api.state import ApiState
 from provisioner.ledger.admission import KeyTakenError
@@ -144,6 +145,7 @@ async def provision(
     assert user_id is not None
     key = validate_key(idempotency_key) if idempotency_key is not None else None
     request = _request(body, user_id)
+    await run_in_threadpool(refuse_user_code, state, caller, request)
     instance, future, replayed = await run_in_threadpool(_begin, state, request, key, wait)
     response.headers["Location"] = _location(instance.id)
     if replayed:

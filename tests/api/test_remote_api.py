@@ -23,7 +23,8 @@ def aws_body(**config: Any) -> dict[str, Any]:
 @needs_sshd
 def test_post_with_cidrs_setup_and_idle_gives_a_usable_instance(api: Api):
     body = aws_body(allowedSshCidrs=["127.0.0.1/32"], setupScript="echo set up\n", idleMinutes=30)
-    response = api.client.post("/api/instances?wait=true", json=body, headers=api.user)
+    # an admin token: under the simulated engine user code is admin-only (#26, test_sim_user_code)
+    response = api.client.post("/api/instances?wait=true", json=body, headers=api.admin)
     assert response.status_code == 201, response.text
     instance = response.json()["instance"]
     assert instance["status"] == "READY"
@@ -43,7 +44,7 @@ def test_post_with_cidrs_setup_and_idle_gives_a_usable_instance(api: Api):
 def test_azure_with_the_users_key_reports_azureuser(api: Api):
     body = copy.deepcopy(SEED_AZURE_BODY)
     body["config"]["sshPublicKey"] = ED25519_KEY
-    response = api.client.post("/api/instances?wait=true", json=body, headers=api.user)
+    response = api.client.post("/api/instances?wait=true", json=body, headers=api.admin)
     assert response.status_code == 201, response.text
     instance = response.json()["instance"]
     assert instance["sshUser"] == "azureuser"
