@@ -39,6 +39,8 @@ class AwsProbe:
     # (quota code, instance-type patterns it counts, spot): count the vCPUs running under each
     # quota, so preflight judges the headroom (limit - usage), not the limit (#24).
     usage: tuple[tuple[str, tuple[str, ...], bool], ...] = ()
+    # From the second attempt on, the instances also carry provisioner:attempt=<attempt>.
+    attempt: int = 1
     results: dict[str, Any] = field(default_factory=dict)
 
 
@@ -106,6 +108,8 @@ def aws_program(probe: AwsProbe) -> Callable[[], None]:
             _ask(out, f"usage:{code}", functools.partial(_usage, patterns, spot, opts))
         if probe.instance_id:
             tags = {probe.tag_key: probe.instance_id}
+            if probe.attempt >= 2:
+                tags["provisioner:attempt"] = str(probe.attempt)
             _ask(
                 out,
                 "taggedInstances",

@@ -30,6 +30,9 @@ TAG_MANAGED_BY = "provisioner:managed-by"
 # AWS: the stack (attempt) a resource belongs to, `<id>` or `<id>-aN`: the leak search after a
 # cut-short create looks for exactly this attempt's VMs (engine/pulumi/leaks.py).
 TAG_STACK = "provisioner:stack"
+# Which attempt made the resource, from the second on (the first keeps the tags it always had):
+# a leaked VM of attempt N is found by the instance id AND this (engine/pulumi/leaks.py).
+TAG_ATTEMPT = "provisioner:attempt"
 
 # How long the cloud provider may take to create the VM before it gives up (custom_timeouts);
 # the engine's watchdog lets a cancelled up run longer than this, so no create is left in flight.
@@ -81,6 +84,12 @@ def ssh_user_for(provider: str) -> str | None:
 def attempt_stack_name(instance_id: str, attempt: int) -> str:
     """The stack of one attempt: the instance id for the first, `<id>-a<N>` after it."""
     return instance_id if attempt <= 1 else f"{instance_id}-a{attempt}"
+
+
+def attempt_of_stack(stack_name: str) -> int:
+    """The attempt a stack is for (inverse of `attempt_stack_name`)."""
+    base = instance_of_stack(stack_name)
+    return 1 if base == stack_name else int(stack_name[len(base) + 2 :])
 
 
 def instance_of_stack(stack_name: str) -> str:
@@ -153,6 +162,8 @@ class InstanceSpec:
         )
         if self.task_id:
             tags[TAG_TASK_ID] = self.task_id
+        if self.attempt >= 2:
+            tags[TAG_ATTEMPT] = str(self.attempt)
         return tags
 
     def to_json(self) -> str:

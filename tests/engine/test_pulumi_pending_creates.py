@@ -86,3 +86,24 @@ def test_when_the_cloud_cannot_be_asked_the_pending_create_is_not_forgotten(
         engine.recover("inst-0001")
     assert err.value.kind == "transient"
     assert "refresh" not in cli.verbs()
+
+
+def test_aws_attempt_3_leak_found_by_tag(
+    engine: PulumiEngine, cli: Any, make_spec: Callable[..., InstanceSpec], recorded: dict
+) -> None:
+    """#25: attempt 3 runs in stack inst-0001-a3 while its tags hold inst-0001; the search used
+    the stack name and found nothing, so the leaked VM billed on. Now it asks for the instance id
+    and the attempt, and the VM is adopted."""
+    spec = make_spec(attempt=3)
+    assert spec.provisioner_tags()["provisioner:instance-id"] == "inst-0001"
+    assert spec.provisioner_tags()["provisioner:attempt"] == "3"
+    engine.up(spec, message="m")
+    runner = ReplayRunner({"aws:ec2/getInstances:getInstances": {"result": {"ids": [LEAKED]}}})
+    engine._run_probe = runner  # type: ignore[method-assign]
+    engine.recover("inst-0001-a3")
+    (probe,) = runner.probes
+    assert (probe.region, probe.instance_id, probe.attempt) == ("us-east-1", "inst-0001", 3)
+    deployment = recorded["imported"]["deployment"]
+    (vm,) = [r for r in deployment["resources"] if r["type"] == "aws:ec2/instance:Instance"]
+    assert vm["id"] == LEAKED
+    assert deployment["pending_operations"] == []

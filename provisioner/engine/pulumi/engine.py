@@ -109,6 +109,8 @@ from stacks.spec import (
     VM_CREATE_TIMEOUT_MINUTES,
     VM_RESOURCE_TYPES,
     InstanceSpec,
+    attempt_of_stack,
+    instance_of_stack,
 )
 
 log = logging.getLogger(__name__)
@@ -255,7 +257,12 @@ class PulumiEngine:
         if not aws_pending or region is None:
             return  # Azure: deleting the resource group deletes a half-made VM too
         try:
-            found = tagged_instances(region, stack.name, self._run_probe)
+            found = tagged_instances(
+                region,
+                instance_of_stack(stack.name),
+                self._run_probe,
+                attempt=attempt_of_stack(stack.name),
+            )
         except Exception as exc:
             raise CloudError(
                 f"cannot look for instances of {stack.name} left by an interrupted create "

@@ -5,8 +5,9 @@ the VM, but the stack's state holds only a *pending create* for it (no id). `ref
 --clear-pending-creates` then forgets it and the destroy that follows leaves it running, billing.
 
 So before the refresh, the engine reads the state (`stack export`); for each pending create of a
-VM it asks the cloud for the instances tagged `provisioner:instance-id=<stack>` (every VM the
-programs declare carries that tag from its first API call), and writes each one the state does
+VM it asks the cloud for the instances tagged `provisioner:instance-id=<instance id>` and, for
+attempt N >= 2 (stack `<id>-aN`), `provisioner:attempt=N` (every VM the programs declare carries
+these tags from its first API call), and writes each one the state does
 not know into the state as that resource, with its id (`stack import`): the pending create
 becomes a real resource, which the refresh reads and the destroy deletes. This is what the CLI's
 `refresh --import-pending-creates URN ID` does; the Automation API in 3.272 has no flag for it.

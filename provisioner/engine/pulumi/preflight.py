@@ -65,9 +65,14 @@ def run_aws(target: Target, runner: ProbeRunner, *, cheap: bool) -> list[DoctorC
     return aws_checks(target, probe.results, cheap=cheap)
 
 
-def tagged_instances(region: str, instance_id: str, runner: ProbeRunner) -> list[str]:
-    """EC2 instances (not terminated) tagged provisioner:instance-id=`instance_id`."""
-    probe = AwsProbe(region=region, network=False, identity=False, instance_id=instance_id)
+def tagged_instances(
+    region: str, instance_id: str, runner: ProbeRunner, *, attempt: int = 1
+) -> list[str]:
+    """EC2 instances (not terminated) tagged provisioner:instance-id=`instance_id` (and, from
+    the second attempt on, provisioner:attempt=`attempt`)."""
+    probe = AwsProbe(
+        region=region, network=False, identity=False, instance_id=instance_id, attempt=attempt
+    )
     runner(probe)
     found = probe.results.get("taggedInstances")
     if isinstance(found, dict):
