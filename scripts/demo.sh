@@ -15,15 +15,15 @@ step() { printf '\n\033[1m$ provisioner %s\033[0m\n' "$*"; }
 # that a reaper watches.
 step reap --once
 $p reap --once
-step up --provider aws --instance-type g4dn.xlarge --region us-east-1 --disk-gb 50 --ttl 30 --task batch-789 --user user-123
-$p up --simulate --provider aws --instance-type g4dn.xlarge --region us-east-1 --disk-gb 50 \
+step up --provider aws --instance-type g4dn.xlarge --region us-east-1 --disk-gb 50 --ttl 30 --task batch-789 --user user-123 --allow-ssh-from me
+$p up --simulate --allow-ssh-from me --provider aws --instance-type g4dn.xlarge --region us-east-1 --disk-gb 50 \
   --ttl 30 --task batch-789 --user user-123 --purpose "Batch process 100 patient records"
-step up --provider azure --instance-type Standard_NC4as_T4_v3 --region eastus --disk-gb 100 --ttl 60 --task task-456 --user user-123 --tag environment=production
-$p up --simulate --provider azure --instance-type Standard_NC4as_T4_v3 --region eastus \
+step up --provider azure --instance-type Standard_NC4as_T4_v3 --region eastus --disk-gb 100 --ttl 60 --task task-456 --user user-123 --allow-ssh-from me --tag environment=production
+$p up --simulate --allow-ssh-from me --provider azure --instance-type Standard_NC4as_T4_v3 --region eastus \
   --disk-gb 100 --ttl 60 --task task-456 --user user-123 --tag environment=production \
   --tag project=medical-analysis --purpose "Medical Document Analysis"
-step up --provider gcp --instance-type g2-standard-4 --region us-central1 --disk-gb 100 --ttl 45 --task task-789 --user user-123
-$p up --simulate --provider gcp --instance-type g2-standard-4 --region us-central1 \
+step up --provider gcp --instance-type g2-standard-4 --region us-central1 --disk-gb 100 --ttl 45 --task task-789 --user user-123 --allow-ssh-from me
+$p up --simulate --allow-ssh-from me --provider gcp --instance-type g2-standard-4 --region us-central1 \
   --disk-gb 100 --ttl 45 --task task-789 --user user-123 --tag team=vision \
   --purpose "L4 inference benchmark"
 step "run --down --provider aws --instance-type g4dn.xlarge --allow-ssh-from 127.0.0.1/32 --workdir demo-work -- sh -c '...'"
