@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import tarfile
 import time
 from typing import Any
@@ -219,3 +220,20 @@ def test_bad_job_input_is_a_400_naming_the_field_and_nothing_is_queued(make_api)
     uploads = api.service.settings.home / "uploads"
     assert not uploads.exists() or list(uploads.iterdir()) == []  # nothing left unpacked
     assert not (api.service.settings.home / "evil").exists()
+
+
+def test_a_workdir_may_pass_the_body_limit_up_to_its_own_limit_on_post_jobs_only(make_api):
+    api = make_api(max_workdir_bytes=8192, max_body_bytes=1024)
+    make_pool(api)
+    work = tarball({"blob.bin": os.urandom(3000)})  # incompressible: ~4 KiB as base64
+    body = {"pool": "t4", "command": ["ls"], "workdir": b64(work)}
+    accepted = api.client.post("/api/jobs", json=body, headers=api.user)
+    assert accepted.status_code == 201, accepted.text
+    assert accepted.json()["job"]["workdirBytes"] > 3000
+    elsewhere = api.client.post("/api/pools", json={**body, "name": "x"}, headers=api.user)
+    assert elsewhere.status_code == 413  # other routes keep PROVISIONER_MAX_BODY_BYTES
+    huge = {**body, "workdir": b64(os.urandom(12000))}
+    refused = api.client.post("/api/jobs", json=huge, headers=api.user)
+    assert (
+        refused.status_code == 413 and "PROVISIONER_MAX_WORKDIR_BYTES" in error(refused)["message"]
+    )
