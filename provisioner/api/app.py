@@ -13,7 +13,14 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
-from provisioner.api import routes_costs, routes_instances, routes_meta, routes_offers
+from provisioner.api import (
+    routes_costs,
+    routes_instances,
+    routes_jobs,
+    routes_meta,
+    routes_offers,
+    routes_pools,
+)
 from provisioner.api.errors import install_error_handlers
 from provisioner.api.guard import RequestGuard
 from provisioner.api.methods import AllowMiddleware
@@ -120,6 +127,13 @@ def create_api(
         verify=state.tokens.verify,
         max_body_bytes=settings.max_body_bytes,
         rate_limit=settings.rate_limit,
+        # POST /api/jobs carries a workdir (base64 tar.gz: 4/3 of its bytes) in its JSON body.
+        body_limits={
+            "/api/jobs": (
+                settings.max_body_bytes + settings.max_workdir_bytes * 4 // 3 + 4,
+                "PROVISIONER_MAX_BODY_BYTES + base64 of PROVISIONER_MAX_WORKDIR_BYTES",
+            )
+        },
     )
     app.add_middleware(AllowMiddleware, routes_of=app)
     install_error_handlers(app)
@@ -128,4 +142,6 @@ def create_api(
     app.include_router(routes_meta.router)
     app.include_router(routes_costs.router)
     app.include_router(routes_offers.router)
+    app.include_router(routes_pools.router)
+    app.include_router(routes_jobs.router)
     return app

@@ -68,10 +68,13 @@ class RequestGuard:
         verify: Callable[[str | None], Principal],
         max_body_bytes: int,
         rate_limit: str = "",
+        body_limits: dict[str, tuple[int, str]] | None = None,
     ):
         self.app = app
         self.verify = verify
         self.max_body_bytes = max_body_bytes
+        # A larger limit for one path (POST /api/jobs carries a workdir): (bytes, its setting).
+        self.body_limits = body_limits or {}
         self.limits = parse_rate(rate_limit)
         self.limiter = MovingWindowRateLimiter(MemoryStorage()) if self.limits else None
 
@@ -123,11 +126,11 @@ class RequestGuard:
                 )
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
-        limit = self.max_body_bytes
+        limit, setting = self.body_limits.get(
+            scope["path"], (self.max_body_bytes, "PROVISIONER_MAX_BODY_BYTES")
+        )
         too_large = RefusedError(
-            413,
-            "PAYLOAD_TOO_LARGE",
-            f"Request body is larger than {limit} bytes (PROVISIONER_MAX_BODY_BYTES)",
+            413, "PAYLOAD_TOO_LARGE", f"Request body is larger than {limit} bytes ({setting})"
         )
         for name, value in scope.get("headers", ()):
             if name == b"content-length":

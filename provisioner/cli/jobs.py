@@ -17,36 +17,9 @@ FINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
 
 
 def job_json(service: Any, job: Any, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    from provisioner.ledger import pools as pool_rows
+    from provisioner.ops.job_views import job_json as as_json
 
-    def iso(value: Any) -> str | None:
-        return None if value is None else value.isoformat().replace("+00:00", "Z")
-
-    pool = pool_rows.pool_by_id(service.ledger, job.pool_id)
-    data = {
-        "id": job.id,
-        "pool": pool.name,
-        "userId": job.user_id,
-        "taskId": job.task_id,
-        "command": job.command,
-        "status": job.status,
-        "priority": job.priority,
-        "maxRuntimeMinutes": job.max_runtime_minutes,
-        "retries": job.retries,
-        "attempt": job.attempt,
-        "instanceId": job.instance_id,
-        "exitCode": job.exit_code,
-        "reason": job.reason,
-        "workdirBytes": job.workdir_bytes,
-        "createdAt": iso(job.created_at),
-        "startedAt": iso(job.started_at),
-        "endedAt": iso(job.ended_at),
-        "position": None,
-        "waitedSeconds": None,
-        "waitReason": None,
-    }
-    data.update(extra or {})
-    return data
+    return as_json(service, job, extra)
 
 
 def submit(
@@ -125,20 +98,9 @@ def _follow(service: Any, job_id: str, *, stream: bool) -> int:
 
 
 def _output(service: Any, job: Any) -> str:
-    from provisioner.ops.scheduler import job_log_path
-    from provisioner.remote import jobrunner, ssh
+    from provisioner.ops.job_views import job_output
 
-    saved = job_log_path(service.settings.home, job.id)
-    if saved.exists():
-        return saved.read_text()
-    if job.status == "RUNNING" and job.instance_id:
-        try:
-            target = service.ssh_target(service.ledger.require(job.instance_id))
-            code, out, _ = ssh.capture(target, jobrunner.output_command(job.id))
-            return out if code == 0 else ""
-        except Exception:  # the VM is busy or gone: nothing new to show now
-            return ""
-    return ""
+    return job_output(service, job)
 
 
 def jobs(
@@ -178,24 +140,10 @@ def show(job_id: str, json_output: JsonOpt = False) -> None:
     """A job, its events and its cost so far."""
     from provisioner.cli.context import make_provisioner
     from provisioner.ledger import jobs as job_rows
-    from provisioner.ledger.pools import pool_by_id
-    from provisioner.ops.job_costs import pool_cost
-    from provisioner.ops.pools_service import queue_view
+    from provisioner.ops.job_views import job_detail
 
     service = make_provisioner()
-    job = job_rows.get_job(service.ledger, job_id)
-    cost = pool_cost(service, pool_by_id(service.ledger, job.pool_id)).jobs.get(job.id)
-    data = job_json(service, job, queue_view(service, [job]).get(job.id))
-    data["cost"] = None if cost is None else float(cost)
-    data["events"] = [
-        {
-            "type": e.type,
-            "status": e.status,
-            "at": e.at.isoformat().replace("+00:00", "Z"),
-            "detail": e.detail,
-        }
-        for e in job_rows.job_events(service.ledger, job_id)
-    ]
+    data = job_detail(service, job_rows.get_job(service.ledger, job_id))
     if json_output:
         print(json.dumps(data, indent=2))
         return

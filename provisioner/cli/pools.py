@@ -14,35 +14,9 @@ pool_app = typer.Typer(help="Warm pools of instances that jobs run on.", no_args
 
 
 def pool_json(service: Any, pool: Any) -> dict[str, Any]:
-    from provisioner.ledger import pools as pool_rows
-    from provisioner.ops.job_costs import pool_cost
+    from provisioner.ops.job_views import pool_json as as_json
 
-    members = pool_rows.members(service.ledger, pool.id)
-    cost = pool_cost(service, pool)
-    return {
-        "id": pool.id,
-        "name": pool.name,
-        "userId": pool.user_id,
-        "status": pool.status,
-        "min": pool.min,
-        "max": pool.max,
-        "idleMinutes": pool.idle_minutes,
-        "maxAgeMinutes": pool.max_age_minutes,
-        "reuse": pool.reuse,
-        "engine": pool.engine,
-        "provider": pool.request.get("provider"),
-        "instanceType": pool.request.get("instance_type"),
-        "instances": [
-            {"id": m.id, "status": m.status, "poolState": m.pool_state, "poolUser": m.pool_user}
-            for m in members
-        ],
-        "cost": {
-            "instances": float(cost.instances),
-            "jobs": float(sum(cost.jobs.values())),
-            "overhead": float(cost.overhead),
-        },
-        "createdAt": pool.created_at.isoformat().replace("+00:00", "Z"),
-    }
+    return as_json(service, pool)
 
 
 def _print(data: Any, json_output: bool) -> None:

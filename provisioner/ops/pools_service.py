@@ -138,6 +138,8 @@ def submit(
     if pool.status != "ACTIVE":
         raise ValidationError("pool", f"Pool {pool_name} is {pool.status}: it takes no new jobs")
     line = shell_command(command)
+    if "\x00" in line:
+        raise ValidationError("command", "Command must not contain NUL characters")
     validate_id("userId", "User id", user_id)
     if task_id is not None:
         validate_id("taskId", "Task id", task_id)

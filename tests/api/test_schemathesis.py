@@ -34,6 +34,17 @@ OPERATIONS = [
     ("GET", "/api/budgets/{user_id}"),
     ("PUT", "/api/budgets/{user_id}"),
     ("DELETE", "/api/budgets/{user_id}"),
+    ("POST", "/api/pools"),
+    ("GET", "/api/pools"),
+    ("GET", "/api/pools/{name}"),
+    ("PATCH", "/api/pools/{name}"),
+    ("DELETE", "/api/pools/{name}"),
+    ("POST", "/api/pools/{name}/drain"),
+    ("POST", "/api/jobs"),
+    ("GET", "/api/jobs"),
+    ("GET", "/api/jobs/{job_id}"),
+    ("DELETE", "/api/jobs/{job_id}"),
+    ("GET", "/api/jobs/{job_id}/logs"),
 ]
 
 
