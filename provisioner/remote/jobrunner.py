@@ -78,10 +78,14 @@ def scrub_command(job_id: str) -> str:
     s = ssh.SANDBOX
     return (
         "bad=0; "
-        f'p=$(cat {d}/pid 2>/dev/null); if [ -n "$p" ]; then kill -KILL -- "-$p" 2>/dev/null; '
-        "sleep 0.2; fi; "
-        # No process of the job's group left.
-        'if [ -n "$p" ] && ps -o pid= -g "$p" 2>/dev/null | grep -q .; then '
+        f"p=$(cat {d}/pid 2>/dev/null); left=0; "
+        'if [ -n "$p" ]; then kill -KILL -- "-$p" 2>/dev/null; '
+        # No live process of the job's group left: a killed one may take a moment to go on a
+        # busy machine (up to 5 s; zombies waiting for their reaper do not count).
+        "left=1; for i in $(seq 1 25); do "
+        'ps -o stat= -g "$p" 2>/dev/null | grep -qv "^Z" || { left=0; break; }; '
+        "sleep 0.2; done; fi; "
+        'if [ "$left" = 1 ]; then '
         "echo FAILED kill-job-processes; bad=1; else echo ok kill-job-processes; fi; "
         # No GPU compute process left.
         'if command -v nvidia-smi >/dev/null 2>&1 && [ -z "$PROVISIONER_SANDBOX" ]; then '

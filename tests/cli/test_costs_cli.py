@@ -73,7 +73,10 @@ def test_stats_json_for_the_two_seed_instances(two_done):
     window = ["--since", "2026-11-26T10:15Z", "--until", "2026-11-26T11:00"]
     assert run_json("stats", *window)["statistics"]["providerBreakdown"] == {"AZURE": 1}
     bad = run("stats", "--since", "last tuesday")
-    assert bad.exit_code == 2 and "--since must be a date" in bad.stderr
+    assert (
+        bad.exit_code == 2
+        and "--since must be a duration ago (2d, 12h), today, yesterday, a date" in bad.stderr
+    )
 
 
 def test_a_daily_budget_refuses_120_minutes_and_allows_60(home):

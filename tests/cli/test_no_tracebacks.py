@@ -104,12 +104,12 @@ def test_named_failures_from_the_issue(home):
 
 
 def test_an_unexpected_failure_is_one_line_too(home, monkeypatch):
-    from provisioner.ops.service import Provisioner
+    from provisioner.ledger import reads
 
     def broken(*_args, **_kwargs):
         raise RuntimeError("disk on fire\nsecond line")
 
-    monkeypatch.setattr(Provisioner, "statistics", broken)
+    monkeypatch.setattr(reads, "statistics_out", broken)  # what `stats` reads through
     result = runner.invoke(app, ["stats"])
     assert result.exit_code == 1
     assert result.stderr.strip() == (

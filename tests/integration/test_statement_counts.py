@@ -92,8 +92,8 @@ def test_a_down_is_two_transitions_and_the_rollup(service):
         ended = service.terminate(instance.id)
     assert ended.status == "TERMINATED"
     # Read the row (the command names it by id), claim it (STOPPING + event), then TERMINATED +
-    # event + its day's rollup, in one transaction; then the attempts for the answer (#12). On
-    # PostgreSQL the claim locks first (SELECT ... FOR UPDATE SKIP LOCKED).
+    # event + its day's and its hour's rollups (#21), in one transaction; then the attempts for
+    # the answer (#12). On PostgreSQL the claim locks first (SELECT ... FOR UPDATE SKIP LOCKED).
     claim = ["SELECT"] if service.ledger.engine.dialect.name == "postgresql" else []
     assert counter.verbs() == [
         "SELECT",
@@ -101,6 +101,7 @@ def test_a_down_is_two_transitions_and_the_rollup(service):
         "UPDATE",
         "INSERT",
         "UPDATE",
+        "INSERT",
         "INSERT",
         "INSERT",
         "SELECT",
@@ -132,14 +133,16 @@ def test_a_sweep_that_reaps_one(service, clock):
     assert result.expired == 1
     assert service.get(instance.id).status == "TERMINATED"
     # Pinned so that a regression shows: the expired rows' query, the claim (UPDATE + event; on
-    # PostgreSQL after SELECT ... FOR UPDATE SKIP LOCKED), TERMINATED (UPDATE + event + rollup),
+    # PostgreSQL after SELECT ... FOR UPDATE SKIP LOCKED), TERMINATED (UPDATE + event + the day's
+    # and the hour's rollups, #21),
     # the recoverable and retryable rows' queries, the idle step's rows and engines, the engines in
     # use (orphans), the spot instances the cloud may have taken (#12), the daily gc's ended
     # instances (#13; the first sweep of a process runs it), the purge of day-old
     # idempotency keys (its own commit), and the reaper's heartbeat (its own commit: an UPDATE;
-    # a reaper's first also INSERTs its row and drops rows silent for a day).
+    # a reaper's first also INSERTs its row and drops rows silent for a day), and the pools'
+    # step reading the pools (#22; none here).
     assert counter.commits == 4
     assert len(counter.statements) == SWEEP_STATEMENTS[service.ledger.engine.dialect.name]
 
 
-SWEEP_STATEMENTS = {"sqlite": 17, "postgresql": 18}
+SWEEP_STATEMENTS = {"sqlite": 19, "postgresql": 20}

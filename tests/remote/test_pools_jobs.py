@@ -108,7 +108,12 @@ def test_user_b_never_lands_on_a_vm_that_served_user_a_unless_reuse_pool(service
     scheduler = Scheduler(service)
     scheduler.sweep()
     first = submit(service, "r", ["echo a"], user_id="alice")
-    drive(service, clock, scheduler, pool, until=lambda: all_final(service, pool))
+
+    def scrubbed() -> bool:  # alice's VM back to IDLE (a SCRUBBING VM is not yet supply)
+        states = [m.pool_state for m in pool_rows.members(service.ledger, pool.id)]
+        return all_final(service, pool) and states == ["IDLE"]
+
+    drive(service, clock, scheduler, pool, until=scrubbed)
     second = submit(service, "r", ["echo b"], user_id="bob")
     drive(service, clock, scheduler, pool, until=lambda: all_final(service, pool))
     a = job_rows.get_job(service.ledger, first.id)
