@@ -221,6 +221,29 @@ def hour_parts(
     return (first, last), rows
 
 
+def _rolled_up(grain: str, first: Any, last: Any, user_id: str | None) -> Any:
+    """One grain's rollup rows with keys in [first, last) (None: unbounded), as statistics
+    parts."""
+    model, key, _ = GRAINS[grain]
+    column = model.__table__.c
+    query: Any = sa.select(
+        column.provider.label("provider"),
+        column.instance_type.label("instance_type"),
+        column.instances.label("n"),
+        sa.literal(0).label("running"),
+        column.seconds.label("seconds"),
+        column.compute.label("compute"),
+        column.storage.label("storage"),
+    )
+    if user_id is not None:
+        query = query.where(column.user_id == user_id)
+    if first is not None:
+        query = query.where(column[key] >= first)
+    if last is not None:
+        query = query.where(column[key] < last)
+    return query
+
+
 def statistics(
     engine: sa.Engine,
     *,
@@ -253,40 +276,14 @@ def statistics(
 
     if days is not None:
         first, last = days
-        rollup: Any = sa.select(
-            col(SpendRollup.provider).label("provider"),
-            col(SpendRollup.instance_type).label("instance_type"),
-            col(SpendRollup.instances).label("n"),
-            sa.literal(0).label("running"),
-            col(SpendRollup.seconds).label("seconds"),
-            col(SpendRollup.compute).label("compute"),
-            col(SpendRollup.storage).label("storage"),
-        )
-        if user_id is not None:
-            rollup = rollup.where(col(SpendRollup.user_id) == user_id)
-        if first is not None:
-            rollup = rollup.where(col(SpendRollup.day) >= first)
-        if last is not None:
-            rollup = rollup.where(col(SpendRollup.day) < last)
-        parts.append(rollup)
+        parts.append(_rolled_up("day", first, last, user_id))
     created = col(Instance.created_at)
     row_ranges: list[tuple[datetime | None, datetime | None]] = []
     for start, end in partial:
         hours, ends = hour_parts(start, end)
         row_ranges += ends
         if hours is not None:
-            hourly: Any = sa.select(
-                col(SpendRollupHourly.provider).label("provider"),
-                col(SpendRollupHourly.instance_type).label("instance_type"),
-                col(SpendRollupHourly.instances).label("n"),
-                sa.literal(0).label("running"),
-                col(SpendRollupHourly.seconds).label("seconds"),
-                col(SpendRollupHourly.compute).label("compute"),
-                col(SpendRollupHourly.storage).label("storage"),
-            ).where(col(SpendRollupHourly.hour) >= hours[0], col(SpendRollupHourly.hour) < hours[1])
-            if user_id is not None:
-                hourly = hourly.where(col(SpendRollupHourly.user_id) == user_id)
-            parts.append(hourly)
+            parts.append(_rolled_up("hour", hours[0], hours[1], user_id))
     for start, end in row_ranges:
         bounds = [created >= start] if start is not None else []
         bounds += [created < end] if end is not None else []
