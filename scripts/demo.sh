@@ -27,12 +27,16 @@ $p up --simulate --allow-ssh-from me --provider gcp --instance-type g2-standard-
   --disk-gb 100 --ttl 45 --task task-789 --user user-123 --tag team=vision \
   --purpose "L4 inference benchmark"
 step "run --down --provider aws --instance-type g4dn.xlarge --allow-ssh-from 127.0.0.1/32 --workdir demo-work -- sh -c '...'"
-work=$(mktemp -d)
-printf 'print("hello from the VM")\n' > "$work/hello.py"
-$p run --simulate --down --provider aws --instance-type g4dn.xlarge --region us-east-1 --ttl 30 \
-  --task demo-run --user user-123 --allow-ssh-from 127.0.0.1/32 --workdir "$work" \
-  --purpose "One command on a fresh VM, then gone" -- 'ls && uname -s && cat hello.py'
-rm -rf "$work"
+if command -v ssh >/dev/null 2>&1; then
+  work=$(mktemp -d)
+  printf 'print("hello from the VM")\n' > "$work/hello.py"
+  $p run --simulate --down --provider aws --instance-type g4dn.xlarge --region us-east-1 --ttl 30 \
+    --task demo-run --user user-123 --allow-ssh-from 127.0.0.1/32 --workdir "$work" \
+    --purpose "One command on a fresh VM, then gone" -- 'ls && uname -s && cat hello.py'
+  rm -rf "$work"
+else
+  echo "(skipped: using a VM needs an ssh client on this machine: apt-get install openssh-client)"
+fi
 step list --user user-123
 $p list --user user-123
 step stats --user user-123
