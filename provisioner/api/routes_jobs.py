@@ -18,6 +18,7 @@ from pydantic import Field
 from provisioner.api.auth import Caller, State, acting_user
 from provisioner.api.routes_instances import ERRORS
 from provisioner.api.schemas import ErrorOut, WholeNumber, _In
+from provisioner.api.sim_guard import refuse_job_command
 from provisioner.api.state import ApiState
 from provisioner.ledger import jobs as job_rows
 from provisioner.ledger.pool_models import Job
@@ -84,6 +85,7 @@ def submit(body: JobIn, caller: Caller, state: State) -> dict[str, Any]:
     service = state.service
     user = acting_user(caller, body.user_id) or caller.user_id
     require_pool(service.ledger, body.pool)  # unknown pool: 400 naming `pool`, before unpacking
+    refuse_job_command(state, caller)
     data = None
     if body.workdir is not None:
         limit = service.settings.max_workdir_bytes

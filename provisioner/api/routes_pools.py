@@ -14,6 +14,7 @@ from pydantic import Field
 from provisioner.api.auth import Caller, State, acting_user
 from provisioner.api.routes_instances import ERRORS, _request
 from provisioner.api.schemas import ConfigIn, ProvisionIn, WholeNumber, _In
+from provisioner.api.sim_guard import refuse_user_code
 from provisioner.ledger import pools as pool_rows
 from provisioner.ledger.pool_models import Pool
 from provisioner.ledger.tokens import Principal
@@ -70,6 +71,7 @@ def _owned(caller: Principal, pool: Pool) -> None:
 def create(body: PoolIn, caller: Caller, state: State) -> dict[str, Any]:
     user = acting_user(caller, body.user_id) or caller.user_id
     request = _request(ProvisionIn.model_construct(config=body.config), user)
+    refuse_user_code(state, caller, request)  # its VMs boot the pool's setup script
     pool = pools_service.create_pool(
         state.service,
         body.name,

@@ -12,9 +12,11 @@ import tarfile
 import time
 from typing import Any
 
+import pytest
 from apiclient import Api
 from remote.conftest import LOCAL, needs_sshd
 
+from provisioner.config import Settings
 from provisioner.ops.scheduler import Scheduler
 from provisioner.rules.jobs import JOB_FINAL, JobStatus
 
@@ -26,6 +28,13 @@ CONFIG = {
     "autoTerminateMinutes": 120,
     "allowedSshCidrs": [LOCAL],
 }
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """These tests are the feature: the operator lets users' jobs run on the simulated host
+    (#26's PROVISIONER_SIM_ALLOW_USER_CODE; the refusal without it is tested below)."""
+    return settings.model_copy(update={"sim_allow_user_code": True})
 
 
 def make_pool(api: Api, name: str = "t4", **extra: Any) -> dict[str, Any]:
@@ -237,3 +246,19 @@ def test_a_workdir_may_pass_the_body_limit_up_to_its_own_limit_on_post_jobs_only
     assert (
         refused.status_code == 413 and "PROVISIONER_MAX_WORKDIR_BYTES" in error(refused)["message"]
     )
+
+
+def test_a_users_job_is_refused_on_the_simulated_host_unless_the_operator_allows_it(make_api):
+    """Under `serve --simulate` a pool VM is this host: a job's command would run as the server's
+    user, so only admin tokens may submit one unless PROVISIONER_SIM_ALLOW_USER_CODE=1."""
+    api = make_api(sim_allow_user_code=False)
+    created = api.client.post(
+        "/api/pools", json={"name": "t4", "config": CONFIG, "min": 0, "max": 1}, headers=api.admin
+    )
+    assert created.status_code == 201, created.text
+    body = {"pool": "t4", "command": ["cat", "/etc/hostname"]}
+    refused = api.client.post("/api/jobs", json=body, headers=api.user)
+    assert refused.status_code == 403
+    assert error(refused)["message"].startswith("command: the simulated engine runs it")
+    assert api.client.get("/api/jobs", headers=api.admin).json()["jobs"] == []
+    assert api.client.post("/api/jobs", json=body, headers=api.admin).status_code == 201
