@@ -68,7 +68,7 @@ class Offer:
 
     @property
     def estimated(self) -> bool:
-        return self.region not in dict(self.type.region_prices)
+        return not self.type.has_own_price(self.region)
 
     def price(self, spot: bool) -> Decimal | None:
         return self.spot_price_per_hour if spot else self.price_per_hour

@@ -133,8 +133,8 @@ def plan_candidates(catalog: Catalog, request: CapacityRequest) -> list[Candidat
                 price = itype.price_in(region)
             if max_price is not None and price > max_price:
                 continue
-            # The type's own zones (GCP: those offering its accelerator), else the region's.
-            zones = itype.zones_in(region) or catalog.zones_of(itype.provider, region)
+            # The zones of the region that offer the type (GCP: its accelerator), in order.
+            zones = itype.zones_in(region)
             if request.zone:
                 if zones and request.zone not in zones:
                     continue

@@ -35,7 +35,12 @@ from provisioner.pricing.azure_retail import (
     parse_azure_vm_meters,
 )
 from provisioner.pricing.spot import apply_spot_prices, fetch_spot_prices
-from provisioner.rules.catalog import LOCAL_CATALOG, packaged_catalog_text, parse_catalog
+from provisioner.rules.catalog import (
+    LOCAL_CATALOG,
+    fold_legacy_tables,
+    packaged_catalog_text,
+    parse_catalog,
+)
 from provisioner.rules.errors import CatalogRefreshError
 
 AWS_HOST = "https://pricing.us-east-1.amazonaws.com"
@@ -225,7 +230,7 @@ def _apply_prices(
         regional = dict(entry.get("regionPrices") or {})
         for region in entry["regions"]:
             price = prices.get((name, region))
-            if price is not None and region != reference:
+            if price is not None:  # the reference region too: its own price, not an estimate
                 regional[region] = price
         if regional:
             entry["regionPrices"] = dict(sorted(regional.items()))
@@ -278,6 +283,7 @@ def refresh_catalog(
     GCP's Billing Catalog needs credentials: `gcp_token`, an OAuth access token (ADC)."""
     progress = on_progress or (lambda _line: None)
     raw = json.loads(_current_text(home), parse_float=Decimal)
+    fold_legacy_tables(raw)  # a data-dir catalog of an earlier version: into the one shape
     day = (today or datetime.now(UTC).date()).isoformat()
     result = RefreshResult(path=home / LOCAL_CATALOG, prices_as_of=day)
     http = client or httpx.Client(

@@ -4,7 +4,8 @@
   Linux and Windows $/hour per region and size; some regions under their old names).
 - Azure: the Retail Prices API's spot meters (skuName "... Spot"), Linux, the newest meter.
 
-The result goes into the catalog's `spotPrices` key with the day it was read.
+The result goes into each type's `spotPrices` (per region), and the day it was read into the
+catalog's `spotPrices.asOf`.
 """
 
 from __future__ import annotations
@@ -101,10 +102,11 @@ def fetch_spot_prices(
 
 
 def apply_spot_prices(raw: dict[str, Any], found: dict[str, SpotPrices], day: str) -> list[str]:
-    """Write `found` into each type's spotPrices (replacing those providers' seed values);
-    returns one line per type whose spot prices were read."""
-    spot = raw.setdefault("spotPrices", {"prices": {}})
-    table = spot.setdefault("prices", {})
+    """Write `found` into each type's spotPrices, the one shape (#21): a provider that was read
+    replaces the spot prices of every type it was asked for (not retired), so a type the live
+    data has no price for keeps no seed or snapshot figure of another day. Returns one line per
+    type whose spot prices were read."""
+    spot = raw.setdefault("spotPrices", {})
     lines: list[str] = []
     for provider, prices in found.items():
         by_type: dict[str, dict[str, Decimal]] = {}
@@ -112,12 +114,13 @@ def apply_spot_prices(raw: dict[str, Any], found: dict[str, SpotPrices], day: st
             by_type.setdefault(name, {})[region] = price
         if not by_type:
             continue
-        # One shape (#21): each type's own spotPrices, beside its zones and regionPrices; the
-        # provider's seed table goes.
-        table.pop(provider, None)
         for entry in raw.get("instanceTypes") or []:
-            if entry.get("provider") == provider and entry.get("name") in by_type:
+            if entry.get("provider") != provider or entry.get("retired"):
+                continue
+            if entry.get("name") in by_type:
                 entry["spotPrices"] = by_type[entry["name"]]
+            else:
+                entry.pop("spotPrices", None)
         lines.extend(
             f"{provider} {name}: spot in {len(r)} region(s)" for name, r in by_type.items()
         )

@@ -18,6 +18,7 @@ from provisioner.rules.catalog_types import (
     Catalog,
     GpuImage,
     InstanceType,
+    RegionOffer,
     StorageTier,
     _provider_key,
 )
@@ -28,8 +29,10 @@ __all__ = [
     "Catalog",
     "GpuImage",
     "InstanceType",
+    "RegionOffer",
     "StorageTier",
     "_provider_key",
+    "fold_legacy_tables",
     "load_catalog",
     "packaged_catalog_text",
     "parse_catalog",
@@ -89,6 +92,7 @@ def parse_catalog(text: str, *, source: str = "catalog") -> Catalog:
     if not isinstance(entries, list) or not entries:
         raise ValueError(f"{source}: instanceTypes must be a non-empty list")
 
+    fold_legacy_tables(raw, source)
     types: list[InstanceType] = []
     seen: set[tuple[str, str]] = set()
     for index, entry in enumerate(entries):
@@ -105,7 +109,7 @@ def parse_catalog(text: str, *, source: str = "catalog") -> Catalog:
     providers = sorted({t.provider for t in types})
     storage, tiers = _parse_storage(raw.get("storage"), providers, source)
     billing = _parse_billing(raw.get("billing"), providers, source)
-    spot_as_of, spot = _parse_spot_prices(raw.get("spotPrices"), source)
+    spot_as_of = _parse_spot_header(raw.get("spotPrices"), source)
     images = _parse_images(raw.get("images"), source)
     replacements = _parse_replacements(raw.get("replacements"), source)
     return Catalog(
@@ -114,60 +118,53 @@ def parse_catalog(text: str, *, source: str = "catalog") -> Catalog:
         storage_price_per_gb_month=storage,
         billing=billing,
         storage_tiers=tiers,
-        zones=_parse_zones(raw.get("zones"), source),
-        spot_prices=spot,
         spot_prices_as_of=spot_as_of,
         images=images,
         replacements=replacements,
     )
 
 
-def _parse_zones(raw: object, source: str) -> dict[str, dict[str, tuple[str, ...]]]:
+def _parse_spot_header(raw: object, source: str) -> str | None:
     if raw is None:
-        return {}
+        return None
     if not isinstance(raw, dict):
-        raise ValueError(f"{source}: zones must be an object keyed by provider")
-    zones: dict[str, dict[str, tuple[str, ...]]] = {}
-    for provider, regions in raw.items():
-        if provider == "note":
-            continue
-        if not isinstance(regions, dict) or not all(
-            isinstance(names, list) and all(isinstance(n, str) and n for n in names)
-            for names in regions.values()
-        ):
-            raise ValueError(f"{source}: zones.{provider} must map regions to lists of zones")
-        zones[provider.upper()] = {
-            str(region).lower(): tuple(names) for region, names in regions.items()
-        }
-    return zones
-
-
-def _parse_spot_prices(
-    raw: object, source: str
-) -> tuple[str | None, dict[tuple[str, str], tuple[tuple[str, Decimal], ...]]]:
-    if raw is None:
-        return None, {}
-    if not isinstance(raw, dict) or not isinstance(raw.get("prices"), dict):
-        raise ValueError(f"{source}: spotPrices must be an object with asOf and prices")
+        raise ValueError(f"{source}: spotPrices must be an object with asOf")
     as_of = raw.get("asOf")
     if not isinstance(as_of, str) or not as_of:
         raise ValueError(f"{source}: spotPrices.asOf must be a date string")
-    prices: dict[tuple[str, str], tuple[tuple[str, Decimal], ...]] = {}
-    for provider, types in raw["prices"].items():
-        if not isinstance(types, dict):
-            raise ValueError(f"{source}: spotPrices.prices.{provider} must be an object")
-        for name, regions in types.items():
-            if not isinstance(regions, dict) or not regions:
-                raise ValueError(f"{source}: spotPrices.prices.{provider}.{name} is empty")
-            entries = []
-            for region, price in regions.items():
-                if isinstance(price, bool) or not isinstance(price, (int, Decimal)) or price <= 0:
-                    raise ValueError(
-                        f"{source}: spotPrices.prices.{provider}.{name}.{region} must be positive"
-                    )
-                entries.append((str(region).lower(), Decimal(price)))
-            prices[(provider.upper(), name.lower())] = tuple(entries)
-    return as_of, prices
+    return as_of
+
+
+def fold_legacy_tables(raw: dict[str, Any], source: str = "catalog") -> None:
+    """A catalog written before #21 (a `catalog refresh` in the data dir) kept zones per
+    provider and region at the top (`zones`) and seed spot prices per provider and type
+    (`spotPrices.prices`): fold them into each type's own `zones` and `spotPrices`, the one
+    shape, where the type has none of its own; the top-level tables go."""
+    zones = raw.pop("zones", None)
+    spot = raw.get("spotPrices")
+    seeds = spot.pop("prices", None) if isinstance(spot, dict) else None
+    listed = raw.get("instanceTypes")
+    entries: list[Any] = listed if isinstance(listed, list) else []
+    if zones is None and seeds is None:
+        return
+    if zones is not None and not isinstance(zones, dict):
+        raise ValueError(f"{source}: zones must be an object keyed by provider")
+    if seeds is not None and not isinstance(seeds, dict):
+        raise ValueError(f"{source}: spotPrices.prices must be an object keyed by provider")
+    for entry in entries:
+        if not isinstance(entry, dict) or not isinstance(entry.get("provider"), str):
+            continue  # _parse_type names what is wrong with it
+        provider, name = entry["provider"], entry.get("name")
+        named = entry.get("regions")
+        regions: list[Any] = named if isinstance(named, list) else []
+        table = (zones or {}).get(provider) or {}
+        if isinstance(table, dict) and "zones" not in entry:
+            own = {r: table[r] for r in regions if r in table}
+            if own:
+                entry["zones"] = own
+        seed = (seeds or {}).get(provider, {}).get(name) if isinstance(name, str) else None
+        if isinstance(seed, dict) and seed:
+            entry["spotPrices"] = {**seed, **(entry.get("spotPrices") or {})}
 
 
 def _parse_type(entry: object, index: int, source: str) -> InstanceType:
@@ -231,20 +228,37 @@ def _parse_type(entry: object, index: int, source: str) -> InstanceType:
         retired=retired,
         note=text("note", optional=True),
         gpu_fraction=text("gpuFraction", optional=True),
-        region_prices=_parse_region_prices(entry.get("regionPrices"), fail),
-        zones=_parse_type_zones(entry.get("zones"), regions, fail),
-        spot_prices=_parse_region_prices(entry.get("spotPrices"), fail, key="spotPrices"),
+        by_region=_by_region(
+            [r.strip().lower() for r in regions],
+            _parse_region_prices(entry.get("regionPrices"), fail),
+            _parse_region_prices(entry.get("spotPrices"), fail, key="spotPrices"),
+            _parse_type_zones(entry.get("zones"), regions, fail),
+        ),
     )
 
 
-def _parse_type_zones(
-    raw: object, regions: list[str], fail: Any
-) -> tuple[tuple[str, tuple[str, ...]], ...]:
+def _by_region(
+    regions: list[str],
+    prices: dict[str, Decimal],
+    spot: dict[str, Decimal],
+    zones: dict[str, tuple[str, ...]],
+) -> tuple[RegionOffer, ...]:
+    """One RegionOffer per region the type has anything for: its listed regions first, in their
+    order, then any other region a price names (sorted)."""
+    named = set(prices) | set(spot) | set(zones)
+    order = [r for r in regions if r in named] + sorted(named - set(regions))
+    return tuple(
+        RegionOffer(region, prices.get(region), spot.get(region), zones.get(region, ()))
+        for region in order
+    )
+
+
+def _parse_type_zones(raw: object, regions: list[str], fail: Any) -> dict[str, tuple[str, ...]]:
     if raw is None:
-        return ()
+        return {}
     if not isinstance(raw, dict):
         raise fail("zones must be an object of region: [zone, ...]")
-    zones: list[tuple[str, tuple[str, ...]]] = []
+    zones: dict[str, tuple[str, ...]] = {}
     for region, names in raw.items():
         if region not in regions:
             raise fail(f"zones.{region}: the region is not in regions")
@@ -254,23 +268,23 @@ def _parse_type_zones(
             or not all(isinstance(z, str) and z.startswith(region) for z in names)
         ):
             raise fail(f"zones.{region} must be a non-empty list of that region's zones")
-        zones.append((region.strip().lower(), tuple(z.strip().lower() for z in names)))
-    return tuple(zones)
+        zones[region.strip().lower()] = tuple(z.strip().lower() for z in names)
+    return zones
 
 
 def _parse_region_prices(
     raw: object, fail: Any, *, key: str = "regionPrices"
-) -> tuple[tuple[str, Decimal], ...]:
+) -> dict[str, Decimal]:
     if raw is None:
-        return ()
+        return {}
     if not isinstance(raw, dict):
         raise fail(f"{key} must be an object of region: price")
-    prices: list[tuple[str, Decimal]] = []
+    prices: dict[str, Decimal] = {}
     for region, price in raw.items():
         if isinstance(price, bool) or not isinstance(price, (int, Decimal)) or price <= 0:
             raise fail(f"{key}.{region} must be a positive number (got {price!r})")
-        prices.append((str(region).strip().lower(), Decimal(price)))
-    return tuple(sorted(prices))
+        prices[str(region).strip().lower()] = Decimal(price)
+    return prices
 
 
 def _parse_storage(

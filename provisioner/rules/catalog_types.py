@@ -5,11 +5,25 @@ that holds them. rules/catalog.py loads and checks the data. Standard library on
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 PROVIDERS = ("AWS", "AZURE", "GCP")
+
+
+@dataclass(frozen=True)
+class RegionOffer:
+    """What the catalog knows of one type in one region, the same shape for every provider:
+    its own on-demand list price (None: the type's pricePerHour stands in, an estimate), its spot
+    price (None: none known there) and the zones that offer it, in the order to try them (()
+    leaves the zone to the cloud)."""
+
+    region: str
+    price: Decimal | None = None
+    spot: Decimal | None = None
+    zones: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -21,29 +35,58 @@ class InstanceType:
     gpu_memory_gb: int  # per GPU (or per GPU slice when gpu_fraction is set)
     vcpus: int
     ram_gb: int
-    price_per_hour: Decimal  # on-demand Linux list price, us-east-1 / eastus
+    price_per_hour: Decimal  # on-demand Linux list price, us-east-1 / eastus / us-central1
     regions: tuple[str, ...]
     retired: bool
     note: str | None
     gpu_fraction: str | None = None  # e.g. "1/6" for a vGPU slice of one card
-    # Other regions' list prices where a refresh found them (`catalog refresh`, #5).
-    region_prices: tuple[tuple[str, Decimal], ...] = ()
-    # Where in each region the type is offered, in the order to try them (GCP: the zones whose
-    # GPUs it needs), and its spot price per region where the catalog knows one.
-    zones: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    spot_prices: tuple[tuple[str, Decimal], ...] = ()
+    # Per region: its list price, spot price and zones (#21: one shape for every provider), in
+    # `regions` order; a region the catalog knows nothing more of has no entry.
+    by_region: tuple[RegionOffer, ...] = ()
+
+    @functools.cached_property
+    def _regions_index(self) -> dict[str, RegionOffer]:
+        return {offer.region: offer for offer in self.by_region}
+
+    def in_region(self, region: str | None) -> RegionOffer | None:
+        """What the catalog knows of this type in `region`, None when nothing beyond the type."""
+        return self._regions_index.get((region or "").strip().lower())
+
+    def has_own_price(self, region: str | None) -> bool:
+        """Whether `region` has a list price of its own (else pricePerHour is an estimate)."""
+        found = self.in_region(region)
+        return found is not None and found.price is not None
 
     def price_in(self, region: str | None) -> Decimal:
         """The on-demand price in `region`: its own list price when known, else pricePerHour."""
-        return dict(self.region_prices).get((region or "").lower(), self.price_per_hour)
+        found = self.in_region(region)
+        return found.price if found is not None and found.price is not None else self.price_per_hour
 
     def zones_in(self, region: str | None) -> tuple[str, ...]:
         """The zones of `region` that offer this type, in order; () when the catalog has none."""
-        return dict(self.zones).get((region or "").lower(), ())
+        found = self.in_region(region)
+        return found.zones if found is not None else ()
 
     def spot_price_in(self, region: str | None) -> Decimal | None:
         """The spot $/hour in `region`, or None when the catalog has no spot price there."""
-        return dict(self.spot_prices).get((region or "").lower())
+        found = self.in_region(region)
+        return found.spot if found is not None else None
+
+    def spot_price_or_estimate(self, region: str | None) -> Decimal | None:
+        """The spot $/hour in `region`, else the first region's that has one (an estimate);
+        None when the catalog has no spot price for the type at all."""
+        own = self.spot_price_in(region)
+        if own is not None:
+            return own
+        return next((o.spot for o in self.by_region if o.spot is not None), None)
+
+    def _map(self, key: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for offer in self.by_region:
+            value = getattr(offer, key)
+            if value:
+                out[offer.region] = float(value) if isinstance(value, Decimal) else list(value)
+        return out
 
     def gpu_label(self) -> str:
         """'1x K80', '8x H100', or '1/6 A10' for a slice of a card."""
@@ -65,12 +108,8 @@ class InstanceType:
             "regions": list(self.regions),
             "retired": self.retired,
             "note": self.note,
-            **({"zones": {r: list(z) for r, z in self.zones}} if self.zones else {}),
-            **(
-                {"spotPrices": {r: float(p) for r, p in self.spot_prices}}
-                if self.spot_prices
-                else {}
-            ),
+            **({"zones": zones} if (zones := self._map("zones")) else {}),
+            **({"spotPrices": spot} if (spot := self._map("spot")) else {}),
         }
 
 
@@ -108,28 +147,23 @@ class Catalog:
     storage_price_per_gb_month: dict[str, Decimal]
     billing: dict[str, dict[str, Any]]
     storage_tiers: dict[str, tuple[StorageTier, ...]] = field(default_factory=dict)
-    # provider -> region -> zones in the order they are tried (#12).
-    zones: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
-    # (provider, type name lowercased) -> ((region, spot $/hour), ...), and when they were read.
-    spot_prices: dict[tuple[str, str], tuple[tuple[str, Decimal], ...]] = field(
-        default_factory=dict
-    )
+    # When the spot prices were read (the catalog's spotPrices.asOf); the prices are per type.
     spot_prices_as_of: str | None = None
 
     def zones_of(self, provider: str, region: str) -> tuple[str, ...]:
-        """The region's zones in the order tried; () when placement is left to the cloud."""
-        return self.zones.get(provider.strip().upper(), {}).get(region.strip().lower(), ())
+        """The zones of `region` any of the provider's types lists, in the order first listed;
+        () when placement is left to the cloud."""
+        key, wanted = provider.strip().upper(), region.strip().lower()
+        zones: dict[str, None] = {}
+        for itype in self.types:
+            if itype.provider == key:
+                zones.update(dict.fromkeys(itype.zones_in(wanted)))
+        return tuple(zones)
 
     def spot_price(self, itype: InstanceType, region: str) -> Decimal | None:
         """The spot $/hour of `itype` in `region`, else in the first region with one; None when
         the catalog has no spot price for the type."""
-        own = itype.spot_price_in(region)  # a type's own per-region spot prices (GCP) first
-        if own is not None:
-            return own
-        prices = self.spot_prices.get((itype.provider, itype.name.lower()), ())
-        if not prices:
-            return None
-        return dict(prices).get(region.strip().lower(), prices[0][1])
+        return itype.spot_price_or_estimate(region)
 
     images: dict[str, tuple[GpuImage, ...]] = field(default_factory=dict)
     replacements: dict[str, dict[str, str]] = field(default_factory=dict)

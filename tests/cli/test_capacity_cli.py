@@ -139,3 +139,27 @@ def test_offers_t4_rank_by_each_regions_own_price_and_mark_estimates(home):
     assert (instance["provider"], instance["region"], instance["costPerHour"]) == (
         cheapest["provider"], cheapest["region"], cheapest["costPerHour"],
     )  # fmt: skip
+
+
+def test_gcp_t4_offers_rank_regions_by_their_own_prices_and_gpu_up_takes_the_cheaper(home):
+    """#24 for GCP: per-region prices from the catalog snapshot (machine type + GPU), so two
+    regions differ, offers rank them and `--gpu` up lands in the cheaper one."""
+    report = json.loads(
+        CliRunner().invoke(app, ["offers", "--gpu", "T4:1", "--provider", "gcp", "--json"]).output
+    )
+    n1 = {o["region"]: o for o in report["offers"] if o["instanceType"] == "n1-standard-4+t4"}
+    assert not any(o["priceEstimated"] for o in n1.values())
+    europe, asia = n1["europe-west4"]["costPerHour"], n1["asia-southeast1"]["costPerHour"]
+    assert n1["us-central1"]["costPerHour"] < europe < asia
+    prices = [o["costPerHour"] for o in report["offers"]]
+    assert prices == sorted(prices)
+    # The dearer region named first: the cheaper one still wins.
+    up = run(
+        home,
+        "up", "--simulate", "--provider", "gcp", "--gpu", "T4:1",
+        "--regions", "asia-southeast1,europe-west4", "--json",
+    )  # fmt: skip
+    assert up.returncode == 0, up.stderr
+    instance = json.loads(up.stdout)["instance"]
+    assert (instance["instanceType"], instance["region"]) == ("n1-standard-4+t4", "europe-west4")
+    assert instance["costPerHour"] == europe

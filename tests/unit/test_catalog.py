@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from provisioner.rules.catalog import PROVIDERS, Catalog, load_catalog
+from provisioner.rules.catalog import PROVIDERS, Catalog, load_catalog, packaged_catalog_text
 
 
 @pytest.fixture(scope="module")
@@ -229,7 +229,7 @@ def test_to_json_shape(catalog: Catalog) -> None:
     data = itype.to_json()
     assert set(data) == {
         "provider", "instanceType", "gpu", "gpuCount", "gpuModel", "gpuMemoryGB", "vcpus",
-        "ramGB", "costPerHour", "regions", "retired", "note", "spotPrices",
+        "ramGB", "costPerHour", "regions", "retired", "note", "zones", "spotPrices",
     }  # fmt: skip
     assert data["provider"] == "AWS"
     assert data["instanceType"] == "g4dn.xlarge"
@@ -402,3 +402,43 @@ def test_zones_must_belong_to_a_listed_region(tmp_path: Path) -> None:
     path.write_text(json.dumps(data))
     with pytest.raises(ValueError, match=r"zones\.us-east-1 must be a non-empty list"):
         load_catalog(path)
+
+
+def test_every_provider_keeps_zones_and_prices_per_type_and_region(catalog: Catalog) -> None:
+    """#21: one shape. An AWS type's zones are its own, like a GCP type's; there is no
+    per-provider zone table and no per-provider spot table beside the types."""
+    raw = json.loads(packaged_catalog_text())
+    assert "zones" not in raw and "prices" not in raw["spotPrices"]
+    g5 = catalog.get("AWS", "g5.xlarge")
+    n1 = catalog.get("GCP", "n1-standard-4+t4")
+    assert g5 is not None and n1 is not None
+    for itype, region in ((g5, "us-east-1"), (n1, "us-central1")):
+        offer = itype.in_region(region)
+        assert offer is not None and offer.zones and offer.price and offer.spot
+        assert all(z.startswith(region) for z in offer.zones)
+        assert itype.has_own_price(region)
+    assert catalog.zones_of("AWS", "us-east-1") == g5.zones_in("us-east-1")
+    # A type with a spot price in one region only: the other regions use it, as an estimate.
+    p5 = catalog.get("AWS", "p5.48xlarge")
+    assert p5 is not None and p5.spot_price_in("us-west-2") is None
+    assert catalog.spot_price(p5, "us-west-2") == p5.spot_price_in("us-east-1")
+
+
+def test_a_catalog_in_the_old_two_table_shape_still_loads_into_the_one_shape(
+    tmp_path: Path,
+) -> None:
+    """A `catalog refresh` of an earlier version left top-level zone and seed-spot tables in
+    the data dir's catalog: they are folded into the types; a type's own figures win."""
+    data = _minimal()
+    data["instanceTypes"][0]["regions"] = ["us-east-1", "us-west-2"]
+    data["instanceTypes"][0]["spotPrices"] = {"us-west-2": 0.19}
+    data["zones"] = {"AWS": {"us-east-1": ["us-east-1a", "us-east-1b"], "eu-west-1": ["x"]}}
+    data["spotPrices"] = {
+        "asOf": "2026-11-26",
+        "prices": {"AWS": {"g4dn.xlarge": {"us-east-1": 0.22, "us-west-2": 0.5}}},
+    }
+    (itype,) = load_catalog(_write(tmp_path, data)).types
+    assert itype.zones_in("us-east-1") == ("us-east-1a", "us-east-1b")
+    assert itype.zones_in("us-west-2") == ()
+    assert itype.spot_price_in("us-east-1") == Decimal("0.22")
+    assert itype.spot_price_in("us-west-2") == Decimal("0.19")

@@ -180,7 +180,8 @@ class _SimulatedCloud(Mocks):
         self.fail_kind = fail_kind
         self.on_event = on_event
         self.rules = rules or []
-        zones = load_catalog(home=settings.home).zones.get(spec.provider, {})
+        catalog = load_catalog(home=settings.home)
+        zones = {r: catalog.zones_of(spec.provider, r) for r in catalog.regions(spec.provider)}
         self.cloud = FakeCloud(seed=spec.stack_name, zones=zones, offered=self._offered)
 
     def _offered(self, region: str, itype: str, zones: list[str]) -> list[str]:
