@@ -6,22 +6,17 @@ ids and documentation-range addresses. Each stack's state (its resources and out
 process killed mid-`up` leaves the resources it had "created" on record, as a real backend would.
 The PROVISIONER_SIM_* settings add delay and inject failures worded like the clouds' own errors.
 
-Over 450 lines: the engine class and the mocks it runs the programs under share the stack file
-and the injection knobs; the fake cloud, the mock run, capacity rules and sshd are siblings.
+The mocks the programs run under and the stack file are in mockcloud.py; the fake cloud, the
+mock run, capacity rules and sshd are siblings.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import random
-import threading
 import time
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import datetime, timedelta
 from typing import Any
-
-from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks
 
 from provisioner.config import Settings
 from provisioner.engine.base import (
@@ -35,14 +30,16 @@ from provisioner.engine.base import (
     StackOutputs,
 )
 from provisioner.engine.preflight import Target
-from provisioner.engine.processes import pid_alive
 from provisioner.engine.simulated import sshd as sim_sshd
-from provisioner.engine.simulated.capacity import CapacityRule, outcome_for, parse_rules
-from provisioner.engine.simulated.fakecloud import FakeCloud
+from provisioner.engine.simulated.capacity import parse_rules
+from provisioner.engine.simulated.mockcloud import (
+    DESTROY_FAILURE,
+    SimulatedCloud,
+    StackFile,
+    now,
+)
 from provisioner.engine.simulated.mockrun import run_program
-from provisioner.rules.catalog import load_catalog
 from provisioner.rules.errors import (
-    ConflictError,
     DestroyFailedError,
     ProvisioningFailedError,
     classify_cloud_message,
@@ -59,218 +56,6 @@ from stacks.spec import (
 
 PROJECT = "gpu-provisioner"
 
-# Failures worded as AWS / Azure / GCP word them, so classification sees what it would see for real.
-_FAILURES: dict[tuple[str, str], str] = {
-    ("AWS", "capacity"): (
-        "creating EC2 Instance: operation error EC2: RunInstances, api error "
-        "InsufficientInstanceCapacity: We currently do not have sufficient {type} capacity in "
-        "the Availability Zone you requested ({zone}). Our system will be working on "
-        "provisioning additional capacity. You can currently get {type} capacity by not "
-        "specifying an Availability Zone in your request or choosing another zone."
-    ),
-    ("AWS", "spot-quota"): (
-        "creating EC2 Instance: operation error EC2: RunInstances, api error "
-        "MaxSpotInstanceCountExceeded: Max spot instance count exceeded"
-    ),
-    ("AZURE", "zonal-capacity"): (
-        'Code="ZonalAllocationFailed" Message="Allocation failed. We do not have sufficient '
-        "capacity for the requested VM size in this zone. Read more about improving likelihood "
-        'of allocation success at http://aka.ms/allocation-guidance"'
-    ),
-    ("AZURE", "spot-quota"): (
-        'Code="OperationNotAllowed" Message="Operation could not be completed as it results in '
-        "exceeding approved LowPriorityCores quota. Additional details - Deployment Model: "
-        "Resource Manager, Location: {region}, Current Limit: 0, Current Usage: 0, Additional "
-        'Required: 4, (Minimum) New Limit Required: 4."'
-    ),
-    ("AWS", "quota"): (
-        "creating EC2 Instance: operation error EC2: RunInstances, api error VcpuLimitExceeded: "
-        "You have requested more vCPU capacity than your current vCPU limit of 0 allows for the "
-        "instance bucket that the specified instance type belongs to."
-    ),
-    ("AZURE", "capacity"): (
-        'Code="SkuNotAvailable" Message="The requested VM size for resource '
-        "'Following SKUs have failed for Capacity Restrictions: {type}' is currently not "
-        "available in location '{region}'. Please try another size or deploy to a different "
-        'location or zones."'
-    ),
-    ("AZURE", "quota"): (
-        'Code="OperationNotAllowed" Message="Operation could not be completed as it results in '
-        "exceeding approved {type} Family Cores quota. Location: {region}, Current Limit: 0, "
-        'Current Usage: 0, Additional Required: 6."'
-    ),
-    # terraform-provider-google prints a failed operation's message (its code only in details).
-    ("GCP", "capacity"): (
-        "creating Instance: Error waiting for instance to create: The zone "
-        "'projects/provisioner-simulated/zones/{zone}' does not have enough resources "
-        "available to fulfill the request.  Try a different zone, or try again later. "
-        "(ZONE_RESOURCE_POOL_EXHAUSTED)"
-    ),
-    ("GCP", "spot-quota"): (
-        "creating Instance: googleapi: Error 403: Quota 'PREEMPTIBLE_NVIDIA_L4_GPUS' exceeded.  "
-        "Limit: 0.0 in region {region}., quotaExceeded"
-    ),
-    ("GCP", "quota"): (
-        "creating Instance: googleapi: Error 403: Quota 'GPUS_ALL_REGIONS' exceeded.  "
-        "Limit: 0.0 globally., quotaExceeded"
-    ),
-}
-_GENERIC_FAILURE = "creating the VM: provider returned an unexpected error (injected failure)"
-_DESTROY_FAILURE = (
-    "deleting the VM's resources: provider returned an unexpected error (injected failure); "
-    "resources are still in place"
-)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-class _StackFile:
-    """One simulated stack's state on disk, written atomically after every change."""
-
-    def __init__(self, path: Path, name: str):
-        self.path = path
-        self.name = name
-        self.lock = threading.Lock()
-        self.data: dict[str, Any] = {"name": name, "resources": [], "outputs": {}, "tags": {}}
-        if path.exists():
-            self.data = json.loads(path.read_text())
-
-    def save(self) -> None:
-        tmp = self.path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_text(json.dumps(self.data, indent=2, sort_keys=True))
-        os.replace(tmp, self.path)
-
-    def acquire(self, operation: str) -> None:
-        holder = self.data.get("lock")
-        if holder and holder["pid"] != os.getpid() and pid_alive(holder["pid"]):
-            raise ConflictError(
-                f"[simulated] the stack is currently locked by process {holder['pid']} "
-                f"({holder['operation']} since {holder['since']})"
-            )
-        self.data["lock"] = {
-            "pid": os.getpid(),
-            "operation": operation,
-            "since": _now().isoformat(),
-        }
-        self.save()
-
-    def release(self) -> None:
-        self.data["lock"] = None
-        self.data["lastUpdate"] = _now().isoformat()
-        self.save()
-
-
-class _SimulatedCloud(Mocks):
-    """FakeCloud plus the simulation knobs: delay, injected failure, and a state record."""
-
-    def __init__(
-        self,
-        spec: InstanceSpec,
-        settings: Settings,
-        stack: _StackFile,
-        fail_kind: str | None,
-        on_event: EventCallback | None,
-        rules: list[CapacityRule] | None = None,
-    ):
-        self.spec = spec
-        self.settings = settings
-        self.stack = stack
-        self.fail_kind = fail_kind
-        self.on_event = on_event
-        self.rules = rules or []
-        catalog = load_catalog(home=settings.home)
-        zones = {r: catalog.zones_of(spec.provider, r) for r in catalog.regions(spec.provider)}
-        self.cloud = FakeCloud(seed=spec.stack_name, zones=zones, offered=self._offered)
-
-    def _offered(self, region: str, itype: str, zones: list[str]) -> list[str]:
-        return [
-            zone
-            for zone in zones
-            if outcome_for(
-                self.rules,
-                self.spec.provider,
-                region,
-                zone,
-                itype,
-                self.spec.spot,
-                kinds=("unsupported",),
-            )
-            is None
-        ]
-
-    def _vm_zone(self, args: MockResourceArgs) -> str | None:
-        if args.inputs.get("availabilityZone"):
-            return str(args.inputs["availabilityZone"])
-        zones = args.inputs.get("zones") or args.inputs.get("zone")
-        if isinstance(zones, list):
-            return str(zones[0]) if zones else None
-        return None if zones is None else str(zones)
-
-    def _refusal(self, zone: str | None) -> str | None:
-        """The failure kind of the VM's creation: an injected one, else a capacity rule's."""
-        if self.fail_kind is not None:
-            return self.fail_kind
-        spec = self.spec
-        outcome = outcome_for(
-            self.rules, spec.provider, spec.region, zone, spec.instance_type, spec.spot
-        )
-        if outcome == "none":
-            return "zonal-capacity" if spec.provider == "AZURE" and zone else "capacity"
-        if outcome == "quota":
-            return "spot-quota" if spec.spot else "quota"
-        return None
-
-    def _emit(self, args: MockResourceArgs, status: str, message: str) -> None:
-        if self.on_event is not None:
-            self.on_event(
-                EngineEvent(
-                    kind="resource",
-                    message=message,
-                    resource_type=args.typ,
-                    resource_name=args.name,
-                    op="create",
-                    status=status,
-                )
-            )
-
-    def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict]:
-        is_vm = args.typ in VM_RESOURCE_TYPES
-        self._emit(args, "started", f"creating {args.typ} {args.name}")
-        if is_vm:
-            # Half the delay before the VM exists (network, disks), half while it boots.
-            time.sleep(self.settings.sim_delay / 2)
-            zone = self._vm_zone(args)
-            kind = self._refusal(zone)
-            if kind is not None:
-                template = _FAILURES.get((self.spec.provider, kind), _GENERIC_FAILURE)
-                message = "[simulated] " + template.format(
-                    type=self.spec.instance_type,
-                    region=self.spec.region,
-                    zone=zone or f"{self.spec.region}a",
-                )
-                self._emit(args, "failed", message)
-                raise RuntimeError(message)
-        resource_id, state = self.cloud.new_resource(args)
-        with self.stack.lock:
-            # An up that resumes an interrupted one replaces what that one created, as Pulumi's
-            # state would: one entry per (type, name).
-            self.stack.data["resources"] = [
-                r
-                for r in self.stack.data["resources"]
-                if (r["type"], r["name"]) != (args.typ, args.name)
-            ]
-            self.stack.data["resources"].append(
-                {"type": args.typ, "name": args.name, "id": resource_id}
-            )
-            self.stack.save()
-        self._emit(args, "done", f"created {args.typ} {args.name}")
-        return resource_id, state
-
-    def call(self, args: MockCallArgs) -> Any:
-        return self.cloud.call(args)
-
 
 class SimulatedEngine:
     """Engine protocol implementation; every result it gives is labelled simulated."""
@@ -284,9 +69,9 @@ class SimulatedEngine:
         self.rng = rng or random.Random()
         self.rules = parse_rules(settings.sim_capacity)
 
-    def _stack(self, name: str) -> _StackFile:
+    def _stack(self, name: str) -> StackFile:
         self.root.mkdir(parents=True, exist_ok=True)
-        return _StackFile(self.root / f"{name}.json", name)
+        return StackFile(self.root / f"{name}.json", name)
 
     def _roll(self, probability: float) -> bool:
         return probability > 0 and self.rng.random() < probability
@@ -309,7 +94,7 @@ class SimulatedEngine:
             stack.data["tags"]["provisioner:task-id"] = spec.task_id
         stack.data["message"] = message
         fail_kind = self.settings.sim_fail_kind if self._roll(self.settings.sim_fail_up) else None
-        cloud = _SimulatedCloud(spec, self.settings, stack, fail_kind, on_event, self.rules)
+        cloud = SimulatedCloud(spec, self.settings, stack, fail_kind, on_event, self.rules)
         try:
             run = run_program(program_for(spec), cloud, project=PROJECT, stack=spec.stack_name)
             time.sleep(self.settings.sim_delay / 2)  # the VM boots
@@ -327,7 +112,7 @@ class SimulatedEngine:
         if spec.spot and self.settings.sim_preempt_after is not None:
             # The cloud takes a spot VM back this long after READY (PROVISIONER_SIM_PREEMPT_AFTER).
             stack.data["preemptAt"] = (
-                _now() + timedelta(seconds=self.settings.sim_preempt_after)
+                now() + timedelta(seconds=self.settings.sim_preempt_after)
             ).isoformat()
         try:
             self._start_vm(spec, stack)
@@ -345,7 +130,7 @@ class SimulatedEngine:
         with stack.lock:
             preempt_at = stack.data.get("preemptAt")
             vanished = stack.data.get("vanishedAt")
-            if preempt_at and vanished is None and _now() >= datetime.fromisoformat(preempt_at):
+            if preempt_at and vanished is None and now() >= datetime.fromisoformat(preempt_at):
                 vanished = preempt_at
                 stack.data["vanishedAt"] = vanished
                 stack.data["resources"] = [
@@ -363,7 +148,7 @@ class SimulatedEngine:
             )
         return Liveness(alive=False, detail="the VM is gone from the (simulated) cloud")
 
-    def _start_vm(self, spec: InstanceSpec, stack: _StackFile) -> None:
+    def _start_vm(self, spec: InstanceSpec, stack: StackFile) -> None:
         """Give the VM its real SSH endpoint (a resumed up keeps a live one)."""
         recorded = stack.data.get("sshEndpoint")
         if recorded and sim_sshd.is_running(sim_sshd.Endpoint.from_json(recorded)):
@@ -388,7 +173,7 @@ class SimulatedEngine:
         try:
             time.sleep(self.settings.sim_delay)
             if self._roll(self.settings.sim_fail_destroy):
-                raise DestroyFailedError(f"[simulated] {_DESTROY_FAILURE}", kind="error")
+                raise DestroyFailedError(f"[simulated] {DESTROY_FAILURE}", kind="error")
             for resource in reversed(stack.data["resources"]):
                 if on_event is not None:
                     on_event(
@@ -417,7 +202,7 @@ class SimulatedEngine:
             return
         stack = self._stack(stack_name)
         stack.data["lock"] = None
-        stack.data["lastRefresh"] = _now().isoformat()
+        stack.data["lastRefresh"] = now().isoformat()
         stack.save()
 
     def stack_tags(self, stack_name: str) -> dict[str, str]:

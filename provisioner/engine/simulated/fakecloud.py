@@ -8,6 +8,10 @@ state besides the provider regions it has seen (under a lock). Public addresses 
 inputs plus the fabricated outputs, in the camelCase wire names the mocks use.
 
 Standalone on purpose: it imports pulumi and the stdlib only, never the rest of provisioner.
+
+Near 450 lines on purpose: one fake of three clouds whose answers (AWS, GCP, Azure resources and
+invokes) all draw on the same seeded hash helpers and the same region/project bookkeeping;
+splitting per cloud would spread those across modules that must stay in step.
 """
 
 from __future__ import annotations
