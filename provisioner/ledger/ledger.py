@@ -23,7 +23,7 @@ from provisioner.ledger import rollups
 from provisioner.ledger.models import Instance, InstanceEvent
 from provisioner.ledger.spend import cost_expressions, in_window, seconds_alive
 from provisioner.rules.costs import round_money
-from provisioner.rules.errors import ConflictError, NotFoundError, shown_id
+from provisioner.rules.errors import ConflictError, NotFoundError, ValidationError, shown_id
 from provisioner.rules.lifecycle import Status
 
 SCHEMA_HEAD = "0013"  # the newest migration; tests check it matches migrations/versions
@@ -68,6 +68,7 @@ def create_db_engine(url: str) -> sa.Engine:
             cursor.close()
 
         return engine
+    _require_postgres_driver()
     # A server: a pool sized for the API's worker threads plus request handlers, connections
     # checked before use (a restarted server or a dropped idle connection is replaced, not an
     # error), recycled hourly, and server-side limits so a stuck statement or a transaction left
@@ -87,6 +88,19 @@ def create_db_engine(url: str) -> sa.Engine:
         pool_recycle=3600,
         connect_args={"connect_timeout": 10, "options": options},
     )
+
+
+def _require_postgres_driver() -> None:
+    """psycopg is the `postgres` extra (#21): without it, one line naming the extra, not
+    SQLAlchemy's ModuleNotFoundError."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError as exc:
+        raise ValidationError(
+            "databaseUrl",
+            "PROVISIONER_DATABASE_URL is a PostgreSQL URL but its driver is not installed: "
+            "pip install 'provisioner[postgres]'",
+        ) from exc
 
 
 def _schema_revision(engine: sa.Engine) -> str | None:
