@@ -157,7 +157,7 @@ class InstanceTypeOut(BaseModel):
     regions: list[str]
     retired: bool
     note: str | None
-    # Where the catalog knows them (GCP): the zones per region, in the order tried, and spot prices.
+    # Where the catalog knows them (AWS, GCP): zones per region, in the order tried; spot prices.
     zones: dict[str, list[str]] | None = None
     spotPrices: dict[str, float] | None = None  # noqa: N815
 
