@@ -286,11 +286,11 @@ def _sqlite(url: str) -> Reader | None:
 
 
 def _postgresql(url: str) -> Reader | None:
-    import psycopg
-
     scheme, _, rest = url.partition("://")
     if scheme not in ("postgresql", "postgres", "postgresql+psycopg"):
-        return None
+        return None  # another driver named: the ORM path uses it
+    import psycopg
+
     conn = psycopg.connect(f"postgresql://{rest}", autocommit=True, connect_timeout=10)
     return Reader(conn, "postgresql")
 
