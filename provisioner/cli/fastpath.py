@@ -171,6 +171,24 @@ def iter_newest(
     return _stream(db, catalog, user_id=user_id, status=status, since=since)
 
 
+def newest_ids(
+    *, user_id: str | None, status: str | None, since: datetime | None
+) -> Iterator[list[str]] | None:
+    """Every matching id, newest first, a batch at a time (`list --all --quiet`), or None."""
+    opened = reader()
+    if opened is None:
+        return None
+    db, _ = opened
+    return _ids(db, user_id=user_id, status=status, since=since)
+
+
+def _ids(
+    db: Reader, *, user_id: str | None, status: str | None, since: datetime | None
+) -> Iterator[list[str]]:
+    with db:
+        yield from db.iter_newest_ids(user_id=user_id, status=status, since=since)
+
+
 def _stream(
     db: Reader,
     catalog: Catalog,

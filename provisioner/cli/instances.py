@@ -246,8 +246,11 @@ def list_instances(
         print_json_streamed("instances", fast, after)
         return
     if show_all and quiet:
-        service = make_provisioner()
-        for ids in service.ledger.iter_newest_ids(user_id=user, status=wanted, since=created_since):
+        batches = fastpath.newest_ids(user_id=user, status=wanted_value, since=created_since)
+        if batches is None:  # the ORM path (fastpath.py says when)
+            ledger = make_provisioner().ledger
+            batches = ledger.iter_newest_ids(user_id=user, status=wanted, since=created_since)
+        for ids in batches:
             print("\n".join(ids))
         return
     page = None if show_all else limit

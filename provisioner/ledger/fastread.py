@@ -274,6 +274,29 @@ class Reader:
         finally:
             cursor.close()
 
+    def iter_newest_ids(
+        self,
+        *,
+        user_id: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        batch: int = 5000,
+    ) -> Iterator[list[str]]:
+        """The ids `iter_newest` would give, in its order, a batch at a time."""
+        where, params = self._filters(user_id, status, since)
+        cursor = self.conn.cursor()
+        try:
+            cursor.execute(
+                f"SELECT id FROM instances{where} ORDER BY created_at DESC, id DESC".replace(
+                    "?", self.mark
+                ),
+                tuple(params),
+            )
+            while records := cursor.fetchmany(batch):
+                yield [r[0] for r in records]
+        finally:
+            cursor.close()
+
 
 def _sqlite(url: str) -> Reader | None:
     import sqlite3

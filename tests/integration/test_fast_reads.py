@@ -139,6 +139,7 @@ COMMANDS = [
     ["list"],
     ["list", "--json"],
     ["list", "--all", "--json"],
+    ["list", "--all", "--quiet", "--user", "ann"],
     ["list", "--limit", "2"],
     ["list", "--limit", "2", "--json"],
     ["list", "--user", "bob", "--json"],
