@@ -1,5 +1,6 @@
 """Start-up cost of the CLI's commands against a bare interpreter (`python -c pass`), on a ledger
-that is already at the schema head, and what each command imports (`-X importtime`: the five
+that is already at the schema head and holds 60 instances (so `list` draws a page and `show` an
+instance; 3 of them live), and what each command imports (`-X importtime`: the five
 slowest top-level imports, cumulative). Prints figures; asserts nothing.
 
 The ledger is a SQLite file in a temporary home, or PostgreSQL when PROVISIONER_DATABASE_URL is
@@ -66,6 +67,50 @@ def top_imports(args: list[str], env: dict[str, str], top: int) -> list[tuple[st
     return sorted(first.items(), key=lambda r: -r[1])[:top]
 
 
+def seed(home: str) -> None:
+    """60 ended or live instances, when the ledger has none (a PostgreSQL one may be reused)."""
+    from datetime import UTC, datetime, timedelta
+    from decimal import Decimal
+
+    import sqlalchemy as sa
+
+    from provisioner.config import Settings
+    from provisioner.ledger.ledger import Ledger
+    from provisioner.ledger.models import Instance
+    from provisioner.ledger.rollups import backfill
+
+    ledger = Ledger(Settings(home=Path(home)).effective_database_url)
+    now = datetime.now(UTC)
+    rows = []
+    for i in range(60):
+        created = now - timedelta(hours=60 - i)
+        live = i >= 57
+        rows.append(
+            {
+                "id": f"inst-{i:012d}", "user_id": "bench", "provider": "AWS",
+                "instance_type": "g4dn.xlarge", "region": "us-east-1",
+                "status": "READY" if live else "TERMINATED", "disk_size_gb": 50,
+                "auto_terminate_minutes": 60, "cost_per_hour": Decimal("0.526"),
+                "storage_price_gb_month": Decimal("0.08"),
+                "total_cost": None if live else Decimal("0.5"),
+                "compute_cost": None if live else Decimal("0.49"),
+                "storage_cost": None if live else Decimal("0.01"),
+                "tags": {}, "metadata": {}, "allowed_ssh_cidrs": [], "engine": "simulated",
+                "stack_name": f"inst-{i:012d}", "created_at": created,
+                "expires_at": created + timedelta(hours=1),
+                "hard_deadline": created + timedelta(hours=4), "updated_at": created,
+                "terminated_at": None if live else created + timedelta(minutes=50),
+                "billed_from": created, "destroy_attempts": 0,
+            }
+        )  # fmt: skip
+    table = Instance.__table__  # type: ignore[attr-defined]
+    with ledger.engine.begin() as conn:
+        if not conn.execute(sa.select(sa.func.count()).select_from(table)).scalar():
+            conn.execute(sa.insert(table), rows)
+            backfill(conn, now)
+    ledger.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=15)
@@ -75,13 +120,16 @@ def main() -> None:
         env = {**os.environ, "PROVISIONER_HOME": home, "PROVISIONER_ENGINE": "simulated"}
         provisioner = str(VENV_BIN / "provisioner")
         subprocess.run([provisioner, "list"], check=True, capture_output=True, env=env)  # migrate
+        seed(home)
         bare = median_seconds([sys.executable, "-c", "pass"], args.runs, env)
         rows = [("python -c pass", bare, [])]
         for command in COMMANDS:
             seconds = median_seconds([provisioner, *command], args.runs, env)
             rows.append(("provisioner " + command[0], seconds, top_imports(command, env, args.top)))
     database = "PostgreSQL" if os.environ.get("PROVISIONER_DATABASE_URL") else "SQLite"
-    print(f"ledger: {database}, at the schema head; median of {args.runs} runs")
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"ledger: {database}, at the schema head, 60 instances; median of {args.runs} runs")
+    print(f"load average (1, 5, 15 min) at the end: {load}")
     print(f"{'command':<22}{'median ms':>12}{'x bare':>10}")
     for name, seconds, _ in rows:
         print(f"{name:<22}{seconds * 1000:>12.1f}{seconds / bare:>10.1f}")

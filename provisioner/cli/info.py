@@ -22,23 +22,28 @@ def stats(
     """The seed's statistics (definitions in the README)."""
     from datetime import UTC, datetime
 
-    from provisioner.cli.context import load_settings
-    from provisioner.cli.costs import parse_when
+    from provisioner.cli import fastpath
+    from provisioner.cli.context import parse_when
     from provisioner.cli.render import money, out, print_json
-    from provisioner.ledger.reads import open_ledger, statistics_out
-    from provisioner.rules.catalog import load_catalog
 
     window = {"since": parse_when("since", since), "until": parse_when("until", until)}
-    settings = load_settings()
-    catalog = load_catalog(home=settings.home)  # a refreshed catalog's billing rules win (#5)
-    # The ledger alone, not the service: a read needs no engines, provisioning or failover (#21).
-    s = statistics_out(
-        open_ledger(settings),
-        billing=catalog.billing,
-        now=datetime.now(UTC),
-        user_id=user,
-        **window,
-    ).to_json()
+    found = fastpath.statistics(user_id=user, **window)  # DB-API, no ORM (#21)
+    if found is None:  # the ORM path (fastpath.py says when)
+        from provisioner.cli.context import load_settings
+        from provisioner.ledger.reads import open_ledger, statistics_out
+        from provisioner.rules.catalog import load_catalog
+
+        settings = load_settings()
+        catalog = load_catalog(home=settings.home)  # a refreshed catalog's billing rules win (#5)
+        # The ledger alone, not the service: a read needs no engines or failover (#21).
+        found = statistics_out(
+            open_ledger(settings),
+            billing=catalog.billing,
+            now=datetime.now(UTC),
+            user_id=user,
+            **window,
+        ).to_json()
+    s = found
     if json_output:
         print_json({"success": True, "statistics": s})
         return

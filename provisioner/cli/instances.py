@@ -222,6 +222,7 @@ def list_instances(
     json_output: JsonOpt = False,
 ) -> None:
     """List instances, newest first: the newest 50 unless --limit or --all."""
+    from provisioner.cli import fastpath
     from provisioner.cli.context import make_provisioner, parse_when
     from provisioner.cli.render import (
         emit,
@@ -234,23 +235,32 @@ def list_instances(
     from provisioner.rules.lifecycle import parse_status
 
     wanted = parse_status(status) if status else None
-    service = make_provisioner()
     created_since = parse_when("since", since)
+    wanted_value = None if wanted is None else wanted.value
+    after = lambda n: {"count": n, "total": n, "more": 0}  # noqa: E731
     if show_all and json_output:  # every match, streamed a batch at a time
-        print_json_streamed(
-            "instances",
-            (i.to_json() for i in service.iter_newest(user, wanted, since=created_since)),
-            lambda n: {"count": n, "total": n, "more": 0},
-        )
+        fast = fastpath.iter_newest(user_id=user, status=wanted_value, since=created_since)
+        if fast is None:  # the ORM path (fastpath.py says when)
+            service = make_provisioner()
+            fast = (i.to_json() for i in service.iter_newest(user, wanted, since=created_since))
+        print_json_streamed("instances", fast, after)
         return
     if show_all and quiet:
-        for ids in service.ledger.iter_newest_ids(user_id=user, status=wanted, since=created_since):
+        batches = fastpath.newest_ids(user_id=user, status=wanted_value, since=created_since)
+        if batches is None:  # the ORM path (fastpath.py says when)
+            ledger = make_provisioner().ledger
+            batches = ledger.iter_newest_ids(user_id=user, status=wanted, since=created_since)
+        for ids in batches:
             print("\n".join(ids))
         return
-    instances, total = service.newest(
-        user, wanted, since=created_since, limit=None if show_all else limit
+    page = None if show_all else limit
+    found = fastpath.newest(
+        user_id=user, status=wanted_value, since=created_since, limit=page, ssh=json_output
     )
-    rows = [i.to_json() for i in instances]
+    if found is None:  # the ORM path (fastpath.py says when)
+        instances, total = make_provisioner().newest(user, wanted, since=created_since, limit=page)
+        found = [i.to_json() for i in instances], total
+    rows, total = found
     more = total - len(rows)
     if json_output:
         print_json(
@@ -270,10 +280,13 @@ def list_instances(
 
 def show(instance_id: str, json_output: JsonOpt = False) -> None:
     """Show one instance."""
+    from provisioner.cli import fastpath
     from provisioner.cli.context import make_provisioner
     from provisioner.cli.render import emit, instance_details, print_json
 
-    instance = make_provisioner().get(instance_id).to_json()
+    instance = fastpath.show(instance_id)
+    if instance is None:  # the ORM path (fastpath.py says when)
+        instance = make_provisioner().get(instance_id).to_json()
     if json_output:
         print_json({"success": True, "instance": instance})
     else:

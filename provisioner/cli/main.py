@@ -110,7 +110,9 @@ TyperOption.display_type_rich = _option_label  # type: ignore[method-assign]
 
 
 def _plain_text_options() -> None:
-    """A plain `str` option (or argument) takes click's string as it is, a flag click's bool.
+    """A plain `str` option (or argument) takes click's string as it is, a flag click's bool,
+    an `int` is parsed and checked against its min/max here (`list --limit`: the read commands
+    start without pydantic, #21).
     Typer 0.29 builds a pydantic TypeAdapter for each the first time a command runs: ~15 ms
     each plus typer._adapters' imports (bench/startup.py, #21). Other types
     (int with min, enums, lists, paths) keep Typer's own coercion. Internals: if they move,
@@ -133,7 +135,34 @@ def _plain_text_options() -> None:
             and getattr(info, "click_type", None) is None
         ):
             return passthrough(parameter_info=info, annotation=descriptor.annotation)
+        if descriptor.annotation is int and not getattr(info, "clamp", False):
+            return _IntParam(parameter_info=info, annotation=int)
         return build(descriptor)
+
+    class _IntParam(passthrough):  # type: ignore[misc,valid-type]
+        """An int option with its min/max, in pydantic's words (what Typer's adapter said)."""
+
+        def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
+            from typer._click.exceptions import BadParameter
+
+            if isinstance(value, str):
+                try:
+                    value = int(value.strip())
+                except ValueError:
+                    raise BadParameter(
+                        "Input should be a valid integer, unable to parse string as an integer",
+                        ctx=ctx,
+                        param=param,
+                    ) from None
+            info = self.parameter_info
+            low, high = getattr(info, "min", None), getattr(info, "max", None)
+            if isinstance(value, int) and low is not None and value < low:
+                message = f"Input should be greater than or equal to {low}"
+                raise BadParameter(message, ctx=ctx, param=param)
+            if isinstance(value, int) and high is not None and value > high:
+                message = f"Input should be less than or equal to {high}"
+                raise BadParameter(message, ctx=ctx, param=param)
+            return super()._coerce_value(value, param, ctx)
 
     core.build_runtime_param = build_runtime_param
 

@@ -16,8 +16,8 @@ test compares the two on random ledgers and windows.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from collections.abc import Mapping
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -26,7 +26,9 @@ from sqlmodel import Field, SQLModel, col
 
 from provisioner.ledger.models import Instance
 from provisioner.ledger.spend import cost_expressions, seconds_alive
-from provisioner.rules.costs import round_money
+from provisioner.ledger.windows import epoch_hour, hour_parts, summarize, window_parts
+
+__all__ = ["epoch_hour", "hour_parts", "summarize", "window_parts"]  # their home: windows.py
 
 MONEY_SUM = sa.Numeric(18, 6)  # sums of many instances' Numeric(14, 6) costs
 
@@ -85,10 +87,6 @@ def _hour_expr(dialect: str) -> sa.ColumnElement[Any]:
     if dialect == "sqlite":
         return sa.cast(sa.func.strftime("%s", created), sa.Integer) // hour
     return sa.cast(sa.func.floor(sa.extract("epoch", created) / hour), sa.Integer)
-
-
-def epoch_hour(moment: datetime) -> int:
-    return int(moment.timestamp()) // 3600
 
 
 # The two grains: (table, key column, key expression)
@@ -174,53 +172,6 @@ def backfill(
         conn.execute(_upsert(dialect, select, grain))
 
 
-def _utc(moment: datetime) -> datetime:
-    return moment.astimezone(UTC)
-
-
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=UTC)
-
-
-def window_parts(
-    since: datetime | None, until: datetime | None
-) -> tuple[tuple[date | None, date | None] | None, list[tuple[datetime | None, datetime | None]]]:
-    """Split [since, until) into whole UTC days [first, last) served by rollups (None when
-    there are none) and the partial ranges whose rows are read."""
-    since = None if since is None else _utc(since)
-    until = None if until is None else _utc(until)
-    first = None
-    if since is not None:
-        first = since.date() if since == _midnight(since.date()) else since.date() + timedelta(1)
-    last = None if until is None else until.date()
-    if first is not None and last is not None and first >= last:
-        return None, [(since, until)]
-    partial: list[tuple[datetime | None, datetime | None]] = []
-    if since is not None and first is not None and since < _midnight(first):
-        partial.append((since, _midnight(first)))
-    if until is not None and last is not None and _midnight(last) < until:
-        partial.append((_midnight(last), until))
-    return (first, last), partial
-
-
-def hour_parts(
-    start: datetime | None, end: datetime | None
-) -> tuple[tuple[int, int] | None, list[tuple[datetime | None, datetime | None]]]:
-    """Split a partial-day range [start, end) into whole hours [first, last) (epoch hours) served
-    by the hourly rollups, and the sub-hour ends whose rows are read."""
-    if start is None or end is None:
-        return None, [(start, end)]
-    first, last = -(-int(start.timestamp()) // 3600), epoch_hour(end)
-    if first >= last:
-        return None, [(start, end)]
-    rows: list[tuple[datetime | None, datetime | None]] = []
-    if start.timestamp() < first * 3600:
-        rows.append((start, datetime.fromtimestamp(first * 3600, UTC)))
-    if last * 3600 < end.timestamp():
-        rows.append((datetime.fromtimestamp(last * 3600, UTC), end))
-    return (first, last), rows
-
-
 def _rolled_up(grain: str, first: Any, last: Any, user_id: str | None) -> Any:
     """One grain's rollup rows with keys in [first, last) (None: unbounded), as statistics
     parts."""
@@ -304,34 +255,3 @@ def statistics(
     with engine.connect() as conn:
         groups = conn.execute(query).all()
     return summarize(groups)
-
-
-def _decimal(value: Any) -> Decimal:
-    return Decimal(str(value or 0))
-
-
-def summarize(groups: Sequence[Any]) -> dict[str, Any]:
-    """Rows of (provider, type, count, running, seconds, compute, storage) -> the statistics."""
-    count = sum(int(g[2] or 0) for g in groups)
-    running = sum(int(g[3] or 0) for g in groups)
-    seconds = sum(float(g[4] or 0) for g in groups)
-    compute_total = round_money(sum((_decimal(g[5]) for g in groups), Decimal(0)))
-    storage_total = round_money(sum((_decimal(g[6]) for g in groups), Decimal(0)))
-    total = compute_total + storage_total
-    by_provider: dict[str, int] = {}
-    by_type: dict[str, int] = {}
-    for provider, instance_type, n, *_ in groups:
-        if n:
-            by_provider[provider] = by_provider.get(provider, 0) + int(n)
-            by_type[instance_type] = by_type.get(instance_type, 0) + int(n)
-    return {
-        "compute_cost": compute_total,
-        "storage_cost": storage_total,
-        "total_provisioned": count,
-        "currently_running": running,
-        "total_cost": total,
-        "average_duration_hours": round(seconds / count / 3600.0, 4) if count else 0.0,
-        "average_cost": round_money(total / count) if count else Decimal(0),
-        "provider_breakdown": dict(sorted(by_provider.items())),
-        "instance_type_breakdown": dict(sorted(by_type.items(), key=lambda kv: (-kv[1], kv[0]))),
-    }

@@ -25,7 +25,7 @@ from provisioner.ledger.models import AttemptOut, CostBreakdownOut, Instance, In
 from provisioner.ops.leases import Leases
 from provisioner.ops.retries import retry_transient
 from provisioner.rules import lifecycle
-from provisioner.rules.billing import CostSplit, cost_split
+from provisioner.rules.billing import CostSplit, billed_until, instance_cost
 from provisioner.rules.catalog import Catalog, load_catalog
 from provisioner.rules.cloud_errors import FailureClass
 from provisioner.rules.lifecycle import Status
@@ -160,45 +160,11 @@ class ServiceCore:
         }
 
     def _billed(self, instance: Instance, end: datetime) -> CostSplit:
-        """Compute and disk cost from createdAt to `end`, per the provider's billing rule."""
-        price_gb_month = instance.storage_price_gb_month
-        meta = instance.meta or {}
-        # After a recovery (#12) the current VM bills from its relaunch; the earlier ones' cost
-        # is carried.
-        start = instance.created_at
-        if meta.get("segmentStart"):
-            start = datetime.fromisoformat(str(meta["segmentStart"]).replace("Z", "+00:00"))
-        if instance.billed_from is not None:  # the cloud accepted the VM then (#24)
-            start = instance.billed_from
-        elif instance.status == "PROVISIONING":  # no VM exists: nothing bills
-            end = start
-        split = cost_split(
-            self.catalog,
-            provider=instance.provider,
-            price_per_hour=Decimal(instance.cost_per_hour),
-            price_gb_month=None if price_gb_month is None else Decimal(price_gb_month),
-            disk_gb=instance.disk_size_gb,
-            start=start,
-            end=max(end, start),
-        )
-        carried = meta.get("carriedCost")
-        if not carried:
-            return split
-        return CostSplit(
-            compute=split.compute + Decimal(str(carried.get("compute", 0))),
-            storage=split.storage + Decimal(str(carried.get("storage", 0))),
-        )
+        """Compute and disk cost from its billing start to `end` (rules/billing.py)."""
+        return billed_until(self.catalog, instance, end)
 
     def _cost_split(self, instance: Instance) -> CostSplit:
-        if instance.total_cost is not None:  # frozen when it ended
-            total = Decimal(instance.total_cost)
-            if instance.compute_cost is None:  # ended before the cost split existed
-                return CostSplit(compute=total, storage=Decimal(0))
-            return CostSplit(
-                compute=Decimal(instance.compute_cost),
-                storage=Decimal(instance.storage_cost or 0),
-            )
-        return self._billed(instance, instance.terminated_at or self.clock())
+        return instance_cost(self.catalog, instance, self.clock())
 
     def _cost(self, instance: Instance) -> Decimal:
         return self._cost_split(instance).total

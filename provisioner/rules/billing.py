@@ -15,10 +15,11 @@ Money is Decimal throughout; floats appear only at the JSON edge. Pure: no I/O, 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from provisioner.rules.catalog import Catalog
 from provisioner.rules.costs import SECONDS_PER_HOUR, round_money
@@ -126,3 +127,78 @@ def projected_cost(
         compute=compute_cost(price_per_hour, seconds),
         storage=storage_cost(price_gb_month, disk_gb, seconds),
     )
+
+
+class CostedRow(Protocol):
+    """What an instance's cost needs of its ledger row (the ORM's `Instance` or the fast read
+    path's row, ledger/fastread.py)."""
+
+    @property
+    def provider(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def cost_per_hour(self) -> Decimal: ...
+    @property
+    def storage_price_gb_month(self) -> Decimal | None: ...
+    @property
+    def disk_size_gb(self) -> int: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def billed_from(self) -> datetime | None: ...
+    @property
+    def terminated_at(self) -> datetime | None: ...
+    @property
+    def meta(self) -> Mapping[str, Any]: ...
+    @property
+    def total_cost(self) -> Decimal | None: ...
+    @property
+    def compute_cost(self) -> Decimal | None: ...
+    @property
+    def storage_cost(self) -> Decimal | None: ...
+
+
+def billed_until(catalog: Catalog, instance: CostedRow, end: datetime) -> CostSplit:
+    """Compute and disk cost of an instance from its billing start to `end`, per the provider's
+    billing rule, plus what earlier VMs of it cost (carried over a recovery)."""
+    price_gb_month = instance.storage_price_gb_month
+    meta = instance.meta or {}
+    # After a recovery (#12) the current VM bills from its relaunch; the earlier ones' cost
+    # is carried.
+    start = instance.created_at
+    if meta.get("segmentStart"):
+        start = datetime.fromisoformat(str(meta["segmentStart"]).replace("Z", "+00:00"))
+    if instance.billed_from is not None:  # the cloud accepted the VM then (#24)
+        start = instance.billed_from
+    elif instance.status == "PROVISIONING":  # no VM exists: nothing bills
+        end = start
+    split = cost_split(
+        catalog,
+        provider=instance.provider,
+        price_per_hour=Decimal(instance.cost_per_hour),
+        price_gb_month=None if price_gb_month is None else Decimal(price_gb_month),
+        disk_gb=instance.disk_size_gb,
+        start=start,
+        end=max(end, start),
+    )
+    carried = meta.get("carriedCost")
+    if not carried:
+        return split
+    return CostSplit(
+        compute=split.compute + Decimal(str(carried.get("compute", 0))),
+        storage=split.storage + Decimal(str(carried.get("storage", 0))),
+    )
+
+
+def instance_cost(catalog: Catalog, instance: CostedRow, now: datetime) -> CostSplit:
+    """An instance's cost as shown: frozen once it ended, billed so far while it lives."""
+    if instance.total_cost is not None:  # frozen when it ended
+        total = Decimal(instance.total_cost)
+        if instance.compute_cost is None:  # ended before the cost split existed
+            return CostSplit(compute=total, storage=Decimal(0))
+        return CostSplit(
+            compute=Decimal(instance.compute_cost),
+            storage=Decimal(instance.storage_cost or 0),
+        )
+    return billed_until(catalog, instance, instance.terminated_at or now)
