@@ -21,7 +21,12 @@ from provisioner.engine import create_engine
 from provisioner.engine.base import Engine, EventCallback
 from provisioner.ledger.attempts import attempts_of
 from provisioner.ledger.ledger import Ledger
-from provisioner.ledger.models import AttemptOut, CostBreakdownOut, Instance, InstanceOut
+from provisioner.ledger.models import (
+    AttemptOut,
+    Instance,
+    InstanceCostBreakdownOut,
+    InstanceOut,
+)
 from provisioner.ops.leases import Leases
 from provisioner.ops.retries import retry_transient
 from provisioner.rules import lifecycle
@@ -156,11 +161,13 @@ class ServiceCore:
             "terminated_at": now,
             "compute_cost": split.compute,
             "storage_cost": split.storage,
+            "public_ip_cost": split.public_ipv4,
             "total_cost": split.total,
         }
 
     def _billed(self, instance: Instance, end: datetime) -> CostSplit:
-        """Compute and disk cost from createdAt to `end`, per the provider's billing rule."""
+        """Compute, disk and public IPv4 cost from the VM's acceptance to `end`, per the
+        provider's billing rule."""
         price_gb_month = instance.storage_price_gb_month
         meta = instance.meta or {}
         # After a recovery (#12) the current VM bills from its relaunch; the earlier ones' cost
@@ -180,6 +187,7 @@ class ServiceCore:
             disk_gb=instance.disk_size_gb,
             start=start,
             end=max(end, start),
+            ipv4_per_hour=_decimal_or_none(instance.public_ip_price_per_hour),
         )
         carried = meta.get("carriedCost")
         if not carried:
@@ -187,6 +195,7 @@ class ServiceCore:
         return CostSplit(
             compute=split.compute + Decimal(str(carried.get("compute", 0))),
             storage=split.storage + Decimal(str(carried.get("storage", 0))),
+            public_ipv4=split.public_ipv4 + Decimal(str(carried.get("publicIpv4", 0))),
         )
 
     def _cost_split(self, instance: Instance) -> CostSplit:
@@ -197,6 +206,7 @@ class ServiceCore:
             return CostSplit(
                 compute=Decimal(instance.compute_cost),
                 storage=Decimal(instance.storage_cost or 0),
+                public_ipv4=Decimal(instance.public_ip_cost or 0),
             )
         return self._billed(instance, instance.terminated_at or self.clock())
 
@@ -225,7 +235,7 @@ class ServiceCore:
             hard_deadline=instance.hard_deadline,
             cost_per_hour=float(instance.cost_per_hour),
             total_cost=float(split.total),
-            cost_breakdown=CostBreakdownOut(**split.to_json()),
+            cost_breakdown=InstanceCostBreakdownOut(**split.to_json()),
             purpose=instance.purpose,
             tags=instance.tags,
             metadata=instance.meta,
@@ -243,6 +253,7 @@ class ServiceCore:
             zone=instance.meta.get("zone"),
             spot=bool(instance.meta.get("spot", False)),
             attempts=[AttemptOut.model_validate(a.to_json()) for a in self._attempts(instance)],
+            public_ipv4_per_hour=float(instance.public_ip_price_per_hour or 0),
         )
 
     def _attempts(self, instance: Instance) -> list[Attempt]:
@@ -265,3 +276,7 @@ class ServiceCore:
             )
             for a in attempts_of(self.ledger, instance.id)
         ]
+
+
+def _decimal_or_none(value: Decimal | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
