@@ -90,7 +90,11 @@ def instance_json(row: Row, catalog: Catalog, now: datetime, *, ssh: bool = True
         "hardDeadline": _iso(row.hard_deadline),
         "costPerHour": float(row.cost_per_hour),
         "totalCost": float(split.total),
-        "costBreakdown": split.to_json(),
+        "costBreakdown": {
+            "compute": float(split.compute),
+            "storage": float(split.storage),
+            "publicIpv4": float(split.public_ipv4),
+        },
         "purpose": row.purpose,
         "tags": row.tags,
         "metadata": meta,
@@ -108,6 +112,7 @@ def instance_json(row: Row, catalog: Catalog, now: datetime, *, ssh: bool = True
         "zone": meta.get("zone"),
         "spot": bool(meta.get("spot", False)),
         "attempts": [_attempt(a) for a in row.attempts],
+        "publicIpv4PerHour": float(row.public_ip_price_per_hour or 0),
     }
 
 

@@ -143,7 +143,7 @@ def instance_details(i: dict[str, Any]) -> Table:
         ("private ip", i["privateIp"] or "-"),
         ("cloud instance id", i["cloudInstanceId"] or "-"),
         ("disk", f"{i['diskSizeGB']} GB"),
-        ("cost", f"{money(i['totalCost'])}{_split(i)} so far at {per_hour(i['costPerHour'])}"),
+        ("cost", f"{money(i['totalCost'])}{_split(i)} so far at {_price(i)}"),
         ("created", when(i["createdAt"])),
         ("expires", f"{when(i['expiresAt'])} (auto-terminate {i['autoTerminateMinutes']} min)"),
         ("hard deadline", f"{when(i['hardDeadline'])} (on-VM shutdown)"),
@@ -192,7 +192,9 @@ def human(value: Any) -> str:
     if isinstance(value, dict):
         parts = []
         for k, v in value.items():
-            if k in ("compute", "storage", "total") and isinstance(v, (str, int, float)):
+            if k in ("compute", "storage", "publicIpv4", "total") and isinstance(
+                v, (str, int, float)
+            ):
                 try:
                     parts.append(f"{k} {money(float(v))}")
                     continue
@@ -209,7 +211,17 @@ def _split(i: dict[str, Any]) -> str:
     split = i.get("costBreakdown")
     if not split:
         return ""
-    return f" (compute {money(split['compute'])} + disk {money(split['storage'])})"
+    ipv4 = split.get("publicIpv4")
+    ip = f" + public IPv4 {money(ipv4)}" if ipv4 or i.get("publicIpv4PerHour") else ""
+    return f" (compute {money(split['compute'])} + disk {money(split['storage'])}{ip})"
+
+
+def _price(i: dict[str, Any]) -> str:
+    """The hourly price: the VM's, plus its public IPv4 address's where it has one (#24)."""
+    ipv4 = i.get("publicIpv4PerHour") or 0
+    if not ipv4:
+        return per_hour(i["costPerHour"])
+    return f"{per_hour(i['costPerHour'])} + public IPv4 {per_hour(ipv4)}"
 
 
 def simulation_banner(engine: str) -> None:

@@ -49,6 +49,8 @@ COLUMNS = (
     "compute_cost",
     "storage_cost",
     "storage_price_gb_month",
+    "public_ip_price_per_hour",
+    "public_ip_cost",
     "purpose",
     "tags",
     "metadata",
@@ -66,6 +68,7 @@ COLUMNS = (
     "billed_from",
 )
 MONEY = {"cost_per_hour", "total_cost", "compute_cost", "storage_cost", "storage_price_gb_month"}
+MONEY |= {"public_ip_price_per_hour", "public_ip_cost"}
 JSON_COLUMNS = {"tags", "metadata", "allowed_ssh_cidrs"}
 MOMENTS = {"created_at", "expires_at", "hard_deadline", "ready_at", "terminated_at"}
 MOMENTS |= {"updated_at", "billed_from"}

@@ -93,9 +93,12 @@ def _rows(
         f"(coalesce(storage_price_gb_month, 0) * disk_size_gb * {billed}) / "
         f"{_divide(reader, float(SECONDS_PER_MONTH))}"
     )
+    # The public IPv4 address (#24) bills over the VM's seconds; sums count it with compute.
+    ipv4_live = f"(coalesce(public_ip_price_per_hour, 0) * {billed}) / {_divide(reader, 3600.0)}"
     compute = (
-        f"CASE WHEN (terminated_at IS NULL) THEN {linear_compute} "
-        f"ELSE coalesce(compute_cost, total_cost, {linear_compute}) END"
+        f"CASE WHEN (terminated_at IS NULL) THEN {linear_compute} + {ipv4_live} "
+        f"ELSE coalesce(compute_cost, total_cost, {linear_compute}) "
+        "+ coalesce(public_ip_cost, 0) END"
     )
     storage = (
         f"CASE WHEN (terminated_at IS NULL) THEN {linear_storage} "
@@ -106,6 +109,7 @@ def _rows(
         f"{compute} AS compute, {storage} AS storage FROM ("
         f"SELECT provider, instance_type, status, cost_per_hour, storage_price_gb_month, "
         f"disk_size_gb, terminated_at, compute_cost, total_cost, storage_cost, "
+        f"public_ip_price_per_hour, public_ip_cost, "
         f"{_alive(reader)} AS seconds, {_exact(reader)} AS exact "
         f"FROM instances WHERE {' AND '.join(where)}) AS costed"
     )

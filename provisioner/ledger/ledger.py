@@ -26,7 +26,7 @@ from provisioner.rules.costs import round_money
 from provisioner.rules.errors import ConflictError, NotFoundError, ValidationError, shown_id
 from provisioner.rules.lifecycle import Status
 
-SCHEMA_HEAD = "0013"  # the newest migration; tests check it matches migrations/versions
+SCHEMA_HEAD = "0018"  # the newest migration; tests check it matches migrations/versions
 
 # PostgreSQL connection limits (see create_db_engine).
 POOL_SIZE = 10

@@ -88,6 +88,10 @@ class Instance(SQLModel, table=True):
     storage_price_gb_month: Decimal | None = Field(default=None, sa_type=MONEY)
     compute_cost: Decimal | None = Field(default=None, sa_type=MONEY)
     storage_cost: Decimal | None = Field(default=None, sa_type=MONEY)
+    # The VM's public IPv4 address (#24): its $/hour for the current candidate (None: no public
+    # address, or made before it was costed) and its cost, frozen when the instance ends.
+    public_ip_price_per_hour: Decimal | None = Field(default=None, sa_type=MONEY)
+    public_ip_cost: Decimal | None = Field(default=None, sa_type=MONEY)
 
     # First-boot setup script and idle auto-stop window, kept so a resumed up renders the same
     # user data (#11). The private key is never here: it lives in <home>/keys/<id>.
@@ -219,6 +223,13 @@ class CostBreakdownOut(_CamelModel):
     storage: float
 
 
+class InstanceCostBreakdownOut(CostBreakdownOut):
+    """An instance's cost split: compute, disk and its public IPv4 address (#24). Fleet sums
+    (statistics, reports) count the address with compute."""
+
+    public_ipv4: float = 0.0
+
+
 class CandidateOut(_CamelModel):
     """Where an attempt tried to land (capacity/candidates.py: Candidate.to_json)."""
 
@@ -263,7 +274,7 @@ class InstanceOut(_CamelModel):
     hard_deadline: datetime
     cost_per_hour: float
     total_cost: float
-    cost_breakdown: CostBreakdownOut
+    cost_breakdown: InstanceCostBreakdownOut
     purpose: str | None
     tags: dict[str, str]
     metadata: dict[str, Any]
@@ -284,6 +295,8 @@ class InstanceOut(_CamelModel):
     zone: str | None = None
     spot: bool = False
     attempts: list[AttemptOut] = ApiField(default_factory=list)
+    # The public IPv4 address's $/hour on top of costPerHour (0: none) (#24).
+    public_ipv4_per_hour: float = 0.0
 
 
 class EventOut(_CamelModel):

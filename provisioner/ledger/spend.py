@@ -103,7 +103,8 @@ def cost_expressions(
     dialect: str, now: datetime, billing: BillingRules | None = None, *, accepted: bool = True
 ) -> tuple[sa.ColumnElement[Any], sa.ColumnElement[Any]]:
     """SQL for (compute, storage) cost of each row: frozen when ended; billed so far, per the
-    provider's rule, if live. `billing` is the catalog's `billing` section (default: packaged)."""
+    provider's rule, if live. Compute includes the VM's public IPv4 address (#24).
+    `billing` is the catalog's `billing` section (default: packaged)."""
     if billing is None:
         billing = default_billing()
     # `accepted=False`: a schema before billed_from (migration 0009's backfill) bills as it did.
@@ -113,6 +114,13 @@ def cost_expressions(
     seconds = sa.case((col(Instance.status) == "PROVISIONING", 0), else_=seconds)
     live = col(Instance.terminated_at).is_(None)
     linear_compute = col(Instance.cost_per_hour) * seconds / 3600.0
+    # The public IPv4 address (#24) bills over the VM's seconds; sums count it with compute.
+    # (`accepted=False`: that schema has no column for it either.)
+    ipv4_live: Any = 0.0
+    ipv4_ended: Any = 0
+    if accepted:
+        ipv4_live = sa.func.coalesce(col(Instance.public_ip_price_per_hour), 0) * seconds / 3600.0
+        ipv4_ended = sa.func.coalesce(col(Instance.public_ip_cost), 0)
     linear_storage = (
         sa.func.coalesce(col(Instance.storage_price_gb_month), 0)
         * col(Instance.disk_size_gb)
@@ -121,10 +129,9 @@ def cost_expressions(
     )
     # Rows ended before the cost split existed froze only total_cost: all of it is compute.
     compute = sa.case(
-        (live, linear_compute),
-        else_=sa.func.coalesce(
-            col(Instance.compute_cost), col(Instance.total_cost), linear_compute
-        ),
+        (live, linear_compute + ipv4_live),
+        else_=sa.func.coalesce(col(Instance.compute_cost), col(Instance.total_cost), linear_compute)
+        + ipv4_ended,
     )
     storage = sa.case(
         (live, linear_storage),

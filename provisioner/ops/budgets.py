@@ -49,6 +49,7 @@ class RequestCost:
     price_gb_month: Decimal
     disk_gb: int
     minutes: int
+    ipv4_per_hour: Decimal = Decimal(0)  # the VM's public IPv4 address (#24)
 
 
 def day_window(now: datetime) -> tuple[datetime, datetime]:
@@ -182,12 +183,18 @@ def check_request(ledger: Ledger, request: RequestCost, *, now: datetime) -> Non
                 budget="maxInstances",
             )
     projected = projected_cost(
-        request.price_per_hour, request.price_gb_month, request.disk_gb, request.minutes
+        request.price_per_hour,
+        request.price_gb_month,
+        request.disk_gb,
+        request.minutes,
+        request.ipv4_per_hour,
     )
     what = (
         f"{request.instance_type} ${request.price_per_hour:g}/h x {request.minutes} min"
         f" + {request.disk_gb} GB disk {usd(projected.storage)}"
     )
+    if projected.public_ipv4:
+        what += f" + public IPv4 {usd(projected.public_ipv4)}"
     periods = (
         ("daily", budget.daily_usd, day_window(now), "today"),
         ("monthly", budget.monthly_usd, month_window(now), "this month"),

@@ -28,6 +28,7 @@ from provisioner.rules.billing import storage_price_gb_month
 from provisioner.rules.cloud_errors import FailureClass, advice
 from provisioner.rules.errors import CloudError, ProvisioningFailedError, ValidationError
 from provisioner.rules.lifecycle import Status
+from provisioner.rules.public_ip import public_ipv4_per_hour
 from provisioner.rules.validation import ProvisionRequest, ValidRequest, validate_request
 from stacks.spec import attempt_stack_name, missing_sdk
 
@@ -172,6 +173,9 @@ class Failover(ServiceCore):
             "region": candidate.region,
             "cost_per_hour": candidate.price_per_hour,
             "storage_price_gb_month": price_gb_month,
+            "public_ip_price_per_hour": public_ipv4_per_hour(
+                candidate.provider, spot=candidate.spot
+            ),
             "stack_name": stack_name,
             "meta": meta,
         }

@@ -15,6 +15,7 @@ from provisioner.ledger.spend import live_instances, user_spend
 from provisioner.ops.budgets import day_window, load_budget, month_window
 from provisioner.rules.billing import projected_cost, storage_price_gb_month
 from provisioner.rules.costs import round_money
+from provisioner.rules.public_ip import public_ipv4_per_hour
 
 if TYPE_CHECKING:
     from provisioner.ops.failover import Failover
@@ -72,7 +73,8 @@ def make_plan(service: Failover, request: ProvisionRequest, *, engine: str | Non
             valid.disk_size_gb,
             instance_type=candidate.instance_type,
         )
-        cost = projected_cost(candidate.price_per_hour, gb_month, valid.disk_size_gb, minutes)
+        ipv4 = public_ipv4_per_hour(candidate.provider, spot=candidate.spot)  # #24
+        cost = projected_cost(candidate.price_per_hour, gb_month, valid.disk_size_gb, minutes, ipv4)
         rows.append(
             candidate.to_json()
             | {

@@ -11,7 +11,6 @@ is relaunched under the same id on the next candidate (a new stack and attempt).
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from provisioner.ops.leases import RELEASED
@@ -22,6 +21,7 @@ from provisioner.rules.lifecycle import Status
 if TYPE_CHECKING:
     from provisioner.ledger.models import Instance
     from provisioner.ops.service import Provisioner
+    from provisioner.rules.billing import CostSplit
 
 PREEMPTED = "preempted"
 
@@ -57,7 +57,7 @@ def handle_preempted(service: Provisioner, claimed: Instance, vanished_at: datet
     current = service.ledger.require(claimed.id)
     split = service._billed(current, vanished_at)
     if wants_recovery(current):
-        return _relaunch(service, current, split.compute, split.storage)
+        return _relaunch(service, current, split)
     service.leases.drop(claimed.id)
     service._move(
         current,
@@ -66,6 +66,7 @@ def handle_preempted(service: Provisioner, claimed: Instance, vanished_at: datet
         terminated_at=vanished_at,
         compute_cost=split.compute,
         storage_cost=split.storage,
+        public_ip_cost=split.public_ipv4,
         total_cost=split.total,
         meta={**(current.meta or {}), "terminationReason": PREEMPTED},
         error=None,
@@ -76,12 +77,16 @@ def handle_preempted(service: Provisioner, claimed: Instance, vanished_at: datet
     return f"preempted at {_iso(vanished_at)}: TERMINATED"
 
 
-def _relaunch(service: Provisioner, current: Instance, compute: Decimal, storage: Decimal) -> str:
+def _relaunch(service: Provisioner, current: Instance, split: CostSplit) -> str:
     """Back to PROVISIONING under the same id, the cost so far carried over, then the next
     candidate's up (a new stack and attempt)."""
     now = service.clock()
     meta = dict(current.meta or {})
-    meta["carriedCost"] = {"compute": str(compute), "storage": str(storage)}
+    meta["carriedCost"] = {
+        "compute": str(split.compute),
+        "storage": str(split.storage),
+        "publicIpv4": str(split.public_ipv4),
+    }
     meta["segmentStart"] = _iso(now)
     meta["recoveries"] = int(meta.get("recoveries") or 0) + 1
     moved = service._move(

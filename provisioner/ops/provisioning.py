@@ -32,6 +32,7 @@ from provisioner.rules.errors import (
     ProvisioningFailedError,
 )
 from provisioner.rules.lifecycle import Status
+from provisioner.rules.public_ip import public_ipv4_per_hour
 from provisioner.rules.validation import (
     ProvisionRequest,
     ValidRequest,
@@ -74,6 +75,8 @@ class Provisioning(Failover, RemoteAccess):
         already used raises KeyTakenError with its instance."""
         valid, candidates, max_attempts = self.plan(request)
         price_per_hour = candidates[0].price_per_hour
+        # every stack gives its VM one public IPv4 address (rules/public_ip.py)
+        ipv4_per_hour = public_ipv4_per_hour(candidates[0].provider, spot=candidates[0].spot)
         price_gb_month = storage_price_gb_month(
             self.catalog, valid.provider, valid.disk_size_gb, instance_type=valid.type.name
         )
@@ -103,6 +106,7 @@ class Provisioning(Failover, RemoteAccess):
             auto_terminate_minutes=valid.auto_terminate_minutes,
             cost_per_hour=price_per_hour,
             storage_price_gb_month=price_gb_month,
+            public_ip_price_per_hour=ipv4_per_hour,
             purpose=valid.purpose,
             tags=valid.tags,
             meta=self.capacity_meta(candidates, max_attempts, request),
@@ -127,7 +131,7 @@ class Provisioning(Failover, RemoteAccess):
             instance,
             event_type=lifecycle.EVENT_NAMES[Status.PROVISIONING],
             detail=detail,
-            check=lambda: self._check_budget(valid, price_per_hour, price_gb_month),
+            check=lambda: self._check_budget(valid, price_per_hour, price_gb_month, ipv4_per_hour),
             key=idempotency_key,
             key_oldest=now - KEY_WINDOW,
         )
@@ -367,6 +371,8 @@ class Provisioning(Failover, RemoteAccess):
             private_ip=outputs.private_ip,
             cloud_instance_id=outputs.cloud_instance_id,
             meta=meta,
+            # no public address, no IPv4 charge (#24)
+            **({} if outputs.public_ip else {"public_ip_price_per_hour": None}),
         )
         try:
             usable = self.wait_usable(instance_id, instance=instance)
@@ -464,7 +470,11 @@ class Provisioning(Failover, RemoteAccess):
         )
 
     def _check_budget(
-        self, valid: ValidRequest, price_per_hour: Decimal, price_gb_month: Decimal
+        self,
+        valid: ValidRequest,
+        price_per_hour: Decimal,
+        price_gb_month: Decimal,
+        ipv4_per_hour: Decimal | None = None,
     ) -> None:
         from provisioner.ops.budgets import RequestCost, check_request
 
@@ -475,6 +485,7 @@ class Provisioning(Failover, RemoteAccess):
             price_gb_month=price_gb_month,
             disk_gb=valid.disk_size_gb,
             minutes=valid.auto_terminate_minutes,
+            ipv4_per_hour=ipv4_per_hour or Decimal(0),
         )
         check_request(self.ledger, request, now=self.clock())
 

@@ -21,7 +21,12 @@ from provisioner.engine import create_engine
 from provisioner.engine.base import Engine, EventCallback
 from provisioner.ledger.attempts import attempts_of
 from provisioner.ledger.ledger import Ledger
-from provisioner.ledger.models import AttemptOut, CostBreakdownOut, Instance, InstanceOut
+from provisioner.ledger.models import (
+    AttemptOut,
+    Instance,
+    InstanceCostBreakdownOut,
+    InstanceOut,
+)
 from provisioner.ops.leases import Leases
 from provisioner.ops.retries import retry_transient
 from provisioner.rules import lifecycle
@@ -156,11 +161,12 @@ class ServiceCore:
             "terminated_at": now,
             "compute_cost": split.compute,
             "storage_cost": split.storage,
+            "public_ip_cost": split.public_ipv4,
             "total_cost": split.total,
         }
 
     def _billed(self, instance: Instance, end: datetime) -> CostSplit:
-        """Compute and disk cost from its billing start to `end` (rules/billing.py)."""
+        """Compute, disk and public IPv4 cost from its billing start to `end` (rules/billing.py)."""
         return billed_until(self.catalog, instance, end)
 
     def _cost_split(self, instance: Instance) -> CostSplit:
@@ -191,7 +197,7 @@ class ServiceCore:
             hard_deadline=instance.hard_deadline,
             cost_per_hour=float(instance.cost_per_hour),
             total_cost=float(split.total),
-            cost_breakdown=CostBreakdownOut(**split.to_json()),
+            cost_breakdown=InstanceCostBreakdownOut(**split.to_json()),
             purpose=instance.purpose,
             tags=instance.tags,
             metadata=instance.meta,
@@ -209,6 +215,7 @@ class ServiceCore:
             zone=instance.meta.get("zone"),
             spot=bool(instance.meta.get("spot", False)),
             attempts=[AttemptOut.model_validate(a.to_json()) for a in self._attempts(instance)],
+            public_ipv4_per_hour=float(instance.public_ip_price_per_hour or 0),
         )
 
     def _attempts(self, instance: Instance) -> list[Attempt]:
@@ -231,3 +238,7 @@ class ServiceCore:
             )
             for a in attempts_of(self.ledger, instance.id)
         ]
+
+
+def _decimal_or_none(value: Decimal | None) -> Decimal | None:
+    return None if value is None else Decimal(value)

@@ -68,6 +68,7 @@ class Termination(ServiceCore):
             terminated_at=self.clock(),
             compute_cost=Decimal(0),
             storage_cost=Decimal(0),
+            public_ip_cost=Decimal(0),
             total_cost=Decimal(0),
             **RELEASED,
         )

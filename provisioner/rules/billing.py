@@ -2,7 +2,10 @@
 
 - Compute: `costPerHour x billed seconds / 3600`, where the billed seconds follow the catalog's
   `billing` rule for the provider (AWS Linux on-demand: per second with a 60-second minimum;
-  Azure: whole minutes, partial minutes not billed), from createdAt to terminatedAt (or now).
+  Azure: by the second; GCP: per second with a 1-minute minimum), from the cloud's acceptance of
+  the VM (billed_from) to terminatedAt (or now).
+- Public IPv4 (#24): the address's $/hour (rules/public_ip.py, captured when the candidate is
+  chosen, None when the VM has no public address) x the same billed seconds as the compute.
 - Storage: `disk GB x $/GB-month x billed seconds / (730 h x 3600)`. 730 hours is the average
   month (8760 h / 12), the month Azure's price pages use; AWS prorates over the calendar month's
   real length, so an AWS disk bill differs from ours by at most +-4% of an already tiny figure.
@@ -33,13 +36,18 @@ GB_MONTH_QUANTUM = Decimal("0.000001")  # the ledger column's precision (Numeric
 class CostSplit:
     compute: Decimal
     storage: Decimal
+    public_ipv4: Decimal = Decimal(0)
 
     @property
     def total(self) -> Decimal:
-        return self.compute + self.storage
+        return self.compute + self.storage + self.public_ipv4
 
     def to_json(self) -> dict[str, float]:
-        return {"compute": float(self.compute), "storage": float(self.storage)}
+        return {
+            "compute": float(self.compute),
+            "storage": float(self.storage),
+            "public_ipv4": float(self.public_ipv4),
+        }
 
 
 def default_billing() -> dict[str, dict[str, Any]]:
@@ -94,6 +102,13 @@ def compute_cost(price_per_hour: Decimal, seconds: int) -> Decimal:
     return round_money(price_per_hour * seconds / SECONDS_PER_HOUR)
 
 
+def public_ipv4_cost(price_per_hour: Decimal | None, seconds: int) -> Decimal:
+    """The public IPv4 address's cost over `seconds` (None: the VM has no public address)."""
+    if price_per_hour is None:
+        return Decimal(0)
+    return compute_cost(price_per_hour, seconds)
+
+
 def storage_cost(price_gb_month: Decimal | None, disk_gb: int, seconds: int) -> Decimal:
     if price_gb_month is None:  # recorded before disks were costed
         return Decimal(0)
@@ -109,23 +124,31 @@ def cost_split(
     disk_gb: int,
     start: datetime,
     end: datetime,
+    ipv4_per_hour: Decimal | None = None,
 ) -> CostSplit:
-    """Compute and storage cost of one instance that held resources from `start` to `end`."""
+    """Compute, storage and public IPv4 cost of one instance that held resources from `start`
+    to `end`."""
     seconds = billed_seconds(catalog.billing[provider], start, end)
     return CostSplit(
         compute=compute_cost(price_per_hour, seconds),
         storage=storage_cost(price_gb_month, disk_gb, seconds),
+        public_ipv4=public_ipv4_cost(ipv4_per_hour, seconds),
     )
 
 
 def projected_cost(
-    price_per_hour: Decimal, price_gb_month: Decimal, disk_gb: int, minutes: int
+    price_per_hour: Decimal,
+    price_gb_month: Decimal,
+    disk_gb: int,
+    minutes: int,
+    ipv4_per_hour: Decimal | None = None,
 ) -> CostSplit:
     """What a request may cost if it lives its whole auto-terminate time (budgets)."""
     seconds = minutes * 60
     return CostSplit(
         compute=compute_cost(price_per_hour, seconds),
         storage=storage_cost(price_gb_month, disk_gb, seconds),
+        public_ipv4=public_ipv4_cost(ipv4_per_hour, seconds),
     )
 
 
@@ -157,11 +180,15 @@ class CostedRow(Protocol):
     def compute_cost(self) -> Decimal | None: ...
     @property
     def storage_cost(self) -> Decimal | None: ...
+    @property
+    def public_ip_price_per_hour(self) -> Decimal | None: ...
+    @property
+    def public_ip_cost(self) -> Decimal | None: ...
 
 
 def billed_until(catalog: Catalog, instance: CostedRow, end: datetime) -> CostSplit:
-    """Compute and disk cost of an instance from its billing start to `end`, per the provider's
-    billing rule, plus what earlier VMs of it cost (carried over a recovery)."""
+    """Compute, disk and public IPv4 cost of an instance from its billing start to `end`, per the
+    provider's billing rule, plus what earlier VMs of it cost (carried over a recovery)."""
     price_gb_month = instance.storage_price_gb_month
     meta = instance.meta or {}
     # After a recovery (#12) the current VM bills from its relaunch; the earlier ones' cost
@@ -181,6 +208,11 @@ def billed_until(catalog: Catalog, instance: CostedRow, end: datetime) -> CostSp
         disk_gb=instance.disk_size_gb,
         start=start,
         end=max(end, start),
+        ipv4_per_hour=(
+            None
+            if instance.public_ip_price_per_hour is None
+            else Decimal(instance.public_ip_price_per_hour)
+        ),
     )
     carried = meta.get("carriedCost")
     if not carried:
@@ -188,6 +220,7 @@ def billed_until(catalog: Catalog, instance: CostedRow, end: datetime) -> CostSp
     return CostSplit(
         compute=split.compute + Decimal(str(carried.get("compute", 0))),
         storage=split.storage + Decimal(str(carried.get("storage", 0))),
+        public_ipv4=split.public_ipv4 + Decimal(str(carried.get("publicIpv4", 0))),
     )
 
 
@@ -200,5 +233,6 @@ def instance_cost(catalog: Catalog, instance: CostedRow, now: datetime) -> CostS
         return CostSplit(
             compute=Decimal(instance.compute_cost),
             storage=Decimal(instance.storage_cost or 0),
+            public_ipv4=Decimal(instance.public_ip_cost or 0),
         )
     return billed_until(catalog, instance, instance.terminated_at or now)

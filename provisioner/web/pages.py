@@ -51,6 +51,7 @@ LAID_OUT = frozenset(
         "costPerHour",
         "totalCost",
         "costBreakdown",
+        "publicIpv4PerHour",  # in the Cost card's rate (#24)
         "purpose",
         "tags",
         "metadata",

@@ -101,8 +101,9 @@ def test_seed_aws_example_costs_0_263_for_its_30_minutes(api: Api, clock):
     breakdown = payload["instance"]["costBreakdown"]
     assert breakdown["compute"] == 0.263
     assert 0 < breakdown["storage"] < 0.01
+    assert breakdown["publicIpv4"] == 0.0025  # its public IPv4 address, $0.005/h (#24)
     assert payload["instance"]["totalCost"] == pytest.approx(
-        breakdown["compute"] + breakdown["storage"]
+        breakdown["compute"] + breakdown["storage"] + breakdown["publicIpv4"]
     )
     assert payload["instance"]["terminatedAt"] is not None
 
@@ -128,7 +129,8 @@ def test_seed_list_and_statistics_shapes(api: Api, clock):
     assert s["currentlyRunning"] == 2
     assert s["providerBreakdown"] == {"AWS": 1, "AZURE": 1}
     assert s["instanceTypeBreakdown"] == {"Standard_NC6": 1, "g4dn.xlarge": 1}
-    assert s["costBreakdown"]["compute"] == pytest.approx(0.45 + 0.263, abs=1e-6)
+    # compute counts each VM's public IPv4 address in fleet sums (30 min at $0.005/h each, #24)
+    assert s["costBreakdown"]["compute"] == pytest.approx(0.45 + 0.263 + 2 * 0.0025, abs=1e-6)
     assert s["totalCost"] == pytest.approx(
         s["costBreakdown"]["compute"] + s["costBreakdown"]["storage"], abs=1e-6
     )

@@ -66,7 +66,8 @@ def test_stats_json_for_the_two_seed_instances(two_done):
     assert stats["averageCost"] == pytest.approx(stats["totalCost"] / 2, abs=1e-6)
     assert stats["providerBreakdown"] == {"AWS": 1, "AZURE": 1}
     assert stats["instanceTypeBreakdown"] == {"Standard_NC6": 1, "g4dn.xlarge": 1}
-    assert stats["costBreakdown"]["compute"] == pytest.approx(2.063)
+    # 0.263 + 1.80, and their public IPv4 addresses, counted with compute in sums (#24)
+    assert stats["costBreakdown"]["compute"] == pytest.approx(2.063 + 0.0025 + 0.01)
     assert stats["totalCost"] == pytest.approx(sum(stats["costBreakdown"].values()), abs=1e-6)
     # Windows by creation time.
     assert run_json("stats", "--since", "2026-11-27")["statistics"]["totalProvisioned"] == 0

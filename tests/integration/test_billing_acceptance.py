@@ -38,6 +38,7 @@ def test_an_instance_whose_every_attempt_was_refused_costs_nothing(home, clock, 
     assert failed.status == "FAILED" and len(failed.attempts) >= 1
     assert failed.total_cost == 0
     assert failed.cost_breakdown.compute == 0 and failed.cost_breakdown.storage == 0
+    assert failed.cost_breakdown.public_ipv4 == 0
     stats = service.statistics()
     assert stats.total_cost == 0 and stats.total_provisioned == 1
     spent = user_spend(

@@ -30,7 +30,7 @@ def test_g4dn_for_30_minutes_and_nc6_for_2_hours(service, clock):
     assert aws.cost_breakdown.storage > 0
     assert Decimal(str(aws.total_cost)) == Decimal(str(aws.cost_breakdown.compute)) + Decimal(
         str(aws.cost_breakdown.storage)
-    )
+    ) + Decimal(str(aws.cost_breakdown.public_ipv4))  # the public IPv4 address (#24)
     azure = run_for(service, clock, azure_request(), hours=2)
     assert azure.cost_breakdown.compute == 1.80
     assert azure.cost_breakdown.storage == pytest.approx(float(AZURE_P10_2_H), abs=1e-6)
@@ -38,6 +38,7 @@ def test_g4dn_for_30_minutes_and_nc6_for_2_hours(service, clock):
     assert azure.to_json()["costBreakdown"] == {
         "compute": 1.8,
         "storage": azure.cost_breakdown.storage,
+        "publicIpv4": 0.01,  # $0.005/h for 2 hours (#24)
     }
 
 
@@ -128,7 +129,8 @@ def test_budgets_are_set_merged_shown_and_cleared(service, clock):
     assert (budget.daily_usd, budget.monthly_usd, budget.max_instances) == (5.0, 50.0, 3)
     run_for(service, clock, make_request(), minutes=30)
     shown = service.get_budget("user-123").to_json()
-    assert shown["spentToday"] == pytest.approx(0.263 + float(AWS_DISK_30_MIN), abs=1e-6)
+    # compute, disk and the public IPv4 address (30 min at $0.005/h, #24)
+    assert shown["spentToday"] == pytest.approx(0.263 + float(AWS_DISK_30_MIN) + 0.0025, abs=1e-6)
     assert shown["liveInstances"] == 0
     assert [b.user_id for b in service.list_budgets()] == ["user-123"]
     assert service.clear_budget("user-123") is True
@@ -146,8 +148,9 @@ def test_user_spend_is_attributed_to_the_day_the_instance_was_created(service, c
     spent = user_spend(
         service.ledger, "user-123", now=clock.now, since=day, until=day + timedelta(days=1)
     )
+    ipv4 = Decimal("0.005")  # its public IPv4 address for the hour (#24)
     assert spent == pytest.approx(
-        Decimal("0.526") + Decimal("0.08") * (75 + 50) / 730, abs=Decimal("1e-6")
+        Decimal("0.526") + Decimal("0.08") * (75 + 50) / 730 + ipv4, abs=Decimal("1e-6")
     )
 
 
@@ -161,13 +164,16 @@ def test_the_cost_report_on_an_empty_and_a_busy_ledger(service, clock):
     report = service.cost_report(days=7, by="provider")
     assert report["total"]["instances"] == 3
     by_provider = {r["key"]: r for r in report["rows"]}
-    assert by_provider["AWS"]["compute"] == pytest.approx(0.526)
-    assert by_provider["AZURE"]["compute"] == pytest.approx(1.80)
+    # Fleet sums count each VM's public IPv4 address ($0.005/h on both clouds) with compute.
+    assert by_provider["AWS"]["compute"] == pytest.approx(0.526 + 2 * 0.0025)
+    assert by_provider["AZURE"]["compute"] == pytest.approx(1.80 + 0.01)
     assert report["topSpenders"][0]["userId"] == "user-456"
     days = {d["day"]: d for d in report["daily"]}
-    assert days["2026-11-26"]["byProvider"]["AZURE"] == pytest.approx(1.8 + float(AZURE_P10_2_H))
+    assert days["2026-11-26"]["byProvider"]["AZURE"] == pytest.approx(
+        1.8 + float(AZURE_P10_2_H) + 0.01
+    )
     assert days["2026-11-27"]["byProvider"] == {
-        "AWS": pytest.approx(0.263 + float(AWS_DISK_30_MIN), abs=1e-6),
+        "AWS": pytest.approx(0.263 + float(AWS_DISK_30_MIN) + 0.0025, abs=1e-6),
         "AZURE": 0,
     }
     assert sum(d["total"] for d in report["daily"]) == pytest.approx(report["total"]["total"])

@@ -20,7 +20,8 @@ def _expected(instance, billed_seconds: int) -> float:
         * billed_seconds
         / SECONDS_PER_MONTH
     )
-    return float(compute + storage)
+    ipv4 = Decimal(str(instance.public_ip_price_per_hour or 0)) * billed_seconds / 3600  # #24
+    return float(compute + storage + ipv4)
 
 
 def test_every_view_agrees_on_a_live_instances_cost(service, clock, database):

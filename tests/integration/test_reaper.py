@@ -126,7 +126,7 @@ def test_a_failed_destroy_is_retried_with_backoff_until_it_succeeds(home, clock,
     assert done.status == "TERMINATED" and done.error is None
     assert done.cost_breakdown.compute == pytest.approx(0.526 * (10 * 60 + 31) / 3600, abs=1e-5)
     assert done.total_cost == pytest.approx(
-        done.cost_breakdown.compute + done.cost_breakdown.storage
+        done.cost_breakdown.compute + done.cost_breakdown.storage + done.cost_breakdown.public_ipv4
     )
     assert resources(settings, instance.id) == []
 

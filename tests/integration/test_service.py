@@ -56,19 +56,25 @@ def test_seed_azure_example_has_the_seed_metadata_and_tags(service):
 # 50 GB of gp3 at $0.08/GB-month for half an hour of a 730-hour month.
 # The DLAMI's 75 GB root plus the 50 GB data disk, both gp3 (#13).
 AWS_DISK_30_MIN = (75 + 50) * 0.08 * 0.5 / 730
+# And its public IPv4 address, $0.005/hour on AWS and Azure (#24).
+IPV4_30_MIN = 0.0025
 
 
 def test_cost_accrues_with_the_clock_and_freezes_at_termination(service, clock):
     instance = service.provision(make_request())
     clock.advance(minutes=30)
     assert service.get(instance.id).cost_breakdown.compute == pytest.approx(0.263)
-    assert service.get(instance.id).total_cost == pytest.approx(0.263 + AWS_DISK_30_MIN, abs=1e-6)
+    assert service.get(instance.id).total_cost == pytest.approx(
+        0.263 + AWS_DISK_30_MIN + IPV4_30_MIN, abs=1e-6
+    )
     done = service.terminate(instance.id)
     assert done.status == "TERMINATED"
     assert done.terminated_at == clock.now
-    assert done.total_cost == pytest.approx(0.263 + AWS_DISK_30_MIN, abs=1e-6)
+    assert done.total_cost == pytest.approx(0.263 + AWS_DISK_30_MIN + IPV4_30_MIN, abs=1e-6)
     clock.advance(hours=5)
-    assert service.get(instance.id).total_cost == pytest.approx(0.263 + AWS_DISK_30_MIN, abs=1e-6)
+    assert service.get(instance.id).total_cost == pytest.approx(
+        0.263 + AWS_DISK_30_MIN + IPV4_30_MIN, abs=1e-6
+    )
     assert [e.status for e in service.events(instance.id)][-2:] == ["STOPPING", "TERMINATED"]
 
 
@@ -183,7 +189,9 @@ def test_seed_events_are_emitted_in_order(service, clock):
         "instance:terminated",
     ]
     assert ready[0]["instanceId"] == instance.id
-    assert terminated[0]["totalCost"] == pytest.approx(0.263 + AWS_DISK_30_MIN, abs=1e-6)
+    assert terminated[0]["totalCost"] == pytest.approx(
+        0.263 + AWS_DISK_30_MIN + IPV4_30_MIN, abs=1e-6
+    )
 
 
 def test_a_failing_event_handler_does_not_break_provisioning(service):
@@ -203,16 +211,17 @@ def test_statistics_follow_the_seed_definitions(service, clock):
     assert everyone.currently_running == 0
     # An Azure 100 GB Premium SSD is a P10 ($19.71/month), here for 2 of 730 hours.
     disks = AWS_DISK_30_MIN + 19.71 * 2 / 730
-    assert everyone.cost_breakdown.compute == pytest.approx(0.263 + 1.80)
+    ipv4 = IPV4_30_MIN + 0.01  # the two addresses, counted with compute in sums (#24)
+    assert everyone.cost_breakdown.compute == pytest.approx(0.263 + 1.80 + ipv4)
     assert everyone.cost_breakdown.storage == pytest.approx(disks, abs=1e-6)
-    assert everyone.total_cost == pytest.approx(0.263 + 1.80 + disks, abs=1e-6)
+    assert everyone.total_cost == pytest.approx(0.263 + 1.80 + ipv4 + disks, abs=1e-6)
     assert everyone.average_duration == pytest.approx(1.25)
     assert everyone.average_cost == pytest.approx(everyone.total_cost / 2, abs=1e-6)
     assert everyone.provider_breakdown == {"AWS": 1, "AZURE": 1}
     assert everyone.instance_type_breakdown == {"Standard_NC6": 1, "g4dn.xlarge": 1}
     mine = service.statistics("user-123")
     assert mine.total_provisioned == 1
-    assert mine.total_cost == pytest.approx(0.263 + AWS_DISK_30_MIN, abs=1e-6)
+    assert mine.total_cost == pytest.approx(0.263 + AWS_DISK_30_MIN + IPV4_30_MIN, abs=1e-6)
 
 
 def test_list_filters_by_user_status_and_task(service):

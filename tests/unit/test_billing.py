@@ -68,3 +68,37 @@ def test_money_is_shown_to_the_cent_unless_that_would_hide_a_figure():
     assert usd(Decimal("1.063")) == "$1.063"
     assert usd(Decimal("0.0110")) == "$0.011"
     assert usd(Decimal("1234.5")) == "$1,234.50"
+
+
+def test_the_public_ipv4_address_bills_over_the_vms_seconds_and_only_when_there_is_one():
+    """#24: the address's $/hour x the VM's billed seconds, exact to the micro-dollar; a VM
+    with no public address (price None) pays nothing for one."""
+    from datetime import UTC, datetime, timedelta
+    from decimal import Decimal
+
+    from provisioner.rules.billing import cost_split
+    from provisioner.rules.catalog import load_catalog
+    from provisioner.rules.public_ip import public_ipv4_per_hour
+
+    catalog = load_catalog()
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    args = {
+        "provider": "GCP",
+        "price_per_hour": Decimal("0.7"),
+        "price_gb_month": None,
+        "disk_gb": 50,
+        "start": start,
+    }
+    ten_s = cost_split(
+        catalog, **args, end=start + timedelta(seconds=10), ipv4_per_hour=Decimal("0.005")
+    )
+    assert ten_s.public_ipv4 == Decimal("0.000083")  # GCP's 1-minute minimum: 60 s x 0.005 / 3600
+    hour = cost_split(
+        catalog, **args, end=start + timedelta(hours=1), ipv4_per_hour=Decimal("0.005")
+    )
+    assert hour.public_ipv4 == Decimal("0.005")
+    assert hour.total == hour.compute + hour.storage + hour.public_ipv4
+    none = cost_split(catalog, **args, end=start + timedelta(hours=1), ipv4_per_hour=None)
+    assert none.public_ipv4 == 0 and none.total == hour.total - Decimal("0.005")
+    assert public_ipv4_per_hour("gcp", spot=True) == Decimal("0.0025")
+    assert public_ipv4_per_hour("AWS", spot=True) == public_ipv4_per_hour("AZURE", spot=False)

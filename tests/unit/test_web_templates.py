@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from provisioner.ledger.models import AttemptOut, CandidateOut, CostBreakdownOut, InstanceOut
+from provisioner.ledger.models import (
+    AttemptOut,
+    CandidateOut,
+    InstanceCostBreakdownOut,
+    InstanceOut,
+)
 from provisioner.ledger.tokens import Principal
 from provisioner.web.render import ENV
 from provisioner.web.session import Session
@@ -31,7 +36,7 @@ def instance(**changes: object) -> InstanceOut:
         "hard_deadline": NOW + timedelta(hours=4),
         "cost_per_hour": 0.526,
         "total_cost": 0.1,
-        "cost_breakdown": CostBreakdownOut(compute=0.09, storage=0.01),
+        "cost_breakdown": InstanceCostBreakdownOut(compute=0.09, storage=0.01),
         "purpose": None,
         "tags": {},
         "metadata": {},
