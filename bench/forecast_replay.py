@@ -54,20 +54,38 @@ def svg(demand: list[float], warm: list[int], path: Path) -> None:
     )
 
 
-def main() -> int:
-    jobs = weekday_peak(START, weeks=4, peak_rate=60, mean_runtime=timedelta(minutes=5))
+def fitted(peak_rate: float, mean_minutes: float):
+    jobs = weekday_peak(
+        START, weeks=4, peak_rate=peak_rate, mean_runtime=timedelta(minutes=mean_minutes)
+    )
     end = START + timedelta(weeks=4)
     t0 = time.perf_counter()
     times = [JobTimes(j.arrival, j.arrival, j.arrival + j.runtime) for j in jobs]
     hours = hourly(times, START, end)
     schedule = propose(hours, maximum=SETTINGS.max, cold_p90=BOOT.total_seconds())
-    t1 = time.perf_counter()
+    fit_seconds = time.perf_counter() - t0
     week = end - timedelta(weeks=1)
     replayed = [ReplayJob(j.arrival, j.runtime) for j in jobs if j.arrival >= week]
-    t2, c2 = time.perf_counter(), time.process_time()
-    rows = compare(replayed, SETTINGS, schedule, boot=BOOT, price=PRICE, start=week, end=end)
-    t3, c3 = time.perf_counter(), time.process_time()
-    one, one_cpu = time.perf_counter(), time.process_time()
+    return jobs, hours, schedule, fit_seconds, week, end, replayed
+
+
+def table(rows) -> None:
+    print("| strategy | idle/warm $ | total $ | wait p50 | wait p90 | cold starts |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        p50 = "-" if r.wait_p50 is None else f"{r.wait_p50:.0f} s"
+        p90 = "-" if r.wait_p90 is None else f"{r.wait_p90:.0f} s"
+        print(
+            f"| {r.label} | {r.overhead_cost} | {r.total_cost} | {p50} | {p90} | {r.cold_starts} |"
+        )
+
+
+def main() -> int:
+    # Speed: a busy week (120 jobs/h in working hours), the schedule's replay alone and all five.
+    jobs, hours, schedule, fit_seconds, week, end, replayed = fitted(120, 5)
+    print(f"busy history: {len(jobs)} generated jobs over 4 weeks, {len(replayed)} in the last")
+    print(f"  rollup + fit of 4 weeks: {fit_seconds:.3f} s")
+    wall, cpu = time.perf_counter(), time.process_time()
     replay(
         "proposed",
         replayed,
@@ -79,22 +97,24 @@ def main() -> int:
         floor=schedule.floor_at,
         floor_changes=schedule.changes(week, end),
     )
-    one, one_cpu = time.perf_counter() - one, time.process_time() - one_cpu
-    print(f"history: {len(jobs)} generated jobs over 4 weeks ({len(replayed)} in the last week)")
-    print(f"rollup + fit of 4 weeks: {t1 - t0:.3f} s")
-    print(
-        f"replay of one week with the schedule: {one:.3f} s wall, {one_cpu:.3f} s CPU; "
-        f"all 5 strategies: {t3 - t2:.3f} s wall, {c3 - c2:.3f} s CPU"
-    )
-    print("schedule (UTC): " + "; ".join(summarize(schedule)[:3]) + " ...")
-    print("| strategy | idle/warm $ | total $ | wait p50 | wait p90 | cold starts |")
-    print("|---|---|---|---|---|---|")
-    for r in rows:
-        p50 = "-" if r.wait_p50 is None else f"{r.wait_p50:.0f} s"
-        p90 = "-" if r.wait_p90 is None else f"{r.wait_p90:.0f} s"
-        print(
-            f"| {r.label} | {r.overhead_cost} | {r.total_cost} | {p50} | {p90} | {r.cold_starts} |"
-        )
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    print(f"  replay of that week with the schedule: {wall:.3f} s wall, {cpu:.3f} s CPU")
+    wall, cpu = time.perf_counter(), time.process_time()
+    compare(replayed, SETTINGS, schedule, boot=BOOT, price=PRICE, start=week, end=end)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    print(f"  all five strategies of the table: {wall:.3f} s wall, {cpu:.3f} s CPU")
+    # The table: a moderate pool (30 jobs/h, ~6 min each), where the first jobs of a burst
+    # would otherwise wait for a boot.
+    jobs, hours, schedule, fit_seconds, week, end, replayed = fitted(30, 6)
+    rows = compare(replayed, SETTINGS, schedule, boot=BOOT, price=PRICE, start=week, end=end)
+    print(f"moderate history: {len(jobs)} jobs over 4 weeks, {len(replayed)} in the last week")
+    print("schedule (UTC): " + "; ".join(summarize(schedule)[:4]) + " ...")
+    table(rows)
+    print("proposed warm minimum by hour (UTC; . = 0, digits, + = 10 or more):")
+    print("      " + "".join(str(h % 10) for h in range(24)))
+    for day, name in enumerate(("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")):
+        row = schedule.hours[day * 24 : day * 24 + 24]
+        print(f"  {name} " + "".join("." if v == 0 else str(v) if v < 10 else "+" for v in row))
     if "--svg" in sys.argv:
         path = Path(sys.argv[sys.argv.index("--svg") + 1])
         demand = [0.0] * 168

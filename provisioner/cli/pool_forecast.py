@@ -51,6 +51,12 @@ def print_report(report: dict[str, Any]) -> None:
             str(row["coldStarts"]),
         )
     out.print(table)
+    if report["suggestedIdleMinutes"] is not None:
+        print(
+            f"idle timeout: {report['suggestedIdleMinutes']} min would keep an idle VM for 9 in "
+            f"10 next jobs (p90 of {report['arrivalGaps']} gaps between arrivals, nights and "
+            f"weekends left out); the pool has {report['idleMinutes']} min"
+        )
     for flag in report["flaggedDays"]:
         print(f"flagged {flag}")
     name = report["pool"]

@@ -97,6 +97,7 @@ def forecast(service: Provisioner, name: str, *, weeks: int = 4) -> dict[str, An
         end=hours[-1].start + timedelta(hours=1),
     )
     stored = demand_rows.get_schedule(service.ledger, pool.id)
+    idle = fc.suggest_idle_minutes([t.submitted for t in times])
     return {
         **report,
         "proposed": True,
@@ -111,6 +112,9 @@ def forecast(service: Provisioner, name: str, *, weeks: int = 4) -> dict[str, An
         "replay": [r.to_json() for r in rows],
         "flaggedDays": [f.text() for f in fc.flag_days(hours, schedule)],
         "scheduleMode": "auto" if stored is not None else "off",
+        "idleMinutes": pool.idle_minutes,
+        "suggestedIdleMinutes": None if idle is None else idle[0],
+        "arrivalGaps": 0 if idle is None else idle[1],
         "demandByHourOfWeek": demand_by_hour_of_week(hours),
     }
 

@@ -9,7 +9,13 @@ from decimal import Decimal
 from provisioner.rules import replay as replay_module
 from provisioner.rules import scaling
 from provisioner.rules.demand import JobTimes, hour_of_week, hourly
-from provisioner.rules.forecast import Schedule, flag_days, propose, too_little
+from provisioner.rules.forecast import (
+    Schedule,
+    flag_days,
+    propose,
+    suggest_idle_minutes,
+    too_little,
+)
 from provisioner.rules.replay import ReplayJob, compare, replay
 from provisioner.rules.scaling import PoolSettings
 from provisioner.rules.synthetic_demand import weekday_peak
@@ -140,3 +146,11 @@ def test_a_day_far_above_the_forecast_is_flagged():
     assert len(weekdays) == 20 and all(f.direction == "above" for f in flags)
     assert flag_days(hours, schedule) == []
     assert hour_of_week(MONDAY + T(days=6, hours=23)) == 167
+
+
+def test_the_idle_timeout_suggested_is_the_p90_gap_between_arrivals_without_the_nights():
+    busy = [at(9) + T(minutes=3 * n) for n in range(40)]  # every 3 min from 09:00 ...
+    busy += [at(9) + T(minutes=120 + 7 * n) for n in range(5)]  # ... then 5 gaps of 7 min
+    night = [at(33)]  # the next morning: a 20 h lull, left out
+    assert suggest_idle_minutes(busy + night) == (3, 44)
+    assert suggest_idle_minutes(busy[:5]) is None  # too few gaps to say
