@@ -38,7 +38,9 @@ def print_report(report: dict[str, Any]) -> None:
     )
     for line in report["summary"] or ["none: no hour's demand needs a warm VM"]:
         print(f"  {line}")
-    table = Table(show_edge=False, header_style="bold", title="replay of the history")
+    jobs = report["replay"][0]["jobs"]
+    title = f"the history replayed ({jobs} jobs) through the sweep's own scaling decision"
+    table = Table(show_edge=False, header_style="bold", title=title)
     for column in ("", "IDLE/WARM $", "TOTAL $", "WAIT P50", "WAIT P90", "COLD STARTS"):
         table.add_column(column)
     for row in report["replay"]:
@@ -60,7 +62,8 @@ def print_report(report: dict[str, Any]) -> None:
     for flag in report["flaggedDays"]:
         print(f"flagged {flag}")
     name = report["pool"]
-    print(f"schedule: {report['scheduleMode']} (`provisioner pool edit {name} --schedule auto`)")
+    other = "off" if report["scheduleMode"] == "auto" else "auto"
+    print(f"schedule: {report['scheduleMode']} (`provisioner pool edit {name} --schedule {other}`)")
 
 
 def forecast(

@@ -123,16 +123,16 @@ def hour_label(index: int) -> str:
 
 
 def summarize(schedule: Schedule) -> list[str]:
-    """Runs of equal non-zero minimums per day, e.g. 'Mon 09-17: 3'."""
+    """One line per day with warm hours: 'Mon 09-18: 7 8 11 8 7 9 8 7 4' (first to last
+    non-zero hour, one value per hour)."""
     lines = []
     for day in range(7):
         row = schedule.hours[day * 24 : day * 24 + 24]
-        start = 0
-        for i in range(1, 25):
-            if i == 24 or row[i] != row[start]:
-                if row[start]:
-                    lines.append(f"{hour_label(day * 24 + start)}-{i:02d}: {row[start]}")
-                start = i
+        warm = [h for h in range(24) if row[h]]
+        if warm:
+            first, last = warm[0], warm[-1]
+            values = " ".join(str(v) for v in row[first : last + 1])
+            lines.append(f"{hour_label(day * 24 + first)}-{last + 1:02d}: {values}")
     return lines
 
 
