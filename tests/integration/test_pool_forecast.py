@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from factories import make_request
-from sqlmodel import Session
+from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from provisioner.cli.main import app
@@ -132,3 +132,24 @@ def test_schedule_auto_is_stored_shown_and_gives_the_sweep_its_floor(service, cl
     assert off.exit_code == 0 and "schedule off" in off.output
     assert floor_now(service, pool, day) is None
     assert "schedule:" not in runner.invoke(app, ["pool", "show", "t4"]).output
+
+
+def test_a_weekday_without_its_usual_demand_is_flagged_in_forecast_and_show(service):
+    pool = create_pool(service, "t4", make_request(), minimum=0, maximum=4)
+    now = datetime.now(UTC)
+    record_history(service, pool, floor_hour(now) - timedelta(weeks=4), weeks=4)
+    # A holiday: the last whole weekday before today had no jobs at all.
+    holiday = floor_hour(now).replace(hour=0) - timedelta(days=1)
+    while holiday.weekday() >= 5:
+        holiday -= timedelta(days=1)
+    with Session(service.ledger.engine) as session:
+        for job in session.exec(select(Job)).all():
+            if holiday <= job.created_at < holiday + timedelta(days=1):
+                session.delete(job)
+        session.commit()
+    report = json.loads(runner.invoke(app, ["pool", "forecast", "t4", "--json"]).output)
+    flagged = [f for f in report["flaggedDays"] if f.startswith(holiday.date().isoformat())]
+    assert len(flagged) == 1 and "below the forecast by far" in flagged[0]
+    assert runner.invoke(app, ["pool", "edit", "t4", "--schedule", "auto"]).exit_code == 0
+    shown = runner.invoke(app, ["pool", "show", "t4"]).output
+    assert f"flagged: {holiday.date().isoformat()}: demand 0 VM-hours" in shown
