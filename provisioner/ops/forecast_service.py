@@ -200,3 +200,26 @@ def schedule_line(service: Provisioner, pool: Pool) -> str | None:
     if flags:
         text += "; flagged: " + "; ".join(f.text() for f in flags)
     return text
+
+
+def demand_charts(service: Provisioner, *, weeks: int = 4) -> list[dict[str, Any]]:
+    """Per pool with any job in the last `weeks`: its mean peak demand and its warm minimum per
+    hour of the week (the stored schedule, else its --min), for cost-report --html."""
+    charts = []
+    for pool in pool_rows.list_pools(service.ledger):
+        hours, _ = history(service, pool, weeks)
+        if not any(h.arrivals or h.peak for h in hours):
+            continue
+        row = demand_rows.get_schedule(service.ledger, pool.id)
+        scheduled = row is not None and row.hours is not None
+        warm = [max(pool.min, v) for v in row.hours] if row and row.hours else [pool.min] * 168
+        charts.append(
+            {
+                "pool": pool.name,
+                "weeks": weeks,
+                "demand": demand_by_hour_of_week(hours),
+                "warm": warm,
+                "warmSource": "schedule" if scheduled else "min",
+            }
+        )
+    return charts

@@ -153,3 +153,17 @@ def test_a_weekday_without_its_usual_demand_is_flagged_in_forecast_and_show(serv
     assert runner.invoke(app, ["pool", "edit", "t4", "--schedule", "auto"]).exit_code == 0
     shown = runner.invoke(app, ["pool", "show", "t4"]).output
     assert f"flagged: {holiday.date().isoformat()}: demand 0 VM-hours" in shown
+
+
+def test_cost_report_html_plots_each_pools_demand_against_its_warm_capacity(service, tmp_path):
+    pool = create_pool(service, "t4", make_request(), minimum=0, maximum=4)
+    create_pool(service, "quiet", make_request(), minimum=1, maximum=2)  # no jobs: no chart
+    record_history(service, pool, floor_hour(datetime.now(UTC)) - timedelta(weeks=4), weeks=4)
+    assert runner.invoke(app, ["pool", "edit", "t4", "--schedule", "auto"]).exit_code == 0
+    page = tmp_path / "report.html"
+    done = runner.invoke(app, ["cost-report", "--html", str(page)])
+    assert done.exit_code == 0, done.output
+    text = page.read_text()
+    assert "Pools: demand vs warm capacity (t4)" in text
+    assert "demand vs warm capacity per hour of the week" in text
+    assert "warm minimum: the forecast schedule" in text and "quiet" not in text
