@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+from demand_history import record_history
 from factories import make_request
 from sqlmodel import Session, select
 from typer.testing import CliRunner
@@ -15,35 +16,8 @@ from provisioner.ledger.pool_models import Job
 from provisioner.ops.forecast_service import floor_now
 from provisioner.ops.pools_service import create_pool
 from provisioner.rules.demand import floor_hour
-from provisioner.rules.synthetic_demand import weekday_peak
 
 runner = CliRunner()
-
-
-def record_history(service, pool, start: datetime, *, weeks: float, rate: float = 12) -> int:
-    """The generated jobs as SUCCEEDED job rows (each waited 20 s for its VM)."""
-    rows = []
-    for n, job in enumerate(weekday_peak(start, weeks=weeks, peak_rate=rate)):
-        started = job.arrival + timedelta(seconds=20)
-        rows.append(
-            Job(
-                id=f"job-hist{n:06d}",
-                pool_id=pool.id,
-                user_id="alice",
-                command="python3 task.py",
-                status="SUCCEEDED",
-                attempt=1,
-                exit_code=0,
-                created_at=job.arrival,
-                started_at=started,
-                ended_at=started + job.runtime,
-                updated_at=started + job.runtime,
-            )
-        )
-    with Session(service.ledger.engine) as session:
-        session.add_all(rows)
-        session.commit()
-    return len(rows)
 
 
 def working(index: int) -> bool:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from demand_history import record_history
 from factories import make_request
-from integration.test_pool_forecast import record_history
 from remote.conftest import LOCAL, needs_sshd
 
 from provisioner.ledger import pools as pool_rows
