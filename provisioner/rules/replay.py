@@ -21,7 +21,7 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -80,14 +80,14 @@ class _Vm:
     busy_seconds: float = 0.0
     job_end: datetime | None = None
     gone: datetime | None = None
+    _seen: PoolMember | None = None
 
-
-@dataclass(order=True)
-class _Event:
-    at: datetime
-    seq: int
-    kind: str = field(compare=False)  # arrive | ready | done | tick
-    ref: object = field(compare=False, default=None)
+    def member(self) -> PoolMember:
+        """What `decide` sees of it; rebuilt only when its state changed."""
+        m = self._seen
+        if m is None or m.state is not self.state or m.idle_since != self.idle_since:
+            m = self._seen = PoolMember(self.id, self.state, self.created, self.idle_since)
+        return m
 
 
 def cold_per_job(jobs: Sequence[ReplayJob], boot: timedelta, price: Decimal) -> ReplayResult:
@@ -127,13 +127,15 @@ def replay(
 ) -> ReplayResult:
     """Replay `jobs` (any order) from `start` to `end` through `decide`. `floor(t)`: a forecast's
     floor at t; `floor_changes`: the instants it may change (decisions are taken there too)."""
-    events: list[_Event] = []
+    # (at, seq, kind, ref); kind: arrive | ready | done | tick. Plain tuples: the heap compares
+    # them millions of times.
+    events: list[tuple[datetime, int, str, object]] = []
     seq = 0
 
     def push(at: datetime, kind: str, ref: object = None) -> None:
         nonlocal seq
         seq += 1
-        heapq.heappush(events, _Event(at, seq, kind, ref))
+        heapq.heappush(events, (at, seq, kind, ref))
 
     for j in jobs:
         if start <= j.arrival < end:
@@ -157,6 +159,8 @@ def replay(
         live.pop(vm.id, None)
 
     def assign(now: datetime) -> None:
+        if not queue:
+            return
         free = sorted(
             (v for v in live.values() if v.state is PoolState.IDLE),
             key=lambda v: (v.idle_since or v.created, v.id),
@@ -172,35 +176,36 @@ def replay(
             vm.job_end = now + job.runtime
             push(now + job.runtime, "done", vm)
 
-    def later(at: datetime) -> None:
-        if at < end and at not in ticks:
+    def later(at: datetime, now: datetime) -> None:
+        """A decision at `at`: only ahead of the virtual clock (a past instant would run time
+        backwards), once per instant."""
+        if now < at < end and at not in ticks:
             ticks.add(at)
             push(at, "tick")
 
     while events:
-        ev = heapq.heappop(events)
-        now = ev.at
+        now, _, kind, ref = heapq.heappop(events)
         if now >= end:
             break
-        if ev.kind == "arrive":
-            assert isinstance(ev.ref, ReplayJob)
-            queue.append(ev.ref)
-        elif ev.kind == "ready":
-            vm = ev.ref
+        if kind == "arrive":
+            assert isinstance(ref, ReplayJob)
+            queue.append(ref)
+        elif kind == "ready":
+            vm = ref
             assert isinstance(vm, _Vm)
             vm.state, vm.idle_since = PoolState.IDLE, now
-        elif ev.kind == "done":
-            vm = ev.ref
+        elif kind == "done":
+            vm = ref
             assert isinstance(vm, _Vm)
             if vm.state is PoolState.DRAINING:
-                retire(vm, now)
-                continue
-            vm.state, vm.idle_since = PoolState.IDLE, now
+                retire(vm, now)  # and decide: its room under max may be wanted now
+            else:
+                vm.state, vm.idle_since = PoolState.IDLE, now
         # Events at the same instant are taken together, then one decision (as one sweep).
-        if events and events[0].at == now:
+        if events and events[0][0] == now:
             continue
         assign(now)
-        members = [PoolMember(v.id, v.state, v.created, v.idle_since) for v in live.values()]
+        members = [v.member() for v in live.values()]
         decision = decide(
             settings, members, len(queue), now, floor=None if floor is None else floor(now)
         )
@@ -218,9 +223,9 @@ def replay(
         peak = max(peak, len(live))
         for vm in live.values():
             if vm.state is PoolState.IDLE and vm.idle_since is not None:
-                later(vm.idle_since + timeout)
+                later(vm.idle_since + timeout, now)
             if age is not None:
-                later(vm.created + age)
+                later(vm.created + age, now)
     busy = overhead = 0.0
     for vm in vms.values():
         life = ((vm.gone or end) - vm.created).total_seconds()

@@ -154,3 +154,18 @@ def test_the_idle_timeout_suggested_is_the_p90_gap_between_arrivals_without_the_
     night = [at(33)]  # the next morning: a 20 h lull, left out
     assert suggest_idle_minutes(busy + night) == (3, 44)
     assert suggest_idle_minutes(busy[:5]) is None  # too few gaps to say
+
+
+def test_a_vm_the_floor_holds_past_its_idle_timeout_goes_when_the_floor_drops():
+    # Floor 1 from 09:00 to 10:00; one job at 09:30. The VM idles from 09:35, past its 10 min
+    # timeout at 09:45 but held by the floor; at 10:00 the floor drops and it goes, at 10:00.
+    schedule = Schedule(tuple(1 if h == 9 else 0 for h in range(168)), 0)
+    jobs = [ReplayJob(at(9.5), T(minutes=5))]
+    result = replay(
+        "floor", jobs, PoolSettings(0, 3, 10), boot=T(minutes=2), price=Decimal(1),
+        start=MONDAY, end=MONDAY + T(hours=12), floor=schedule.floor_at,
+        floor_changes=schedule.changes(MONDAY, MONDAY + T(hours=12)),
+    )  # fmt: skip
+    # Launched at 09:00 (ready 09:02), gone at 10:00: 60 min, 5 of them busy; no wait.
+    assert (result.cold_starts, result.wait_p90) == (1, 0.0)
+    assert (round(result.busy_hours * 60, 6), round(result.overhead_hours * 60, 6)) == (5.0, 55.0)
