@@ -5,6 +5,8 @@ schedule -> a replay of the last week through the pools' own `rules.scaling.deci
 Prints how long the rollup, the fit and the replay of one week take, the side-by-side table, and
 writes an SVG plot of demand vs warm capacity per hour of the week (--svg PATH)."""
 
+# bench: no-database
+
 from __future__ import annotations
 
 import sys
