@@ -28,6 +28,7 @@ def offers(
     from provisioner.capacity.offers import query_offers
     from provisioner.cli.context import load_settings
     from provisioner.cli.render import out, print_json
+    from provisioner.cli.spot_advice import expected_cell, expected_note
     from provisioner.rules.catalog import load_catalog
 
     catalog = load_catalog(home=load_settings().home)
@@ -41,6 +42,10 @@ def offers(
         min_gpu_memory_gb=min_gpu_memory,
         min_vcpus=min_vcpus,
     )
+    if spot:  # #23: the expected cost from this ledger's observed preemptions
+        from provisioner.cli.spot_advice import add_expected_cost
+
+        add_expected_cost(report)
     if json_output:
         print_json(report)
         return
@@ -48,7 +53,9 @@ def offers(
     if report["spotPricesAsOf"]:
         caption += f"; spot as of {report['spotPricesAsOf']}"
     table = Table(show_edge=False, header_style="bold", caption=caption)
-    columns = ("PROVIDER", "TYPE", "REGION", "GPU", "GPU GB", "VCPU", "RAM GB", "$/H", "SPOT $/H")
+    columns: tuple[str, ...] = ("PROVIDER", "TYPE", "REGION", "GPU", "GPU GB", "VCPU", "RAM GB")
+    columns += ("$/H", "SPOT $/H")
+    columns += ("EXPECTED $/H (PREEMPTED)",) if spot else ()
     for column in columns:
         table.add_column(column)
     for o in report["offers"][:limit]:
@@ -63,8 +70,11 @@ def offers(
             str(o["ramGB"]),
             f"{o['costPerHour']:.3f}" + ("*" if o["priceEstimated"] else ""),
             "-" if spot_price is None else f"{spot_price:.3f}",
+            *((expected_cell(o),) if spot else ()),
         )
     out.print(table)
+    if spot:
+        out.print(expected_note(report["offers"][:limit]))
     if any(o["priceEstimated"] for o in report["offers"][:limit]):
         out.print("* estimate: the catalog has no list price for that region (reference region's)")
     if report["count"] > limit:

@@ -36,11 +36,15 @@ def cost_report(
         from provisioner.pricing.cost_report_html import require_charts
 
         require_charts()  # nothing computed or written without the `charts` extra
-    report = make_provisioner().cost_report(days=days, by=by.strip().lower(), user_id=user)
+    service = make_provisioner()
+    report = service.cost_report(days=days, by=by.strip().lower(), user_id=user)
     if html is not None:
+        from provisioner.ops.forecast_service import demand_charts
         from provisioner.pricing.cost_report_html import render_html
+        from provisioner.pricing.forecast_chart import pool_figures
 
-        html.expanduser().write_text(render_html(report), encoding="utf-8")
+        extra = pool_figures(demand_charts(service))  # #23
+        html.expanduser().write_text(render_html(report, extra), encoding="utf-8")
     if json_output:
         print_json({"success": True, "report": report})
         return

@@ -91,10 +91,14 @@ def list_(json_output: JsonOpt = False) -> None:
 def show(name: str, json_output: JsonOpt = False) -> None:
     """One pool: settings, instances and pool states, cost (jobs + overhead)."""
     from provisioner.cli.context import make_provisioner
+    from provisioner.cli.pool_forecast import show_line
     from provisioner.ledger.pools import require_pool
 
     service = make_provisioner()
-    _print(pool_json(service, require_pool(service.ledger, name, field="name")), json_output)
+    pool = require_pool(service.ledger, name, field="name")
+    _print(pool_json(service, pool), json_output)
+    if not json_output:
+        show_line(service, pool)  # the forecast schedule (#23)
 
 
 @pool_app.command("edit")
@@ -105,12 +109,18 @@ def edit(
     idle_minutes: Annotated[int | None, typer.Option("--idle-minutes")] = None,
     max_age: Annotated[int | None, typer.Option("--max-age")] = None,
     reuse: Annotated[str | None, typer.Option("--reuse")] = None,
+    schedule: Annotated[
+        str | None, typer.Option("--schedule", help="auto: warm min by hour from history; off.")
+    ] = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Change a pool's scaling settings (the next sweep applies them)."""
     from provisioner.cli.context import make_provisioner
+    from provisioner.ops.forecast_service import check_mode
     from provisioner.ops.pools_service import edit_pool
 
+    if schedule is not None:
+        check_mode(schedule)  # before any change: a bad value changes nothing
     service = make_provisioner()
     pool = edit_pool(
         service,
@@ -121,6 +131,12 @@ def edit(
         max_age_minutes=max_age,
         reuse=reuse,
     )
+    if schedule is not None:  # #23: after the settings it may depend on (max) are valid
+        from provisioner.ops.forecast_service import set_schedule
+
+        line = set_schedule(service, name, schedule)
+        if not json_output:
+            print(line)
     _print(pool_json(service, pool), json_output)
 
 
@@ -145,4 +161,7 @@ def delete(name: str, json_output: JsonOpt = False) -> None:
 
 
 def register(app: typer.Typer) -> None:
+    from provisioner.cli import pool_forecast
+
+    pool_forecast.register(pool_app)
     app.add_typer(pool_app, name="pool")

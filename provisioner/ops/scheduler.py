@@ -20,6 +20,7 @@ from provisioner.ledger import jobs as job_rows
 from provisioner.ledger import pools as pool_rows
 from provisioner.ledger.models import Instance
 from provisioner.ledger.pool_models import Job, Pool
+from provisioner.ops.forecast_service import floor_now
 from provisioner.remote import jobrunner, ssh
 from provisioner.remote.ssh import RemoteError
 from provisioner.rules.errors import ConflictError, ProvisionerError
@@ -329,7 +330,11 @@ class Scheduler:
         queued = len(waiting)
         minimum = pool.min if pool.status == "ACTIVE" else 0
         settings = PoolSettings(minimum, pool.max, pool.idle_minutes, pool.max_age_minutes)
-        decision = decide(settings, members, queued if pool.status == "ACTIVE" else 0, now)
+        # A forecast schedule (#23) only raises the floor; a draining pool has none.
+        floor = floor_now(self.service, pool, now) if pool.status == "ACTIVE" else None
+        decision = decide(
+            settings, members, queued if pool.status == "ACTIVE" else 0, now, floor=floor
+        )
         states = {m.id: m.pool_state for m in live}
         for instance_id in decision.drain:
             if states.get(instance_id) == PoolState.BUSY.value:

@@ -182,7 +182,8 @@ tfoot th { border-top: 2px solid #111827; } .note { color: #6b7280; font-size: .
 """
 
 
-def render_html(report: dict[str, Any]) -> str:
+def render_html(report: dict[str, Any], extra: str = "") -> str:
+    """`extra`: more HTML after the charts (the pools' demand charts, #23)."""
     scope = f" for {html.escape(report['userId'])}" if report.get("userId") else ""
     total = report["total"]
     return f"""<!doctype html>
@@ -199,7 +200,7 @@ generated at {report["generatedAt"]}; list prices as of {report["pricesAsOf"] or
 storage {_money(total["storage"])}</p>
 <figure>{daily_chart(report)}</figure>
 <figure>{spenders_chart(report)}</figure>
-<h2>By {html.escape(report["by"])}</h2>
+{extra}<h2>By {html.escape(report["by"])}</h2>
 {_table(report)}
 <p class="note">{html.escape(report["definitions"])}</p>
 </body></html>
