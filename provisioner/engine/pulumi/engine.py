@@ -36,12 +36,14 @@ import secrets
 import shutil
 import signal
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 from filelock import FileLock
 from pulumi import automation as auto
 from pulumi.automation import errors as auto_errors
@@ -62,7 +64,7 @@ from provisioner.engine.preflight_targets import (
     secrets_problem,
     shared_secrets_check,
 )
-from provisioner.engine.pulumi import leaks
+from provisioner.engine.pulumi import azure_leaks, leaks
 from provisioner.engine.pulumi.cli import CliCommand, find_or_install_cli
 from provisioner.engine.pulumi.doctor import (
     ARM_FROM_AZURE,
@@ -157,6 +159,7 @@ class PulumiEngine:
         self._preflight_cache: dict[tuple[Target, bool], tuple[datetime, list[DoctorCheck]]] = {}
         # How the Azure checks reach ARM (tests point it at a local server with recorded answers).
         self.azure_arm: dict[str, Any] = {}
+        self.leak_sleep: Callable[[float], None] = time.sleep  # azure_leaks' waits
 
     # -- the Engine protocol ---------------------------------------------------------------
 
@@ -189,6 +192,37 @@ class PulumiEngine:
             _untag_live(stack)
         except auto_errors.StackNotFoundError:
             log.info("destroy %s: no such stack, nothing to do", stack_name)
+        except auto_errors.CommandError as exc:
+            if not azure_leaks.nic_in_use("\n".join([str(exc), *relay.errors])):
+                raise failure(DestroyFailedError, exc, relay.errors) from exc
+            self._destroy_after_azure_cleanup(stack, message, on_event, exc)
+
+    def _destroy_after_azure_cleanup(
+        self,
+        stack: auto.Stack,
+        message: str,
+        on_event: EventCallback | None,
+        first: auto_errors.CommandError,
+    ) -> None:
+        """NicInUse: a VM the state forgot holds the NIC (azure_leaks.py). Delete the resource
+        group's content VM first, refresh (drops what is gone), destroy again."""
+        relay = EventRelay(on_event)
+        try:
+            group = azure_leaks.resource_group_of(dict(stack.export_stack().deployment or {}))
+            if group is None:
+                raise failure(DestroyFailedError, first, [])
+            log.warning("%s: NicInUse, deleting %s's resources VM first", stack.name, group)
+            try:
+                azure_leaks.ArmClient(**self.azure_arm, sleep=self.leak_sleep).clean_group(group)
+            except (azure_leaks.AzureCleanupError, httpx.HTTPError, LookupError) as exc:
+                raise DestroyFailedError(
+                    f"NicInUse, and deleting {group}'s resources VM first failed: {exc}",
+                    kind="transient",
+                    provider_code="NicInUse",
+                ) from exc
+            stack.refresh(message=f"{message} (after NicInUse)", color="never", on_event=relay)
+            stack.destroy(message=message, on_event=relay, color="never", show_secrets=False)
+            _untag_live(stack)
         except auto_errors.CommandError as exc:
             raise failure(DestroyFailedError, exc, relay.errors) from exc
 
