@@ -81,15 +81,16 @@ def arm(group: FakeGroup) -> Iterator[str]:
     class Handler(BaseHTTPRequestHandler):
         def _serve(self, method: str) -> None:
             path = self.path.split("?", 1)[0]
+            headers: dict[str, str] = {}
             if self.headers.get("Authorization") != "Bearer test-token":
-                status, body, headers = 401, {"error": {"code": "Unauthorized"}}, {}
+                status, body = 401, {"error": {"code": "Unauthorized"}}
             else:
                 status, body, headers = group.answer(method, path)
             what = "/".join(path.split("/providers/")[-1].split("/")[:2])
             group.log.append((method, "/operations/" if "/operations/" in path else what, status))
             data = json.dumps(body).encode()
             self.send_response(status)
-            base = f"http://127.0.0.1:{self.server.server_address[1]}"
+            base = f"http://127.0.0.1:{port}"
             for name, value in headers.items():
                 self.send_header(name, base + value if value.startswith("/") else value)
             self.send_header("Content-Type", "application/json")
@@ -107,6 +108,7 @@ def arm(group: FakeGroup) -> Iterator[str]:
             return
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -64,7 +64,7 @@ from provisioner.engine.preflight_targets import (
     secrets_problem,
     shared_secrets_check,
 )
-from provisioner.engine.pulumi import azure_leaks, leaks
+from provisioner.engine.pulumi import azure_leaks, gcp_leaks, leaks
 from provisioner.engine.pulumi.cli import CliCommand, find_or_install_cli
 from provisioner.engine.pulumi.doctor import (
     ARM_FROM_AZURE,
@@ -160,6 +160,7 @@ class PulumiEngine:
         # How the Azure checks reach ARM (tests point it at a local server with recorded answers).
         self.azure_arm: dict[str, Any] = {}
         self.leak_sleep: Callable[[float], None] = time.sleep  # azure_leaks' waits
+        self.gcp_api: dict[str, Any] = {}  # how gcp_leaks reaches Compute Engine (tests: local)
 
     # -- the Engine protocol ---------------------------------------------------------------
 
@@ -286,10 +287,14 @@ class PulumiEngine:
             raise failure(CloudError, exc, []) from exc
         deployment = dict(exported.deployment or {})
         pending = pending_vm_creates(deployment)
+        adopted = self._adopt_gcp_by_name(stack.name, deployment, pending)
         aws_pending = [op for op in pending if op["resource"]["type"] == leaks.AWS_VM]
         region = leaks.aws_region(deployment)
         if not aws_pending or region is None:
-            return  # Azure: deleting the resource group deletes a half-made VM too
+            # Azure: the destroy's NicInUse path deletes a half-made VM (azure_leaks.py).
+            if adopted is not deployment:
+                self._import(stack, exported.version, adopted)
+            return
         try:
             found = tagged_instances(
                 region,
@@ -309,10 +314,36 @@ class PulumiEngine:
         for index, cloud_id in enumerate(leaked):
             deployment = leaks.adopt(deployment, aws_pending[0], cloud_id, extra=index > 0)
             log.warning("%s: adopting %s, created by an interrupted up", stack.name, cloud_id)
+        self._import(stack, exported.version, deployment)
+
+    def _import(self, stack: auto.Stack, version: int | None, deployment: dict[str, Any]) -> None:
         try:
-            stack.import_stack(auto.Deployment(version=exported.version, deployment=deployment))
+            stack.import_stack(auto.Deployment(version=version, deployment=deployment))
         except auto_errors.CommandError as exc:
             raise failure(CloudError, exc, []) from exc
+
+    def _adopt_gcp_by_name(
+        self, stack_name: str, deployment: dict[str, Any], pending: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """The deployment with each pending GCP VM create that Compute Engine has, under its
+        deterministic name, adopted (gcp_leaks.py); the same object when there is none."""
+        result = deployment
+        for op in pending:
+            ref = gcp_leaks.instance_ref(deployment, op)
+            if op["resource"]["type"] != gcp_leaks.GCP_VM or ref is None:
+                continue
+            try:
+                exists = gcp_leaks.instance_exists(ref, **self.gcp_api)
+            except Exception as exc:
+                raise CloudError(
+                    f"cannot ask Compute Engine for {ref.name} in {ref.zone}, left by an "
+                    f"interrupted create ({exc}); not clearing its pending create",
+                    kind="transient",
+                ) from exc
+            if exists and ref.pulumi_id not in leaks.known_ids(result, gcp_leaks.GCP_VM):
+                log.warning("%s: adopting %s, created by an interrupted up", stack_name, ref.name)
+                result = leaks.adopt(result, op, ref.pulumi_id)
+        return result
 
     @property
     def keeps_history_in_backend(self) -> bool:
