@@ -205,3 +205,41 @@ def test_a_destroy_failing_for_another_reason_does_not_touch_azure(
         with pytest.raises(DestroyFailedError):
             engine.destroy("inst-0001", message="m")
     assert group.log == []
+
+
+VM_ID = next(r["id"] for r in RECORDED["resources"] if r["type"].endswith("virtualMachines"))
+
+
+@pytest.mark.parametrize(
+    ("power", "stopped"),
+    [
+        ("PowerState/stopped", True),
+        ("PowerState/running", False),
+        ("PowerState/deallocated", False),
+    ],
+)
+def test_liveness_says_an_azure_vm_halted_from_inside_still_bills(
+    engine: PulumiEngine, cli: Any, azure_stack: list[float], power: str, stopped: bool
+) -> None:
+    """#25: the idle guard's `shutdown -h now` leaves the VM allocated; liveness reads its power
+    state (instanceView) so the sweep destroys it."""
+    state = json.loads(json.dumps(RECORDED["state"]))
+    vm = {"urn": "urn:pulumi:inst-0001::gpu-provisioner::azure-native:compute:VirtualMachine::vm"}
+    state["deployment"]["resources"].append(
+        {**vm, "custom": True, "id": VM_ID, "type": "azure-native:compute:VirtualMachine"}
+    )
+    cli.handlers["stack export"] = lambda cli, call: cli.ok(json.dumps(state))
+
+    class Views(FakeGroup):
+        def answer(self, method: str, path: str) -> tuple[int, dict[str, Any], dict[str, str]]:
+            if method == "GET" and path == f"{VM_ID}/instanceView":
+                statuses = [{"code": "ProvisioningState/succeeded"}, {"code": power}]
+                return 200, {"statuses": statuses}, {}
+            return super().answer(method, path)
+
+    with arm(Views()) as url:
+        engine.azure_arm = arm_options(url)
+        check = engine.liveness("inst-0001")
+    assert check.alive is True
+    assert check.stopped is stopped
+    assert ("PowerState/stopped" in check.detail) is stopped

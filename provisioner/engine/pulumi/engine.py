@@ -274,9 +274,29 @@ class PulumiEngine:
             log.info("liveness of %s unknown: %s", stack_name, error_line(relay.errors, str(exc)))
             return Liveness(alive=None, detail="refresh failed")
         resources = deployment.get("resources") or []
-        if any(r.get("type") in VM_RESOURCE_TYPES for r in resources):
-            return Liveness(alive=True)
+        vms = [r for r in resources if r.get("type") in VM_RESOURCE_TYPES]
+        if vms:
+            stopped = self._powered_off(vms[0])
+            return Liveness(alive=True, stopped=stopped is not None, detail=stopped or "")
         return Liveness(alive=False, detail="refresh found the VM gone")
+
+    def _powered_off(self, vm: dict[str, Any]) -> str | None:
+        """Why a VM that exists is powered off from inside (the idle guard) yet still bills,
+        else None: GCP's refreshed status TERMINATED (its disk bills); Azure's power state
+        `stopped` (not deallocated: compute bills), one ARM read. AWS terminates itself."""
+        if vm.get("type") == gcp_leaks.GCP_VM:
+            status = (vm.get("outputs") or {}).get("currentStatus")
+            return "Compute Engine says TERMINATED (stopped)" if status == "TERMINATED" else None
+        if vm.get("type") != "azure-native:compute:VirtualMachine" or not vm.get("id"):
+            return None
+        try:
+            state = azure_leaks.ArmClient(**self.azure_arm).power_state(str(vm["id"]))
+        except (azure_leaks.AzureCleanupError, httpx.HTTPError, LookupError) as exc:
+            log.info("power state of %s unknown: %s", vm.get("id"), exc)
+            return None
+        if state == "PowerState/stopped":
+            return "Azure says PowerState/stopped (allocated, billing)"
+        return None
 
     def _adopt_pending_vms(self, stack: auto.Stack) -> None:
         """Find the VMs a cut-short create left (by the provisioner:instance-id tag) and write
