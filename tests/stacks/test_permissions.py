@@ -173,10 +173,14 @@ AZURE_OPERATIONS = {
     "Microsoft.Network/locations/operationResults/read",
     "Microsoft.Resources/subscriptions/operationresults/read",
 }
-# doctor's and up's ARM reads (provisioner/engine/pulumi/preflight.py).
+# doctor's and up's ARM reads (provisioner/engine/pulumi/preflight.py), and the engine's own
+# (#25, azure_leaks.py): the resource group's listing for the VM-first cleanup after NicInUse
+# (its deletes are the resources' own), and a VM's power state for the idle stop.
 AZURE_PREFLIGHT = {
     "Microsoft.Resources/subscriptions/providers/read",
     "Microsoft.Compute/locations/usages/read",
+    "Microsoft.Resources/subscriptions/resourceGroups/resources/read",
+    "Microsoft.Compute/virtualMachines/instanceView/read",
 }
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMEMgR02k50mUgkreZfTH914oRZuMYV56LlztoBjLF7L t@e"
