@@ -245,6 +245,9 @@ def azure_specs() -> list[InstanceSpec]:
             allowed_ssh_cidrs=("203.0.113.0/24",),
             gpu_driver_extension="NvidiaGpuDriverLinux",
         ),
+        InstanceSpec(
+            provider="AZURE", instance_type="Standard_NC4as_T4_v3", **base, spot=True, zone="1"
+        ),
     ]
 
 
