@@ -202,12 +202,13 @@ class FakeCloud(Mocks):
             }
         if args.token == "aws:ec2/getSubnet:getSubnet":
             subnet_id = str(args.args.get("id") or f"subnet-{self._hex(17, 'subnet', *parts)}")
+            defaults = {self.subnet_id(region, z): z for z in self.zones_of(region)}
             return {
                 "id": subnet_id,
                 "vpcId": self._vpc(region)["id"],
-                "availabilityZone": self.zones_of(region)[0],
+                "availabilityZone": defaults.get(subnet_id, self.zones_of(region)[0]),
                 "cidrBlock": f"10.0.{self._octet(0, 255, 'cidr', subnet_id)}.0/24",
-                "defaultForAz": False,
+                "defaultForAz": subnet_id in defaults,
                 "state": "available",
             }
         if args.token.startswith("gcp:"):
