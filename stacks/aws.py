@@ -62,9 +62,11 @@ def _ingress(cidrs: tuple[str, ...]) -> list[ec2.SecurityGroupIngressArgs]:
     ]
 
 
-def _zones_offering(spec: InstanceSpec, invoke: pulumi.InvokeOutputOptions) -> pulumi.Output[str]:
-    """The availability zone to launch in: `spec.zone` if it offers the type, else the first
-    zone (in name order) that does. Raises with AWS's own wording when none does."""
+def _zones_offering(
+    spec: InstanceSpec, invoke: pulumi.InvokeOutputOptions
+) -> pulumi.Output[list[str]]:
+    """The availability zones to launch in, in order: `spec.zone` if it offers the type, else
+    every zone that does, by name. Raises with AWS's own wording when none does."""
     offerings = ec2.get_instance_type_offerings_output(
         location_type="availability-zone",
         filters=[
@@ -74,14 +76,14 @@ def _zones_offering(spec: InstanceSpec, invoke: pulumi.InvokeOutputOptions) -> p
         ],
         opts=invoke,
     )
-    return offerings.locations.apply(lambda zones: pick_zone(spec, list(zones or [])))
+    return offerings.locations.apply(lambda zones: candidate_zones(spec, list(zones or [])))
 
 
-def pick_zone(spec: InstanceSpec, offered: list[str]) -> str:
+def candidate_zones(spec: InstanceSpec, offered: list[str]) -> list[str]:
     zones = sorted(set(offered))
     if spec.zone:
         if spec.zone in zones:
-            return spec.zone
+            return [spec.zone]
         elsewhere = ", ".join(zones) or "no zone of this region"
         raise ValueError(
             f"Unsupported: Your requested instance type ({spec.instance_type}) is not supported "
@@ -93,40 +95,58 @@ def pick_zone(spec: InstanceSpec, offered: list[str]) -> str:
             f"Unsupported: Your requested instance type ({spec.instance_type}) is not supported "
             f"in any Availability Zone of {spec.region}."
         )
-    return zones[0]
+    return zones
 
 
 def _network(
     spec: InstanceSpec, invoke: pulumi.InvokeOutputOptions
 ) -> tuple[pulumi.Output[str], pulumi.Output[str], pulumi.Output[str]]:
     """(vpc id, subnet id, zone): `spec.subnet_id` with its VPC and zone, else the default VPC's
-    default subnet in a zone that offers the type (`spec.zone` when given)."""
+    default subnet in the first zone that offers the type *and has a default subnet* (#25: a
+    zone without one made a misleading "no default VPC"), `spec.zone` when given."""
     if spec.subnet_id:
         subnet = ec2.get_subnet_output(id=spec.subnet_id, opts=invoke)
         return subnet.vpc_id, pulumi.Output.from_input(spec.subnet_id), subnet.availability_zone
     vpc_id = ec2.get_vpc_output(default=True, opts=invoke).id
-    zone = _zones_offering(spec, invoke)
+    zones = _zones_offering(spec, invoke)
     subnets = ec2.get_subnets_output(
-        filters=pulumi.Output.all(vpc_id, zone).apply(
+        filters=pulumi.Output.all(vpc_id, zones).apply(
             lambda args: [
                 ec2.GetSubnetsFilterArgs(name="vpc-id", values=[args[0]]),
                 ec2.GetSubnetsFilterArgs(name="default-for-az", values=["true"]),
-                ec2.GetSubnetsFilterArgs(name="availability-zone", values=[args[1]]),
+                ec2.GetSubnetsFilterArgs(name="availability-zone", values=list(args[1])),
             ]
         ),
         opts=invoke,
     )
-    return vpc_id, subnets.ids.apply(_first_subnet), zone
+
+    def zones_of(ids: list[str]) -> pulumi.Output[list[Any]]:
+        """[(zone, subnet id)] of the default subnets found (one getSubnet each)."""
+        found = [
+            pulumi.Output.all(ec2.get_subnet_output(id=i, opts=invoke).availability_zone, i)
+            for i in sorted(ids or [])
+        ]
+        return pulumi.Output.all(*found)
+
+    pairs: pulumi.Output[Any] = subnets.ids.apply(zones_of)
+    chosen = pulumi.Output.all(zones, pairs).apply(
+        lambda args: _first_subnet(list(args[0]), dict(args[1]), spec)
+    )
+    return vpc_id, chosen.apply(lambda pair: pair[1]), chosen.apply(lambda pair: pair[0])
 
 
-def _first_subnet(ids: list[str]) -> str:
-    if not ids:
-        raise ValueError(
-            "the region has no default VPC with default subnets: configure a subnet for it, "
-            "PROVISIONER_AWS_SUBNET_ID=<region>=subnet-... (or create a default VPC: "
-            "`aws ec2 create-default-vpc --region <region>`)"
-        )
-    return ids[0]
+def _first_subnet(zones: list[str], subnet_of: dict[str, str], spec: InstanceSpec) -> list[str]:
+    """[zone, subnet]: the first candidate zone with a default subnet."""
+    for zone in zones:
+        if zone in subnet_of:
+            return [zone, subnet_of[zone]]
+    raise ValueError(
+        f"no default subnet in {', '.join(zones)} (the zones of {spec.region} offering "
+        f"{spec.instance_type}) or no default VPC: configure a subnet for the region, "
+        f"PROVISIONER_AWS_SUBNET_ID={spec.region}=subnet-... (or create the default ones: "
+        f"`aws ec2 create-default-vpc --region {spec.region}`, "
+        f"`aws ec2 create-default-subnet --availability-zone {zones[0]}`)"
+    )
 
 
 def _market_options(spec: InstanceSpec) -> ec2.InstanceInstanceMarketOptionsArgs | None:

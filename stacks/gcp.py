@@ -1,5 +1,16 @@
-"""One GPU VM on Compute Engine: its own VPC network and subnet, firewall rules (no ingress
-unless CIDRs are given), and the instance with a pd-balanced boot disk.
+"""One GPU VM on Compute Engine: SSH firewall rules of its own (no ingress unless CIDRs are
+given) in the project's shared `provisioner` network, and the instance with a pd-balanced boot
+disk.
+
+Networking (#25): a project's default quota is a handful of VPC networks, so instances do not
+each make one. They share one network, `provisioner` (custom mode), and one subnetwork per region,
+`provisioner-<region>`, found by name (`get_networks` / `get_subnetworks`, which list and never
+fail on absence) or, for the first instance of a project (or region), declared by its stack with
+`retain_on_delete`: that stack's destroy drops them from its state and leaves them in the cloud,
+so no destroy removes the network under another instance. They cost nothing. Each instance's SSH
+rules target a network tag of its own (`provisioner-<stack>`), so one instance's CIDRs never open
+another's port 22. Two first ups racing in one project may both declare the network; the second
+fails with "already exists" and its next attempt finds it.
 
 GCP instances are zonal. The zone is `spec.zone` when given; otherwise the first zone, in a stated
 order, that offers the type: `spec.zones` in the order given (the catalog's zones for the
@@ -25,6 +36,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import re
+import zlib
 
 import pulumi
 import pulumi_gcp
@@ -42,7 +54,14 @@ from stacks.spec import (
 )
 
 # The SDK loads submodules lazily, and that load is not thread-safe (see stacks/aws.py).
-_LOADED = (compute.Instance, compute.Network, compute.Firewall, compute.get_zones)
+_LOADED = (
+    compute.Instance,
+    compute.Network,
+    compute.Firewall,
+    compute.get_zones,
+    compute.get_networks,
+    compute.get_subnetworks,
+)
 
 # The user the `ssh-keys` metadata creates on the VM (the guest agent adds it with sudo rights).
 SSH_USER = SSH_USERS["GCP"]
@@ -65,8 +84,32 @@ N1_ACCELERATORS = {
 }
 _N1_TYPE = re.compile(r"^(n1-[a-z0-9-]+)\+([a-z0-9]+?)(?:x([1-8]))?$")
 
-SUBNET_CIDR = "10.128.0.0/20"
-NETWORK_TAG = "provisioner-ssh"
+SHARED_NETWORK = "provisioner"
+# Each region's subnetwork of the shared network gets its own /20 (subnets of one network may
+# not overlap): 10.128.0.0/20 for the first regions GPUs are in, then one per known region, else
+# one derived from the region's name.
+SUBNET_CIDRS = {
+    "us-central1": "10.128.0.0/20",
+    "us-east1": "10.142.0.0/20",
+    "us-east4": "10.150.0.0/20",
+    "us-west1": "10.138.0.0/20",
+    "us-west4": "10.182.0.0/20",
+    "europe-west4": "10.164.0.0/20",
+    "asia-southeast1": "10.148.0.0/20",
+}
+
+
+def subnet_cidr(region: str) -> str:
+    """The region's /20 in the shared network (GCP's auto-mode ranges where it has one)."""
+    if region in SUBNET_CIDRS:
+        return SUBNET_CIDRS[region]
+    n = zlib.crc32(region.encode()) % 1024  # 10.64.0.0/12 .. : away from the table's ranges
+    return f"10.{64 + n // 16}.{(n % 16) * 16}.0/20"
+
+
+def instance_tag(spec: InstanceSpec) -> str:
+    """The network tag the instance's own SSH rules target (unique in the project)."""
+    return resource_name(f"provisioner-{spec.stack_name}")
 
 
 def parse_instance_type(name: str) -> tuple[str, str | None, int]:
@@ -122,7 +165,7 @@ def choose_zone(
 
 
 def _ssh_rules(
-    spec: InstanceSpec, name: str, network: compute.Network, opts: pulumi.ResourceOptions
+    spec: InstanceSpec, name: str, network: pulumi.Input[str], opts: pulumi.ResourceOptions
 ) -> list[compute.Firewall]:
     """Allow tcp/22 from exactly the given CIDRs (one rule per IP family: GCP cannot mix them)."""
     networks = [ipaddress.ip_network(cidr, strict=False) for cidr in spec.allowed_ssh_cidrs]
@@ -134,13 +177,13 @@ def _ssh_rules(
                 compute.Firewall(
                     f"firewall-{suffix}",
                     name=f"{name}-{suffix}"[:63],
-                    network=network.id,
+                    network=network,
                     description="SSH from allowed CIDRs",
                     direction="INGRESS",
                     priority=1000,
                     allows=[compute.FirewallAllowArgs(protocol="tcp", ports=["22"])],
                     source_ranges=ranges,
-                    target_tags=[NETWORK_TAG],
+                    target_tags=[instance_tag(spec)],
                     opts=opts,
                 )
             )
@@ -187,6 +230,52 @@ def _image(spec: InstanceSpec, invoke: pulumi.InvokeOptions) -> str:
     ).self_link
 
 
+def shared_network(
+    spec: InstanceSpec, opts: pulumi.ResourceOptions, invoke: pulumi.InvokeOptions
+) -> tuple[pulumi.Input[str], pulumi.Input[str]]:
+    """The project's shared network and the region's subnetwork (ids), found by name, else
+    declared here and retained on this stack's destroy (see the module docstring)."""
+    retained = opts.merge(pulumi.ResourceOptions(retain_on_delete=True))
+    network: pulumi.Input[str]
+    if SHARED_NETWORK in compute.get_networks(project=spec.project, opts=invoke).networks:
+        network = compute.get_network(name=SHARED_NETWORK, project=spec.project, opts=invoke).id
+    else:
+        made = compute.Network(
+            "network",
+            name=SHARED_NETWORK,
+            description="provisioner: shared by its VMs; no ingress unless a VM's rules allow",
+            auto_create_subnetworks=False,
+            opts=retained,
+        )
+        # A new network has no ingress rules (implied deny); this says so where one looks.
+        compute.Firewall(
+            "firewall-deny-ingress",
+            name=f"{SHARED_NETWORK}-deny-ingress",
+            network=made.id,
+            description="No inbound traffic except what a higher-priority rule allows",
+            direction="INGRESS",
+            priority=65534,
+            denies=[compute.FirewallDenyArgs(protocol="all")],
+            source_ranges=["0.0.0.0/0"],
+            opts=retained,
+        )
+        network = made.id
+    subnet_name = resource_name(f"{SHARED_NETWORK}-{spec.region}")
+    found = compute.get_subnetworks(project=spec.project, region=spec.region, opts=invoke)
+    for existing in found.subnetworks:
+        if existing.name == subnet_name:
+            return network, existing.self_link
+    subnet = compute.Subnetwork(
+        "subnet",
+        name=subnet_name,
+        region=spec.region,
+        network=network,
+        ip_cidr_range=subnet_cidr(spec.region),
+        opts=retained,
+    )
+    return network, subnet.id
+
+
 def program(spec: InstanceSpec) -> None:
     machine, guest_accelerator, count = parse_instance_type(spec.instance_type)
     provider = pulumi_gcp.Provider("gcp", project=spec.project, region=spec.region)
@@ -197,34 +286,8 @@ def program(spec: InstanceSpec) -> None:
     labels = gcp_labels(dataclasses.replace(spec, tags={}).provisioner_tags(), spec.tags)
     name = resource_name(f"provisioner-{spec.instance_id}")
 
-    network = compute.Network(
-        "network",
-        name=name,
-        description=f"provisioner {spec.instance_id}: one VM, no ingress unless CIDRs are given",
-        auto_create_subnetworks=False,
-        opts=opts,
-    )
-    subnet = compute.Subnetwork(
-        "subnet",
-        name=name,
-        region=spec.region,
-        network=network.id,
-        ip_cidr_range=SUBNET_CIDR,
-        opts=opts,
-    )
-    # A new network has no ingress rules (implied deny); this says so where an operator looks.
-    compute.Firewall(
-        "firewall-deny-ingress",
-        name=f"{name}-deny-ingress"[:63],
-        network=network.id,
-        description="No inbound traffic except what a higher-priority rule allows",
-        direction="INGRESS",
-        priority=65534,
-        denies=[compute.FirewallDenyArgs(protocol="all")],
-        source_ranges=["0.0.0.0/0"],
-        opts=opts,
-    )
-    _ssh_rules(spec, name, network, opts)
+    network, subnet = shared_network(spec, opts, invoke)
+    _ssh_rules(spec, instance_tag(spec), network, opts)
 
     instance = compute.Instance(
         "instance",
@@ -244,7 +307,7 @@ def program(spec: InstanceSpec) -> None:
         ),
         network_interfaces=[
             compute.InstanceNetworkInterfaceArgs(
-                subnetwork=subnet.id,
+                subnetwork=subnet,
                 access_configs=[compute.InstanceNetworkInterfaceAccessConfigArgs()],
             )
         ],
@@ -257,7 +320,7 @@ def program(spec: InstanceSpec) -> None:
         shielded_instance_config=compute.InstanceShieldedInstanceConfigArgs(
             enable_secure_boot=False, enable_vtpm=True, enable_integrity_monitoring=True
         ),
-        tags=[NETWORK_TAG],
+        tags=[instance_tag(spec)],
         labels=labels,
         opts=opts,
     )
@@ -279,7 +342,7 @@ def program(spec: InstanceSpec) -> None:
             "guestAccelerator": guest_accelerator,
             "guestAcceleratorCount": count,
             "image": image,
-            "network": network.name,
+            "network": SHARED_NETWORK,
             "provisioningModel": "SPOT" if spec.spot else "STANDARD",
             "sshUser": SSH_USER,
             "numericId": instance.instance_id,

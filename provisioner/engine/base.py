@@ -77,6 +77,10 @@ class Liveness:
     alive: bool | None
     vanished_at: datetime | None = None
     detail: str = ""
+    # The VM exists but its OS powered off (the idle guard's or the deadman's `shutdown -h`):
+    # Azure keeps it allocated and billing compute, GCP bills its disk. The reaper destroys it
+    # (#25); `vanished_at` is then when it stopped, if the engine knows.
+    stopped: bool = False
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,9 @@ def preempted(sweep: Sweep, result: SweepResult) -> None:
         checks = list(pool.map(partial(_liveness, sweep), live))
     jobs: list[Job] = []
     for instance, check in zip(live, checks, strict=True):
+        if check is not None and check.alive and check.stopped:
+            jobs.extend(_idle_stopped(sweep, instance, check))
+            continue
         if check is None or check.alive is not False:
             continue
         try:
@@ -66,6 +69,22 @@ def preempted(sweep: Sweep, result: SweepResult) -> None:
             ("preempted", claimed, partial(handle_preempted, sweep.service, claimed, vanished))
         )
     sweep.run_jobs(jobs, result)
+
+
+def _idle_stopped(sweep: Sweep, instance: Instance, check: Liveness) -> list[Job]:
+    """A VM whose OS powered itself off (the idle guard) but that still bills: Azure keeps a
+    VM halted from inside allocated, and the VM holds no credential to deallocate itself. The
+    sweep destroys it (#25); billed until the destroy, as the cloud bills it."""
+    try:
+        claimed = sweep.service.claim_destroy(instance, reason="idle")
+    except (ConflictError, InvalidTransitionError):
+        return []
+
+    def job() -> str:
+        sweep.service.finish_destroy(claimed, reason="idle")
+        return f"its OS powered off ({check.detail or 'stopped'}); destroyed"
+
+    return [("idle", claimed, job)]
 
 
 def _liveness(sweep: Sweep, instance: Instance) -> Liveness | None:

@@ -170,9 +170,21 @@ def _validate_disk(value: int | None, default: int) -> int:
     return disk
 
 
+# Google's Deep Learning VM images (stacks/gcp.py's default family) are 50 GB: Compute Engine
+# refuses a smaller boot disk at create (#25), after the network is made.
+GCP_DLVM_DISK_GB = 50
+
+
 def _check_image_fits(catalog: Catalog, itype: InstanceType, disk: int, settings: Settings) -> None:
-    """Azure's OS disk is the requested disk and may not be smaller than the image (AWS keeps
-    the image's root and adds the request as a data disk, so any size fits there)."""
+    """Azure's OS disk and GCP's boot disk are the requested disk and may not be smaller than
+    the image (AWS keeps the image's root and adds the request as a data disk, so any size fits
+    there). An image of one's own (PROVISIONER_AZURE_IMAGE / _GCP_IMAGE) is not checked."""
+    if itype.provider == "GCP" and not settings.gcp_image and disk < GCP_DLVM_DISK_GB:
+        raise ValidationError(
+            "config.diskSizeGB",
+            f"Disk size must be at least {GCP_DLVM_DISK_GB} GB for {itype.name}: its image, "
+            f"Google's Deep Learning VM, has a {GCP_DLVM_DISK_GB} GB disk (got {disk})",
+        )
     if itype.provider != "AZURE" or settings.azure_image:
         return
     image = catalog.image_for(itype.provider, itype.name)

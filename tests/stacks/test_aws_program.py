@@ -288,7 +288,7 @@ def test_default_vpc_and_the_default_subnet_of_the_first_zone_offering_the_type(
     assert {f["name"]: f["values"] for f in query["filters"]} == {
         "vpc-id": [vpc_id],
         "default-for-az": ["true"],
-        "availability-zone": ["us-east-1a"],
+        "availability-zone": ["us-east-1a", "us-east-1b", "us-east-1c"],
     }
     assert result.one(INSTANCE).inputs["availabilityZone"] == "us-east-1a"
     subnet_id = result.one(INSTANCE).inputs["subnetId"]

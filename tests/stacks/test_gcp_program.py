@@ -27,17 +27,20 @@ def ingress_allows(result) -> list[dict]:
     ]
 
 
-def test_one_instance_in_its_own_network_through_an_explicit_provider(make_gcp_spec, run):
+def test_the_first_instance_declares_the_shared_network_through_an_explicit_provider(
+    make_gcp_spec, run
+):
     result = run(make_gcp_spec(instance_id="inst-net", region="us-east1", zones=()))
     provider = result.one("pulumi:providers:gcp")
     assert provider.inputs["region"] == "us-east1"
     assert provider.inputs["project"] == "tests-project"
     network = result.one(NETWORK)
     assert network.inputs["autoCreateSubnetworks"] is False
-    assert network.inputs["name"] == "provisioner-inst-net"
+    assert network.inputs["name"] == "provisioner"
     subnet = result.one(SUBNET)
     assert subnet.inputs["network"] == network.id
     assert subnet.inputs["region"] == "us-east1"
+    assert subnet.inputs["name"] == "provisioner-us-east1"
     instance = result.one(INSTANCE)
     (interface,) = instance.inputs["networkInterfaces"]
     assert interface["subnetwork"] == subnet.id

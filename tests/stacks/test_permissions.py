@@ -173,10 +173,14 @@ AZURE_OPERATIONS = {
     "Microsoft.Network/locations/operationResults/read",
     "Microsoft.Resources/subscriptions/operationresults/read",
 }
-# doctor's and up's ARM reads (provisioner/engine/pulumi/preflight.py).
+# doctor's and up's ARM reads (provisioner/engine/pulumi/preflight.py), and the engine's own
+# (#25, azure_leaks.py): the resource group's listing for the VM-first cleanup after NicInUse
+# (its deletes are the resources' own), and a VM's power state for the idle stop.
 AZURE_PREFLIGHT = {
     "Microsoft.Resources/subscriptions/providers/read",
     "Microsoft.Compute/locations/usages/read",
+    "Microsoft.Resources/subscriptions/resourceGroups/resources/read",
+    "Microsoft.Compute/virtualMachines/instanceView/read",
 }
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMEMgR02k50mUgkreZfTH914oRZuMYV56LlztoBjLF7L t@e"
@@ -240,6 +244,9 @@ def azure_specs() -> list[InstanceSpec]:
             **base,
             allowed_ssh_cidrs=("203.0.113.0/24",),
             gpu_driver_extension="NvidiaGpuDriverLinux",
+        ),
+        InstanceSpec(
+            provider="AZURE", instance_type="Standard_NC4as_T4_v3", **base, spot=True, zone="1"
         ),
     ]
 

@@ -36,12 +36,14 @@ import secrets
 import shutil
 import signal
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 from filelock import FileLock
 from pulumi import automation as auto
 from pulumi.automation import errors as auto_errors
@@ -62,7 +64,7 @@ from provisioner.engine.preflight_targets import (
     secrets_problem,
     shared_secrets_check,
 )
-from provisioner.engine.pulumi import leaks
+from provisioner.engine.pulumi import azure_leaks, gcp_leaks, leaks
 from provisioner.engine.pulumi.cli import CliCommand, find_or_install_cli
 from provisioner.engine.pulumi.doctor import (
     ARM_FROM_AZURE,
@@ -157,6 +159,8 @@ class PulumiEngine:
         self._preflight_cache: dict[tuple[Target, bool], tuple[datetime, list[DoctorCheck]]] = {}
         # How the Azure checks reach ARM (tests point it at a local server with recorded answers).
         self.azure_arm: dict[str, Any] = {}
+        self.leak_sleep: Callable[[float], None] = time.sleep  # azure_leaks' waits
+        self.gcp_api: dict[str, Any] = {}  # how gcp_leaks reaches Compute Engine (tests: local)
 
     # -- the Engine protocol ---------------------------------------------------------------
 
@@ -189,6 +193,37 @@ class PulumiEngine:
             _untag_live(stack)
         except auto_errors.StackNotFoundError:
             log.info("destroy %s: no such stack, nothing to do", stack_name)
+        except auto_errors.CommandError as exc:
+            if not azure_leaks.nic_in_use("\n".join([str(exc), *relay.errors])):
+                raise failure(DestroyFailedError, exc, relay.errors) from exc
+            self._destroy_after_azure_cleanup(stack, message, on_event, exc)
+
+    def _destroy_after_azure_cleanup(
+        self,
+        stack: auto.Stack,
+        message: str,
+        on_event: EventCallback | None,
+        first: auto_errors.CommandError,
+    ) -> None:
+        """NicInUse: a VM the state forgot holds the NIC (azure_leaks.py). Delete the resource
+        group's content VM first, refresh (drops what is gone), destroy again."""
+        relay = EventRelay(on_event)
+        try:
+            group = azure_leaks.resource_group_of(dict(stack.export_stack().deployment or {}))
+            if group is None:
+                raise failure(DestroyFailedError, first, [])
+            log.warning("%s: NicInUse, deleting %s's resources VM first", stack.name, group)
+            try:
+                azure_leaks.ArmClient(**self.azure_arm, sleep=self.leak_sleep).clean_group(group)
+            except (azure_leaks.AzureCleanupError, httpx.HTTPError, LookupError) as exc:
+                raise DestroyFailedError(
+                    f"NicInUse, and deleting {group}'s resources VM first failed: {exc}",
+                    kind="transient",
+                    provider_code="NicInUse",
+                ) from exc
+            stack.refresh(message=f"{message} (after NicInUse)", color="never", on_event=relay)
+            stack.destroy(message=message, on_event=relay, color="never", show_secrets=False)
+            _untag_live(stack)
         except auto_errors.CommandError as exc:
             raise failure(DestroyFailedError, exc, relay.errors) from exc
 
@@ -239,9 +274,29 @@ class PulumiEngine:
             log.info("liveness of %s unknown: %s", stack_name, error_line(relay.errors, str(exc)))
             return Liveness(alive=None, detail="refresh failed")
         resources = deployment.get("resources") or []
-        if any(r.get("type") in VM_RESOURCE_TYPES for r in resources):
-            return Liveness(alive=True)
+        vms = [r for r in resources if r.get("type") in VM_RESOURCE_TYPES]
+        if vms:
+            stopped = self._powered_off(vms[0])
+            return Liveness(alive=True, stopped=stopped is not None, detail=stopped or "")
         return Liveness(alive=False, detail="refresh found the VM gone")
+
+    def _powered_off(self, vm: dict[str, Any]) -> str | None:
+        """Why a VM that exists is powered off from inside (the idle guard) yet still bills,
+        else None: GCP's refreshed status TERMINATED (its disk bills); Azure's power state
+        `stopped` (not deallocated: compute bills), one ARM read. AWS terminates itself."""
+        if vm.get("type") == gcp_leaks.GCP_VM:
+            status = (vm.get("outputs") or {}).get("currentStatus")
+            return "Compute Engine says TERMINATED (stopped)" if status == "TERMINATED" else None
+        if vm.get("type") != "azure-native:compute:VirtualMachine" or not vm.get("id"):
+            return None
+        try:
+            state = azure_leaks.ArmClient(**self.azure_arm).power_state(str(vm["id"]))
+        except (azure_leaks.AzureCleanupError, httpx.HTTPError, LookupError) as exc:
+            log.info("power state of %s unknown: %s", vm.get("id"), exc)
+            return None
+        if state == "PowerState/stopped":
+            return "Azure says PowerState/stopped (allocated, billing)"
+        return None
 
     def _adopt_pending_vms(self, stack: auto.Stack) -> None:
         """Find the VMs a cut-short create left (by the provisioner:instance-id tag) and write
@@ -252,10 +307,14 @@ class PulumiEngine:
             raise failure(CloudError, exc, []) from exc
         deployment = dict(exported.deployment or {})
         pending = pending_vm_creates(deployment)
+        adopted = self._adopt_gcp_by_name(stack.name, deployment, pending)
         aws_pending = [op for op in pending if op["resource"]["type"] == leaks.AWS_VM]
         region = leaks.aws_region(deployment)
         if not aws_pending or region is None:
-            return  # Azure: deleting the resource group deletes a half-made VM too
+            # Azure: the destroy's NicInUse path deletes a half-made VM (azure_leaks.py).
+            if adopted is not deployment:
+                self._import(stack, exported.version, adopted)
+            return
         try:
             found = tagged_instances(
                 region,
@@ -275,10 +334,36 @@ class PulumiEngine:
         for index, cloud_id in enumerate(leaked):
             deployment = leaks.adopt(deployment, aws_pending[0], cloud_id, extra=index > 0)
             log.warning("%s: adopting %s, created by an interrupted up", stack.name, cloud_id)
+        self._import(stack, exported.version, deployment)
+
+    def _import(self, stack: auto.Stack, version: int | None, deployment: dict[str, Any]) -> None:
         try:
-            stack.import_stack(auto.Deployment(version=exported.version, deployment=deployment))
+            stack.import_stack(auto.Deployment(version=version, deployment=deployment))
         except auto_errors.CommandError as exc:
             raise failure(CloudError, exc, []) from exc
+
+    def _adopt_gcp_by_name(
+        self, stack_name: str, deployment: dict[str, Any], pending: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """The deployment with each pending GCP VM create that Compute Engine has, under its
+        deterministic name, adopted (gcp_leaks.py); the same object when there is none."""
+        result = deployment
+        for op in pending:
+            ref = gcp_leaks.instance_ref(deployment, op)
+            if op["resource"]["type"] != gcp_leaks.GCP_VM or ref is None:
+                continue
+            try:
+                exists = gcp_leaks.instance_exists(ref, **self.gcp_api)
+            except Exception as exc:
+                raise CloudError(
+                    f"cannot ask Compute Engine for {ref.name} in {ref.zone}, left by an "
+                    f"interrupted create ({exc}); not clearing its pending create",
+                    kind="transient",
+                ) from exc
+            if exists and ref.pulumi_id not in leaks.known_ids(result, gcp_leaks.GCP_VM):
+                log.warning("%s: adopting %s, created by an interrupted up", stack_name, ref.name)
+                result = leaks.adopt(result, op, ref.pulumi_id)
+        return result
 
     @property
     def keeps_history_in_backend(self) -> bool:

@@ -7,7 +7,8 @@
   runs in this process, so the invokes' answers come back through a plain dict.
 - Azure: azure-native 3.29 has no invoke for resource-provider registration or compute usages,
   so these two reads go to the ARM REST API (httpx, already a dependency) with a token from
-  `azure-identity`'s DefaultAzureCredential, the same chain the provider uses. azure-identity is
+  `azure_credential()`: the provider's `ARM_*` service principal or managed identity first, then
+  azure-identity's DefaultAzureCredential. azure-identity is
   the optional extra `provisioner[azure]`; without it the Azure lines say CANNOT CHECK and why.
 """
 
@@ -87,16 +88,43 @@ def azure_subscription() -> str | None:
     return os.environ.get("ARM_SUBSCRIPTION_ID") or os.environ.get("AZURE_SUBSCRIPTION_ID")
 
 
-def default_token() -> str:
-    """A management-plane token from azure-identity's DefaultAzureCredential."""
+def azure_credential() -> Any:
+    """The credential the azure-native provider would use (#25): a service principal from
+    `ARM_TENANT_ID`/`ARM_CLIENT_ID`/`ARM_CLIENT_SECRET`, a managed identity with `ARM_USE_MSI`,
+    else azure-identity's DefaultAzureCredential (`AZURE_*` variables, `az login`, ...), which
+    alone ignores the `ARM_*` names."""
     try:
-        from azure.identity import DefaultAzureCredential
+        from azure.identity import (
+            ClientSecretCredential,
+            DefaultAzureCredential,
+            ManagedIdentityCredential,
+        )
     except ImportError as exc:
         raise LookupError(
             "azure-identity is not installed: pip install 'provisioner[azure]' to let doctor "
             "and up read provider registrations and quotas"
         ) from exc
-    return str(DefaultAzureCredential().get_token(ARM_SCOPE).token)
+    tenant, client, secret = (
+        os.environ.get(f"ARM_{name}") for name in ("TENANT_ID", "CLIENT_ID", "CLIENT_SECRET")
+    )
+    if tenant and client and secret:
+        return ClientSecretCredential(tenant, client, secret)
+    if os.environ.get("ARM_USE_MSI", "").lower() == "true":
+        return (
+            ManagedIdentityCredential(client_id=client) if client else ManagedIdentityCredential()
+        )
+    return DefaultAzureCredential()
+
+
+def default_token() -> str:
+    """A management-plane token from `azure_credential()`."""
+    return str(azure_credential().get_token(ARM_SCOPE).token)
+
+
+def one_line(exc: BaseException) -> str:
+    """azure-identity's failures are multi-line dumps (one paragraph per credential tried)."""
+    text = str(exc).strip()
+    return text.splitlines()[0].strip() if text else type(exc).__name__
 
 
 def run_azure(
@@ -121,7 +149,11 @@ def run_azure(
     try:
         bearer = token()
     except Exception as exc:  # no credential, or no azure-identity
-        return [DoctorCheck("azure preconditions", True, f"cannot ask Azure: {exc}", state=CANNOT)]
+        return [
+            DoctorCheck(
+                "azure preconditions", True, f"cannot ask Azure: {one_line(exc)}", state=CANNOT
+            )
+        ]
     root = f"{base_url.rstrip('/')}/subscriptions/{subscription}/providers"
     headers = {"Authorization": f"Bearer {bearer}"}
     with httpx.Client(headers=headers, timeout=20, transport=transport) as client:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from provisioner.config import Settings
@@ -55,6 +55,10 @@ from stacks.spec import (
 )
 
 PROJECT = "gpu-provisioner"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 class SimulatedEngine:
@@ -109,6 +113,16 @@ class SimulatedEngine:
             ) from exc
         stack.data["outputs"] = run.outputs
         stack.data["preemptAt"] = None
+        # The idle guard (#11) powers the OS off after idle_minutes without activity; the
+        # simulated VM counts an `ssh_endpoint` ask (ssh, exec, run) as activity (#25).
+        stack.data["provider"] = spec.provider
+        stack.data["idleMinutes"] = spec.idle_minutes
+        stack.data["poweredOffAt"] = None
+        stack.data["idleStopAt"] = (
+            (_now() + timedelta(minutes=spec.idle_minutes)).isoformat()
+            if spec.idle_minutes
+            else None
+        )
         if spec.spot and self.settings.sim_preempt_after is not None:
             # The cloud takes a spot VM back this long after READY (PROVISIONER_SIM_PREEMPT_AFTER).
             stack.data["preemptAt"] = (
@@ -138,8 +152,27 @@ class SimulatedEngine:
                 ]
                 stack.save()
             has_vm = any(r["type"] in VM_RESOURCE_TYPES for r in stack.data["resources"])
+            if has_vm:
+                self._idle_guard(stack)
+                has_vm = any(r["type"] in VM_RESOURCE_TYPES for r in stack.data["resources"])
+                vanished = stack.data.get("vanishedAt")
+            powered_off = stack.data.get("poweredOffAt")
+        if has_vm and powered_off:
+            return Liveness(
+                alive=True,
+                stopped=True,
+                vanished_at=datetime.fromisoformat(powered_off),
+                detail="the idle guard powered the OS off; the (simulated) cloud keeps the VM "
+                "allocated",
+            )
         if has_vm:
             return Liveness(alive=True)
+        if vanished and powered_off:
+            return Liveness(
+                alive=False,
+                vanished_at=datetime.fromisoformat(vanished),
+                detail="the idle guard shut the VM down and the (simulated) cloud terminated it",
+            )
         if vanished:
             return Liveness(
                 alive=False,
@@ -147,6 +180,23 @@ class SimulatedEngine:
                 detail="the spot VM was reclaimed by the (simulated) cloud",
             )
         return Liveness(alive=False, detail="the VM is gone from the (simulated) cloud")
+
+    def _idle_guard(self, stack: StackFile) -> None:
+        """The on-VM idle guard, past its time: `shutdown -h now`. AWS terminates the instance
+        (instance_initiated_shutdown_behavior); Azure and GCP keep a stopped VM (Azure still
+        bills its compute). Called under the stack's lock."""
+        due = stack.data.get("idleStopAt")
+        if not due or stack.data.get("poweredOffAt") or _now() < datetime.fromisoformat(due):
+            return
+        stack.data["poweredOffAt"] = due
+        sim_sshd.stop(sim_sshd.vms_root(self.settings.home) / stack.name)
+        stack.data["sshEndpoint"] = None
+        if stack.data.get("provider") == "AWS":
+            stack.data["vanishedAt"] = due
+            stack.data["resources"] = [
+                r for r in stack.data["resources"] if r["type"] not in VM_RESOURCE_TYPES
+            ]
+        stack.save()
 
     def _start_vm(self, spec: InstanceSpec, stack: StackFile) -> None:
         """Give the VM its real SSH endpoint (a resumed up keeps a live one)."""
@@ -191,6 +241,7 @@ class SimulatedEngine:
             stack.data["resources"] = []
             stack.data["outputs"] = {}
             stack.data["preemptAt"] = None
+            stack.data["idleStopAt"] = None
             stack.data["message"] = message
         finally:
             stack.release()
@@ -246,6 +297,11 @@ class SimulatedEngine:
         if not recorded:
             return None
         endpoint = sim_sshd.Endpoint.from_json(recorded)
+        if stack.data.get("idleStopAt") and stack.data.get("idleMinutes"):
+            # Someone uses the VM (ssh, exec, run): the idle guard starts counting again.
+            minutes = int(stack.data["idleMinutes"])
+            stack.data["idleStopAt"] = (_now() + timedelta(minutes=minutes)).isoformat()
+            stack.save()
         if revive and not sim_sshd.is_running(endpoint) and stack.data.get("resources"):
             endpoint = sim_sshd.restart(endpoint)
             stack.data["sshEndpoint"] = endpoint.to_json()

@@ -100,6 +100,9 @@ class FakeCloud(Mocks):
         self._lock = threading.Lock()
         self._provider_regions: dict[str, str] = {}
         self._provider_projects: dict[str, str] = {}
+        # What this fake project holds, for the lookups by name: networks and subnetworks.
+        self._gcp_networks: set[tuple[str, str]] = set()  # (project, name)
+        self._gcp_subnets: dict[tuple[str, str, str], str] = {}  # (project, region, name) -> net
 
     # -- deterministic randomness -------------------------------------------------------------
 
@@ -203,12 +206,13 @@ class FakeCloud(Mocks):
             }
         if args.token == "aws:ec2/getSubnet:getSubnet":
             subnet_id = str(args.args.get("id") or f"subnet-{self._hex(17, 'subnet', *parts)}")
+            defaults = {self.subnet_id(region, z): z for z in self.zones_of(region)}
             return {
                 "id": subnet_id,
                 "vpcId": self._vpc(region)["id"],
-                "availabilityZone": self.zones_of(region)[0],
+                "availabilityZone": defaults.get(subnet_id, self.zones_of(region)[0]),
                 "cidrBlock": f"10.0.{self._octet(0, 255, 'cidr', subnet_id)}.0/24",
-                "defaultForAz": False,
+                "defaultForAz": subnet_id in defaults,
                 "state": "available",
             }
         if args.token.startswith("gcp:"):
@@ -352,6 +356,49 @@ class FakeCloud(Mocks):
                 "diskSizeGb": 50,
                 "guestOsFeatures": ["UEFI_COMPATIBLE", "VIRTIO_SCSI_MULTIQUEUE", "GVNIC"],
             }
+        if args.token == "gcp:compute/getNetworks:getNetworks":
+            with self._lock:
+                names = sorted(n for p, n in self._gcp_networks if p == project)
+            return {
+                "id": f"projects/{project}",
+                "networks": names,
+                "project": project,
+                "selfLink": f"{GCP_API}/projects/{project}/global/networks",
+            }
+        if args.token == "gcp:compute/getNetwork:getNetwork":
+            name = str(args.args.get("name"))
+            with self._lock:
+                if (project, name) not in self._gcp_networks:
+                    raise RuntimeError(f"network {name} not found in {project}")
+            path = f"projects/{project}/global/networks/{name}"
+            return {"id": path, "name": name, "project": project, "selfLink": f"{GCP_API}/{path}"}
+        if args.token == "gcp:compute/getSubnetworks:getSubnetworks":
+            region = str(args.args.get("region") or self._region_of(args.provider, {}))
+            with self._lock:
+                found = sorted(
+                    (name, net)
+                    for (p, r, name), net in self._gcp_subnets.items()
+                    if p == project and r == region
+                )
+            return {
+                "id": f"projects/{project}/regions/{region}/subnetworks",
+                "project": project,
+                "region": region,
+                "subnetworks": [
+                    {
+                        "name": name,
+                        "selfLink": f"{GCP_API}/projects/{project}/regions/{region}/"
+                        f"subnetworks/{name}",
+                        "network": net,
+                        "networkName": net.rsplit("/", 1)[-1],
+                        "networkSelfLink": f"{GCP_API}/{net}",
+                        "ipCidrRange": "10.128.0.0/20",
+                        "description": "",
+                        "privateIpGoogleAccess": False,
+                    }
+                    for name, net in found
+                ],
+            }
         raise NotImplementedError(f"FakeCloud has no answer for the invoke {args.token}")
 
     def _gcp_machine_type(self, name: str, zone: str) -> dict[str, Any]:
@@ -386,12 +433,16 @@ class FakeCloud(Mocks):
         state.update(name=resource_name, project=project)
         if typ == "gcp:compute/network:Network":
             path = f"projects/{project}/global/networks/{resource_name}"
+            with self._lock:
+                self._gcp_networks.add((project, resource_name))
         elif typ == "gcp:compute/firewall:Firewall":
             path = f"projects/{project}/global/firewalls/{resource_name}"
         elif typ == "gcp:compute/subnetwork:Subnetwork":
             region = str(state.get("region") or self._region_of(args.provider, {}))
             path = f"projects/{project}/regions/{region}/subnetworks/{resource_name}"
             state["gatewayAddress"] = "10.128.0.1"
+            with self._lock:
+                self._gcp_subnets[(project, region, resource_name)] = str(state.get("network"))
         elif typ == "gcp:compute/instance:Instance":
             zone = str(state.get("zone") or "")
             path = f"projects/{project}/zones/{zone}/instances/{resource_name}"
