@@ -27,6 +27,7 @@ from provisioner.api.methods import AllowMiddleware
 from provisioner.api.openapi import document_limits
 from provisioner.api.sse import EventHub
 from provisioner.api.state import ApiState
+from provisioner.api.throttle import FailureThrottle
 from provisioner.api.webhooks import WebhookSender
 from provisioner.api.workers import Workers
 from provisioner.config import Settings
@@ -89,6 +90,7 @@ def create_api(
         idempotency=IdempotencyKeys(service.ledger, service.clock),
         workers=Workers(service, settings.max_parallel),
         hub=EventHub(),
+        throttle=FailureThrottle(settings.auth_failure_limit),
         webhooks=webhooks or _webhooks(settings, service),
     )
     service.on("*", state.hub.publish)
@@ -127,6 +129,7 @@ def create_api(
         verify=state.tokens.verify,
         max_body_bytes=settings.max_body_bytes,
         rate_limit=settings.rate_limit,
+        throttle=state.throttle,
         # POST /api/jobs carries a workdir (base64 tar.gz: 4/3 of its bytes) in its JSON body.
         body_limits={
             "/api/jobs": (
