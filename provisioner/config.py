@@ -114,6 +114,12 @@ class Settings(BaseSettings):
     rate_limit: str = Field(
         default="", description="per-token request rate, e.g. '20/second' (429); empty: none"
     )
+    max_streams_per_token: int = Field(
+        default=8, ge=1, le=1000, description="open event streams per token (429 past it)"
+    )
+    status_change_limit: str = Field(
+        default="60/minute", description="POST /status moves per token (429); empty: none"
+    )
     auth_failure_limit: str = Field(
         default="30/minute",
         description="failed sign-ins and bearer checks per client address (429); empty: none",

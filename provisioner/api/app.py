@@ -27,6 +27,7 @@ from provisioner.api.methods import AllowMiddleware
 from provisioner.api.openapi import document_limits
 from provisioner.api.sse import EventHub
 from provisioner.api.state import ApiState
+from provisioner.api.stream_limits import StreamLimits
 from provisioner.api.throttle import FailureThrottle
 from provisioner.api.webhooks import WebhookSender
 from provisioner.api.workers import Workers
@@ -92,6 +93,9 @@ def create_api(
         hub=EventHub(),
         throttle=FailureThrottle(settings.auth_failure_limit),
         webhooks=webhooks or _webhooks(settings, service),
+    )
+    state.streams = StreamLimits(
+        settings.max_streams_per_token, state.tokens.is_active, settings.status_change_limit
     )
     service.on("*", state.hub.publish)
     if state.webhooks is not None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from fastapi import Request
 
 from provisioner.api.sse import EventHub
+from provisioner.api.stream_limits import StreamLimits
 from provisioner.api.throttle import FailureThrottle
 from provisioner.api.webhooks import WebhookSender
 from provisioner.api.workers import Workers
@@ -26,6 +27,7 @@ class ApiState:
     hub: EventHub
     webhooks: WebhookSender | None = None
     throttle: FailureThrottle = field(default_factory=lambda: FailureThrottle(""))
+    streams: StreamLimits = field(default_factory=lambda: StreamLimits(8, lambda _id: True))
 
     def close(self) -> None:
         self.workers.close()

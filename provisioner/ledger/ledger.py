@@ -327,11 +327,13 @@ class Ledger:
             )
             session.commit()
 
-    def events(self, instance_id: str) -> builtins.list[InstanceEvent]:
+    def events(self, instance_id: str, *, skip: int = 0) -> builtins.list[InstanceEvent]:
+        """In order; `skip`: past the first N (a live stream reads only what is new, #26)."""
         query = (
             select(InstanceEvent)
             .where(InstanceEvent.instance_id == instance_id)
             .order_by(col(InstanceEvent.at), col(InstanceEvent.id))
+            .offset(skip)
         )
         with Session(self.engine, expire_on_commit=False) as session:
             return list(session.exec(query).all())
