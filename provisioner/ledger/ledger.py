@@ -20,13 +20,14 @@ from sqlmodel import Session, col, select
 from provisioner.config import private_file
 from provisioner.ledger import pool_models as _pool_tables  # noqa: F401  (#22 tables)
 from provisioner.ledger import rollups
+from provisioner.ledger import web_sessions as _session_tables  # noqa: F401  (#26 table)
 from provisioner.ledger.models import Instance, InstanceEvent
 from provisioner.ledger.spend import cost_expressions, in_window, seconds_alive
 from provisioner.rules.costs import round_money
 from provisioner.rules.errors import ConflictError, NotFoundError, shown_id
 from provisioner.rules.lifecycle import Status
 
-SCHEMA_HEAD = "0013"  # the newest migration; tests check it matches migrations/versions
+SCHEMA_HEAD = "0016"  # the newest migration; tests check it matches migrations/versions
 
 # PostgreSQL connection limits (see create_db_engine).
 POOL_SIZE = 10

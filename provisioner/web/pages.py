@@ -120,12 +120,12 @@ async def signin(request: Request, state: State) -> Response:
         )
     token = (await read_form(request)).get("token", "").strip()
     try:
-        state.tokens.verify(token or None)
+        principal = await run_in_threadpool(state.tokens.verify, token or None)
     except AuthenticationError as exc:
         state.throttle.failed(address)
         return page("signin.html", 401, session=None, error=exc.message)
     response = RedirectResponse("/", status_code=303)
-    sessions.sign_in(response, request, token)
+    await run_in_threadpool(sessions.sign_in, response, request, principal)
     return response
 
 
@@ -134,7 +134,7 @@ async def signout(request: Request, session: MaybeSignedIn) -> Response:
     if session is not None:
         sessions.check_csrf(request, session, (await read_form(request)).get("csrf"))
     response = RedirectResponse("/signin", status_code=303)
-    sessions.sign_out(response)
+    await run_in_threadpool(sessions.sign_out, response, request)
     return response
 
 
