@@ -12,11 +12,14 @@ and the injection knobs; the fake cloud, the mock run, capacity rules and sshd a
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import random
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -124,6 +127,20 @@ _DESTROY_FAILURE = (
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock across processes (flock) for a read-modify-write of a stack file (#26):
+    a revive or a preemption that read the file before a destroy finished must not write its
+    stale copy (resources and all) over the destroy's."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 class _StackFile:
@@ -283,6 +300,9 @@ class SimulatedEngine:
         self.rng = rng or random.Random()
         self.rules = parse_rules(settings.sim_capacity)
 
+    def _lock_path(self, name: str) -> Path:
+        return self.root / f"{name}.lock"
+
     def _stack(self, name: str) -> _StackFile:
         self.root.mkdir(parents=True, exist_ok=True)
         return _StackFile(self.root / f"{name}.json", name)
@@ -340,8 +360,10 @@ class SimulatedEngine:
         here, as the cloud would have removed it."""
         if not (self.root / f"{stack_name}.json").exists():
             return Liveness(alive=False, detail="no such stack")
-        stack = self._stack(stack_name)
-        with stack.lock:
+        with _file_lock(self._lock_path(stack_name)):
+            if not (self.root / f"{stack_name}.json").exists():
+                return Liveness(alive=False, detail="no such stack")
+            stack = self._stack(stack_name)
             preempt_at = stack.data.get("preemptAt")
             vanished = stack.data.get("vanishedAt")
             if preempt_at and vanished is None and _now() >= datetime.fromisoformat(preempt_at):
@@ -382,8 +404,9 @@ class SimulatedEngine:
     ) -> None:
         if not (self.root / f"{stack_name}.json").exists():
             return
-        stack = self._stack(stack_name)
-        stack.acquire("destroy")
+        with _file_lock(self._lock_path(stack_name)):
+            stack = self._stack(stack_name)
+            stack.acquire("destroy")
         try:
             time.sleep(self.settings.sim_delay)
             if self._roll(self.settings.sim_fail_destroy):
@@ -400,14 +423,19 @@ class SimulatedEngine:
                             status="done",
                         )
                     )
-            sim_sshd.stop(sim_sshd.vms_root(self.settings.home) / stack_name)
-            stack.data["sshEndpoint"] = None
-            stack.data["resources"] = []
-            stack.data["outputs"] = {}
-            stack.data["preemptAt"] = None
-            stack.data["message"] = message
-        finally:
-            stack.release()
+            with _file_lock(self._lock_path(stack_name)):
+                # Every process of the VM goes with it (its sshd, then all in its sandbox).
+                sim_sshd.stop(sim_sshd.vms_root(self.settings.home) / stack_name)
+                stack.data["sshEndpoint"] = None
+                stack.data["resources"] = []
+                stack.data["outputs"] = {}
+                stack.data["preemptAt"] = None
+                stack.data["message"] = message
+                stack.release()
+        except BaseException:
+            with _file_lock(self._lock_path(stack_name)):
+                stack.release()
+            raise
 
     def recover(self, stack_name: str) -> None:
         """`cancel` (drop the dead holder's lock) and `refresh`: the simulation records a resource
@@ -461,9 +489,22 @@ class SimulatedEngine:
             return None
         endpoint = sim_sshd.Endpoint.from_json(recorded)
         if revive and not sim_sshd.is_running(endpoint) and stack.data.get("resources"):
-            endpoint = sim_sshd.restart(endpoint)
-            stack.data["sshEndpoint"] = endpoint.to_json()
-            stack.save()
+            # Decided again under the lock, on a fresh read: a destroy that finished (or holds
+            # the stack) since the first read means no revive, ever (#26).
+            with _file_lock(self._lock_path(stack_name)):
+                if not (self.root / f"{stack_name}.json").exists():
+                    return None
+                stack = self._stack(stack_name)
+                recorded = stack.data.get("sshEndpoint")
+                holder = stack.data.get("lock")
+                busy = isinstance(holder, dict) and holder.get("operation") == "destroy"
+                if not recorded or busy or not stack.data.get("resources"):
+                    return None
+                endpoint = sim_sshd.Endpoint.from_json(recorded)
+                if not sim_sshd.is_running(endpoint):
+                    endpoint = sim_sshd.restart(endpoint)
+                    stack.data["sshEndpoint"] = endpoint.to_json()
+                    stack.save()
         return SshEndpoint(host=endpoint.host, port=endpoint.port, user=endpoint.user)
 
     def sweep_endpoints(self) -> list[tuple[str, str]]:
