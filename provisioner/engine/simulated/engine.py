@@ -542,6 +542,7 @@ class SimulatedEngine:
                 f"[simulated] stack {stack_name} still holds resources; destroy it first"
             )
         path.unlink(missing_ok=True)
+        self._lock_path(stack_name).unlink(missing_ok=True)
         return True
 
     def preflight(self, target: Target, *, cheap: bool) -> list[DoctorCheck]:
