@@ -6,9 +6,13 @@ behind their backs except the cloud SDKs' own credential chains.
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import os
+import stat
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -110,12 +114,30 @@ class Settings(BaseSettings):
     rate_limit: str = Field(
         default="", description="per-token request rate, e.g. '20/second' (429); empty: none"
     )
+    max_streams_per_token: int = Field(
+        default=8, ge=1, le=1000, description="open event streams per token (429 past it)"
+    )
+    status_change_limit: str = Field(
+        default="60/minute", description="POST /status moves per token (429); empty: none"
+    )
+    auth_failure_limit: str = Field(
+        default="30/minute",
+        description="failed sign-ins and bearer checks per client address (429); empty: none",
+    )
 
     # Reaching the VM (#11): how long CONFIGURING may last, how long a terminated instance's key
     # files are kept, and where `--allow-ssh-from me` asks for this machine's public address.
     ready_timeout_seconds: float = Field(default=600, gt=0)
     key_grace_minutes: float = Field(default=60, ge=0)
     myip_url: str = "https://checkip.amazonaws.com"
+
+    @field_validator("webhook_urls", mode="after")
+    @classmethod
+    def _check_webhook_urls(cls, value: str) -> str:
+        for url in value.split(","):
+            if url.strip():
+                check_webhook_url(url.strip())
+        return value
 
     @field_validator("home", mode="after")
     @classmethod
@@ -163,8 +185,38 @@ class Settings(BaseSettings):
         return [url.strip() for url in self.webhook_urls.split(",") if url.strip()]
 
     def ensure_home(self) -> Path:
+        """The data dir, made 0700 (an existing wider one is tightened: it holds keys, #26)."""
         self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with contextlib.suppress(OSError):  # not ours to change (another owner): doctor says so
+            if stat.S_IMODE(self.home.stat().st_mode) & 0o077:
+                self.home.chmod(0o700)
         return self.home
+
+
+# Names that reach a cloud's instance metadata service, like 169.254.169.254 itself.
+METADATA_HOSTS = frozenset({"metadata", "metadata.google.internal", "instance-data"})
+
+
+def check_webhook_url(url: str) -> None:
+    """A webhook goes to http(s) only, never to a link-local host (a VM's metadata service, #26).
+    A name is checked as written; a receiver is the operator's own choice."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            f"PROVISIONER_WEBHOOK_URLS: {url[:80]!r} must be an http:// or https:// URL with a host"
+        )
+    host = parts.hostname.lower().rstrip(".")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if (address is not None and address.is_link_local) or host in METADATA_HOSTS:
+        raise ValueError(
+            f"PROVISIONER_WEBHOOK_URLS: {url[:80]!r} points at a link-local or metadata host "
+            "(169.254.0.0/16, fe80::/10): not allowed"
+        )
 
 
 def private_file(path: Path) -> Path:

@@ -27,6 +27,8 @@ from provisioner.api.methods import AllowMiddleware
 from provisioner.api.openapi import document_limits
 from provisioner.api.sse import EventHub
 from provisioner.api.state import ApiState
+from provisioner.api.stream_limits import StreamLimits
+from provisioner.api.throttle import FailureThrottle
 from provisioner.api.webhooks import WebhookSender
 from provisioner.api.workers import Workers
 from provisioner.config import Settings
@@ -89,7 +91,11 @@ def create_api(
         idempotency=IdempotencyKeys(service.ledger, service.clock),
         workers=Workers(service, settings.max_parallel),
         hub=EventHub(),
+        throttle=FailureThrottle(settings.auth_failure_limit),
         webhooks=webhooks or _webhooks(settings, service),
+    )
+    state.streams = StreamLimits(
+        settings.max_streams_per_token, state.tokens.is_active, settings.status_change_limit
     )
     service.on("*", state.hub.publish)
     if state.webhooks is not None:
@@ -127,6 +133,7 @@ def create_api(
         verify=state.tokens.verify,
         max_body_bytes=settings.max_body_bytes,
         rate_limit=settings.rate_limit,
+        throttle=state.throttle,
         # POST /api/jobs carries a workdir (base64 tar.gz: 4/3 of its bytes) in its JSON body.
         body_limits={
             "/api/jobs": (

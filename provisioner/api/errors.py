@@ -43,7 +43,7 @@ STATUS_BY_TYPE: tuple[tuple[type[ProvisionerError], int], ...] = (
     (CloudError, 502),  # provisioning or destroy failed in the cloud
 )
 # By code, for errors defined elsewhere (BudgetExceededError of #5).
-STATUS_BY_CODE = {"BUDGET_EXCEEDED": 402}
+STATUS_BY_CODE = {"BUDGET_EXCEEDED": 402, "RATE_LIMITED": 429}
 
 HTTP_CODES = {
     400: "BAD_REQUEST",
@@ -54,6 +54,7 @@ HTTP_CODES = {
     406: "NOT_ACCEPTABLE",
     413: "PAYLOAD_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
+    429: "RATE_LIMITED",
 }
 
 # Field paths as the seed's messages name them (`error.message.includes('Disk size')`).

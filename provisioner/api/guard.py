@@ -10,6 +10,12 @@ A pure ASGI middleware, so nothing is read that need not be. For every `/api` re
 
 An early refusal says `Connection: close`, so the server stops reading the rest of the body. The
 verified principal is handed to the routes in the ASGI scope's state (`auth.principal`).
+
+Every other request that may carry a body (the dashboard's forms, `/signin` included: #26) is read
+here the same way, without a token, up to PROVISIONER_MAX_BODY_BYTES. A failed bearer check counts
+against the client address (`throttle.py`); past its limit the address gets 429 before its token is
+looked up. A client that goes away mid-body (or is cut off by `serve --timeout-request`) ends the
+request quietly: no route runs, nothing is logged but the server's one line.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
 from provisioner.api.errors import envelope
+from provisioner.api.throttle import FailureThrottle, client_address
 from provisioner.ledger.tokens import Principal
 from provisioner.rules.errors import AuthenticationError
 
@@ -36,6 +43,11 @@ Send = Callable[[Message], Any]
 ASGIApp = Callable[[Scope, Receive, Send], Any]
 
 PRINCIPAL = "provisioner.principal"  # the key in scope["state"]
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class ClientGoneError(Exception):
+    """The client closed the connection before its body arrived: nobody to answer."""
 
 
 def parse_rate(rate: str) -> list[Any]:
@@ -69,6 +81,7 @@ class RequestGuard:
         max_body_bytes: int,
         rate_limit: str = "",
         body_limits: dict[str, tuple[int, str]] | None = None,
+        throttle: FailureThrottle | None = None,
     ):
         self.app = app
         self.verify = verify
@@ -77,6 +90,7 @@ class RequestGuard:
         self.body_limits = body_limits or {}
         self.limits = parse_rate(rate_limit)
         self.limiter = MovingWindowRateLimiter(MemoryStorage()) if self.limits else None
+        self.throttle = throttle
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         guarded = (
@@ -85,7 +99,10 @@ class RequestGuard:
             and scope["method"] != "OPTIONS"
         )
         if not guarded:
-            await self.app(scope, receive, send)
+            if scope["type"] == "http" and scope["method"] in BODY_METHODS:
+                await self._read_then_run(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
             return
         try:
             principal = await self._authenticate(scope)
@@ -94,10 +111,27 @@ class RequestGuard:
         except RefusedError as refusal:
             await _refuse(send, refusal)
             return
+        except ClientGoneError:
+            return
         scope.setdefault("state", {})[PRINCIPAL] = principal
         await self.app(scope, _replay(body, receive), send)
 
+    async def _read_then_run(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            body = await self._read_body(scope, receive)
+        except RefusedError as refusal:
+            await _refuse(send, refusal)
+            return
+        except ClientGoneError:
+            return
+        await self.app(scope, _replay(body, receive), send)
+
     async def _authenticate(self, scope: Scope) -> Principal:
+        address = client_address(scope)
+        if self.throttle is not None and (wait := self.throttle.wait_seconds(address)):
+            raise RefusedError(
+                429, "RATE_LIMITED", self.throttle.message(wait), {"Retry-After": str(wait)}
+            )
         token = None
         for name, value in scope.get("headers", ()):
             if name == b"authorization":
@@ -108,6 +142,8 @@ class RequestGuard:
         try:
             return await anyio.to_thread.run_sync(self.verify, token)
         except AuthenticationError as exc:
+            if self.throttle is not None:
+                self.throttle.failed(address)
             raise RefusedError(401, exc.code, exc.message, {"WWW-Authenticate": "Bearer"}) from None
 
     def _rate(self, principal: Principal) -> None:
@@ -145,7 +181,7 @@ class RequestGuard:
         while True:
             message = await receive()
             if message["type"] != "http.request":
-                raise RefusedError(400, "BAD_REQUEST", "The client went away mid-request")
+                raise ClientGoneError
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:

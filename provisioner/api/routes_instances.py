@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from provisioner.api.auth import Caller, State, acting_user, owned_instance
@@ -285,6 +286,7 @@ def set_status(instance_id: str, body: StatusIn, caller: Caller, state: State) -
             "Status can only be set to RUNNING (a task started) or READY (it finished) "
             f"(got {body.status!r})",
         )
+    state.streams.toggle(caller)  # per-token rate of moves (#26)
     return InstanceEnvelope(instance=state.service.set_status(instance_id, wanted))
 
 
@@ -311,13 +313,24 @@ async def events(
 ) -> Any:
     await run_in_threadpool(owned_instance, state, caller, instance_id)
     if "text/event-stream" in request.headers.get("accept", ""):
+        ticket = state.streams.open(caller)  # 429 past the per-token cap (#26)
+
+        async def still_valid() -> bool:
+            return await state.streams.still_valid(caller.token_id)
+
         stream = stream_events(
-            state.service, state.hub, instance_id, after=parse_last_event_id(last_event_id)
+            state.service,
+            state.hub,
+            instance_id,
+            after=parse_last_event_id(last_event_id),
+            still_valid=still_valid,
+            on_close=ticket.release,
         )
         return StreamingResponse(
             stream,
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            background=BackgroundTask(ticket.release),  # also when the body never started
         )
     found = await run_in_threadpool(state.service.events, instance_id)
     return EventList(events=found, count=len(found))

@@ -4,12 +4,21 @@ uvicorn closes a keep-alive connection that sits idle after a response (`timeout
 answers 503 past `limit_concurrency` connections or tasks, but it waits for ever on a connection
 that never finishes sending its request (silent, or stuck mid-headers or mid-body). The h11
 protocol here adds that timer: a request must arrive whole within `request_timeout` seconds of
-the connection opening (or of its first byte after a keep-alive pause), or the connection closes.
+the connection opening (or of its first byte after a keep-alive pause), or the connection closes,
+with one log line naming the client (#26: not tracebacks of the route that was reading).
+
+h11's `max_incomplete_event_size` bounds only headers that arrive in pieces: a 60 KB head in one
+read passed `--max-header-bytes 16384` (#26). `HeaderLimit` counts the request line and headers
+of every request and answers 431 past the limit, before any route runs.
+
+`--proxy-headers` turns on uvicorn's X-Forwarded-For/-Proto handling for the addresses in
+`--forwarded-allow-ips` (a TLS proxy in front: the app then sees `https` and the client's address).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +36,44 @@ class ConnectionLimits:
     request_timeout_seconds: float = DEFAULT_REQUEST_TIMEOUT
     limit_concurrency: int | None = 1000
     max_header_bytes: int = 16 * 1024
+    proxy_headers: bool = False
+    forwarded_allow_ips: str | None = None
+
+
+class HeaderLimit:
+    """431 for a request whose line and headers exceed `max_bytes` (as sent: name: value CRLF)."""
+
+    def __init__(self, app: Any, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] in ("http", "websocket"):
+            size = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"") + 16
+            size += sum(len(name) + len(value) + 4 for name, value in scope.get("headers", ()))
+            if size > self.max_bytes:
+                await _too_large_headers(send, self.max_bytes)
+                return
+        await self.app(scope, receive, send)
+
+
+async def _too_large_headers(send: Any, limit: int) -> None:
+    payload = json.dumps(
+        {
+            "success": False,
+            "error": {
+                "code": "HEADERS_TOO_LARGE",
+                "message": f"Request line and headers exceed {limit} bytes (--max-header-bytes)",
+            },
+        }
+    ).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode()),
+        (b"connection", b"close"),
+    ]
+    await send({"type": "http.response.start", "status": 431, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
 
 
 class BoundedH11Protocol(H11Protocol):
@@ -66,7 +113,14 @@ class BoundedH11Protocol(H11Protocol):
     def _timed_out(self) -> None:
         self._request_timer = None
         if self.conn.their_state in (h11.IDLE, h11.SEND_BODY) and not self.transport.is_closing():
-            self.logger.info("closing a connection whose request did not arrive in time")
+            client = f"{self.client[0]}:{self.client[1]}" if self.client else "a client"
+            what = "its body" if self.conn.their_state is h11.SEND_BODY else "its request"
+            self.logger.warning(
+                "request timeout: closed the connection from %s, %s did not arrive within %g s",
+                client,
+                what,
+                self.request_timeout,
+            )
             self.transport.close()
 
 
@@ -77,11 +131,12 @@ def run(app: Any, *, host: str, port: int, log_level: str, limits: ConnectionLim
         {"request_timeout": limits.request_timeout_seconds},
     )
     config = uvicorn.Config(
-        app,
+        HeaderLimit(app, limits.max_header_bytes),
         host=host,
         port=port,
         log_level=log_level,
-        proxy_headers=False,
+        proxy_headers=limits.proxy_headers,
+        forwarded_allow_ips=limits.forwarded_allow_ips,
         http=protocol,
         timeout_keep_alive=limits.keep_alive_seconds,
         limit_concurrency=limits.limit_concurrency,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Request
 
 from provisioner.api.sse import EventHub
+from provisioner.api.stream_limits import StreamLimits
+from provisioner.api.throttle import FailureThrottle
 from provisioner.api.webhooks import WebhookSender
 from provisioner.api.workers import Workers
 from provisioner.config import Settings
@@ -24,6 +26,8 @@ class ApiState:
     workers: Workers
     hub: EventHub
     webhooks: WebhookSender | None = None
+    throttle: FailureThrottle = field(default_factory=lambda: FailureThrottle(""))
+    streams: StreamLimits = field(default_factory=lambda: StreamLimits(8, lambda _id: True))
 
     def close(self) -> None:
         self.workers.close()

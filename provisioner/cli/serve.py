@@ -30,8 +30,23 @@ def serve(
         ),
     ] = 10.0,
     max_header_bytes: Annotated[
-        int, typer.Option(min=1024, help="Largest request line plus headers (h11); else 400.")
+        int, typer.Option(min=1024, help="Largest request line plus headers; else 431.")
     ] = 16384,
+    proxy_headers: Annotated[
+        bool,
+        typer.Option(
+            "--proxy-headers",
+            help="Trust X-Forwarded-Proto/-For from --forwarded-allow-ips (uvicorn's option): "
+            "behind a TLS proxy, sign-in sees https and cookies are Secure.",
+        ),
+    ] = False,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated proxy addresses (or networks) whose forwarded headers are "
+            "trusted (uvicorn's; default 127.0.0.1, '*' for any).",
+        ),
+    ] = None,
 ) -> None:
     """Serve the REST API (docs at /docs). Plain HTTP: put TLS in front of it beyond localhost."""
     import logging
@@ -54,6 +69,8 @@ def serve(
         request_timeout_seconds=timeout_request,
         limit_concurrency=limit_concurrency,
         max_header_bytes=max_header_bytes,
+        proxy_headers=proxy_headers,
+        forwarded_allow_ips=forwarded_allow_ips,
     )
     run(app, host=host, port=port, log_level=log_level.lower(), limits=limits)
 

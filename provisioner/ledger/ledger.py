@@ -21,13 +21,14 @@ from provisioner.config import private_file
 from provisioner.ledger import forecast_models as _forecast_tables  # noqa: F401  (#23 table)
 from provisioner.ledger import pool_models as _pool_tables  # noqa: F401  (#22 tables)
 from provisioner.ledger import rollups
+from provisioner.ledger import web_sessions as _session_tables  # noqa: F401  (#26 table)
 from provisioner.ledger.models import Instance, InstanceEvent
 from provisioner.ledger.spend import cost_expressions, in_window, seconds_alive
 from provisioner.rules.costs import round_money
 from provisioner.rules.errors import ConflictError, NotFoundError, ValidationError, shown_id
 from provisioner.rules.lifecycle import Status
 
-SCHEMA_HEAD = "0015"  # the newest migration; tests check it matches migrations/versions
+SCHEMA_HEAD = "0016"  # the newest migration; tests check it matches migrations/versions
 
 # PostgreSQL connection limits (see create_db_engine).
 POOL_SIZE = 10
@@ -342,11 +343,13 @@ class Ledger:
             )
             session.commit()
 
-    def events(self, instance_id: str) -> builtins.list[InstanceEvent]:
+    def events(self, instance_id: str, *, skip: int = 0) -> builtins.list[InstanceEvent]:
+        """In order; `skip`: past the first N (a live stream reads only what is new, #26)."""
         query = (
             select(InstanceEvent)
             .where(InstanceEvent.instance_id == instance_id)
             .order_by(col(InstanceEvent.at), col(InstanceEvent.id))
+            .offset(skip)
         )
         with Session(self.engine, expire_on_commit=False) as session:
             return list(session.exec(query).all())

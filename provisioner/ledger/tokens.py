@@ -124,6 +124,12 @@ class Tokens:
                 session.commit()
         return Principal(user_id=row.user_id, admin=row.admin, token_id=row.id)
 
+    def is_active(self, token_id: str) -> bool:
+        """Whether the token exists unrevoked (open streams ask, #26)."""
+        with Session(self.ledger.engine) as session:
+            row = session.get(ApiToken, token_id)
+            return row is not None and row.revoked_at is None
+
     def list(self, user_id: str | None = None) -> list[TokenInfo]:
         query = select(ApiToken).order_by(col(ApiToken.created_at), col(ApiToken.id))
         if user_id is not None:

@@ -48,9 +48,16 @@ class Failover(ServiceCore):
 
     def plan(self, request: ProvisionRequest) -> tuple[ValidRequest, list[Candidate], int]:
         """Validate the request and list its candidates in failover order."""
-        types = split_list(request.instance_types) or (
-            () if request.gpu else split_list(request.instance_type)
-        )
+        listed = split_list(request.instance_types)
+        named = () if request.gpu else split_list(request.instance_type)
+        if listed and named and not set(named) <= set(listed):
+            # A one-entry list was ignored for the named type (#26): say which one wins.
+            raise ValidationError(
+                "config.instanceTypes",
+                f"instanceType {', '.join(named)!r} is not among instanceTypes "
+                f"{', '.join(listed)!r}: give one of them, or make them agree",
+            )
+        types = listed or named
         regions = split_list(request.regions) or split_list(request.region)
         capacity = CapacityRequest(
             provider=request.provider or "",
@@ -64,7 +71,11 @@ class Failover(ServiceCore):
             spot=request.spot,
         )
         if not is_multi(capacity):  # one type in one region: the plain rules and messages
-            single = replace(request, region=regions[0] if regions else None)
+            single = replace(
+                request,
+                instance_type=types[0] if types else request.instance_type,
+                region=regions[0] if regions else None,
+            )
             valid = validate_request(single, self.settings, self.catalog)
             capacity = replace(
                 capacity,

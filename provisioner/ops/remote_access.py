@@ -27,7 +27,16 @@ READY_COMMAND = (
     "cloud-init status --wait >/dev/null 2>&1; rc=$?; "
     f'cat "{ssh.SANDBOX}/var/lib/provisioner/setup.rc" 2>/dev/null; exit $rc'
 )
-SETUP_LOG_COMMAND = f'cat "{ssh.SANDBOX}/var/log/provisioner-setup.log"'
+# The setup log is copied back as its last SETUP_LOG_TAIL_BYTES only, cut on the VM (#26: 300 MB
+# of output was read whole into the server's memory and written whole to setup.log).
+SETUP_LOG_TAIL_BYTES = 1024 * 1024
+SETUP_LOG_COMMAND = (
+    f'f="{ssh.SANDBOX}/var/log/provisioner-setup.log"; s=$(wc -c < "$f") || exit 1; '
+    f'if [ "$s" -gt {SETUP_LOG_TAIL_BYTES} ]; then '
+    f'echo "[setup log: the first $((s - {SETUP_LOG_TAIL_BYTES})) of $s bytes are left '
+    'on the VM]"; '
+    f'fi; tail -c {SETUP_LOG_TAIL_BYTES} "$f"'
+)
 AUTH_DENIED = "Permission denied (publickey"
 # With the user's own key (no private half here), how long sshd may refuse our identities before
 # readiness stops waiting for SSH: cloud-init installs the key shortly after sshd starts, so an

@@ -292,6 +292,11 @@ def validate_ssh_key(key: str | None) -> tuple[str | None, str | None]:
             "sshPublicKey",
             "SSH key must be one OpenSSH public key line such as 'ssh-ed25519 AAAA... comment'",
         )
+    if not all(" " <= c <= "~" for c in text):  # NUL, ESC, CR... would reach the cloud's key
+        raise ValidationError(
+            "sshPublicKey",
+            "SSH key must be printable ASCII: its comment holds a control or non-ASCII character",
+        )
     if parts[0] not in SSH_KEY_TYPES:
         raise ValidationError(
             "sshPublicKey",

@@ -87,6 +87,8 @@ def _environment() -> jinja2.Environment:
 ENV = _environment()
 
 
-def page(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+def page(
+    name: str, status_code: int = 200, *, headers: dict[str, str] | None = None, **context: Any
+) -> HTMLResponse:
     html = ENV.get_template(name).render(**context)
-    return HTMLResponse(html, status_code=status_code, headers=HEADERS)
+    return HTMLResponse(html, status_code=status_code, headers={**HEADERS, **(headers or {})})

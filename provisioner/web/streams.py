@@ -7,6 +7,8 @@ fleet stream looks again every FLEET_POLL_SECONDS. The instance stream ends once
 final. Every stream also ends after STREAM_SECONDS and the browser's EventSource reconnects
 (after `retry`), starting with a "change" that refreshes ages and countdowns: so an open
 dashboard never holds up a server's shutdown (uvicorn waits for open responses) for longer.
+Each stream counts against its token's PROVISIONER_MAX_STREAMS_PER_TOKEN (429 past it), and ends
+with `signedout` within a second of the session's end or its token's revocation (#26).
 """
 
 from __future__ import annotations
@@ -14,15 +16,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from provisioner.api.auth import owned_instance
 from provisioner.api.state import ApiState, get_state
+from provisioner.api.stream_limits import RateLimitedError, Ticket
 from provisioner.rules.errors import ProvisionerError
 from provisioner.rules.lifecycle import FINAL, Status
 from provisioner.web import session as sessions
@@ -36,6 +40,7 @@ MaybeSignedIn = Annotated[Session | None, Depends(sessions.current)]
 POLL_SECONDS = 1.0
 FLEET_POLL_SECONDS = 2.0
 STREAM_SECONDS = 15.0
+CHECK_SECONDS = 0.25  # how often a stream asks whether its session still holds
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
@@ -44,8 +49,10 @@ async def changes(
     wake: asyncio.Event | None = None,
     *,
     poll_seconds: float = POLL_SECONDS,
+    still_valid: Callable[[], Awaitable[bool]] | None = None,
 ) -> AsyncIterator[str]:
-    """`look()` returns (what the page shows, whether it is final)."""
+    """`look()` returns (what the page shows, whether it is final). `still_valid` is asked at
+    least every CHECK_SECONDS: a revoked session's stream ends within a second (#26)."""
     yield "retry: 2000\n\n"
     seen: object = None
     closes_at = time.monotonic() + STREAM_SECONDS
@@ -60,15 +67,50 @@ async def changes(
         if final:
             yield "event: end\ndata: {}\n\n"
             return
-        if wake is None:
-            await asyncio.sleep(poll_seconds)
-        else:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout=poll_seconds)
+        waited = 0.0
+        while waited < poll_seconds:
+            step = min(CHECK_SECONDS, poll_seconds - waited)
+            if wake is None:
+                await asyncio.sleep(step)
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), timeout=step)
+            waited += step
+            if still_valid is not None and not await still_valid():
+                yield "event: signedout\ndata: {}\n\n"
+                return
+            if wake is not None and wake.is_set():
+                break
 
 
-def _stream(body: AsyncIterator[str]) -> StreamingResponse:
-    return StreamingResponse(body, media_type="text/event-stream", headers=HEADERS)
+def _stream(body: AsyncIterator[str], ticket: Ticket) -> StreamingResponse:
+    async def released() -> AsyncIterator[str]:
+        try:
+            async for frame in body:
+                yield frame
+        finally:
+            ticket.release()
+
+    return StreamingResponse(
+        released(),
+        media_type="text/event-stream",
+        headers=HEADERS,
+        background=BackgroundTask(ticket.release),  # also when the body never started
+    )
+
+
+def _open(state: ApiState, session: Session) -> tuple[Ticket, Callable[[], Awaitable[bool]]]:
+    """The stream's place under the token's cap (RateLimitedError past it), and its check."""
+    ticket = state.streams.open(session.principal)
+
+    async def still_valid() -> bool:
+        return await state.streams.still_valid(session.principal.token_id)
+
+    return ticket, still_valid
+
+
+def _too_many(exc: ProvisionerError) -> Response:
+    return HTMLResponse(exc.message, status_code=429)
 
 
 @router.get("/ui/stream/fleet")
@@ -76,11 +118,15 @@ def fleet_stream(state: State, session: MaybeSignedIn, query: Filters) -> Respon
     if session is None:
         return HTMLResponse("Signed out", status_code=401)
     wanted = fleet_filter(session, *query)
+    try:
+        ticket, still_valid = _open(state, session)
+    except RateLimitedError as exc:
+        return _too_many(exc)
 
     def look() -> tuple[object, bool]:
         return fingerprint(fleet_page(state.service, wanted)), False
 
-    return _stream(changes(look, poll_seconds=FLEET_POLL_SECONDS))
+    return _stream(changes(look, poll_seconds=FLEET_POLL_SECONDS, still_valid=still_valid), ticket)
 
 
 @router.get("/ui/stream/instances/{instance_id}")
@@ -98,12 +144,17 @@ def instance_stream(instance_id: str, state: State, session: MaybeSignedIn) -> R
         shown = (instance.status, instance.updated_at, events, round(instance.total_cost, 2))
         return shown, Status(instance.status) in FINAL
 
+    try:
+        ticket, still_valid = _open(state, session)
+    except RateLimitedError as exc:
+        return _too_many(exc)
+
     async def body() -> AsyncIterator[str]:
         entry = state.hub.subscribe(instance_id)
         try:
-            async for frame in changes(look, entry[1]):
+            async for frame in changes(look, entry[1], still_valid=still_valid):
                 yield frame
         finally:
             state.hub.unsubscribe(instance_id, entry)
 
-    return _stream(body())
+    return _stream(body(), ticket)

@@ -12,10 +12,14 @@ mock run, capacity rules and sshd are siblings.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import random
 import time
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from provisioner.config import Settings
@@ -57,8 +61,18 @@ from stacks.spec import (
 PROJECT = "gpu-provisioner"
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock across processes (flock) for a read-modify-write of a stack file (#26):
+    a revive or a preemption that read the file before a destroy finished must not write its
+    stale copy (resources and all) over the destroy's."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 class SimulatedEngine:
@@ -72,6 +86,9 @@ class SimulatedEngine:
         self.root = settings.home / "simulated-stacks"
         self.rng = rng or random.Random()
         self.rules = parse_rules(settings.sim_capacity)
+
+    def _lock_path(self, name: str) -> Path:
+        return self.root / f"{name}.lock"
 
     def _stack(self, name: str) -> StackFile:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -119,7 +136,7 @@ class SimulatedEngine:
         stack.data["idleMinutes"] = spec.idle_minutes
         stack.data["poweredOffAt"] = None
         stack.data["idleStopAt"] = (
-            (_now() + timedelta(minutes=spec.idle_minutes)).isoformat()
+            (now() + timedelta(minutes=spec.idle_minutes)).isoformat()
             if spec.idle_minutes
             else None
         )
@@ -140,8 +157,10 @@ class SimulatedEngine:
         here, as the cloud would have removed it."""
         if not (self.root / f"{stack_name}.json").exists():
             return Liveness(alive=False, detail="no such stack")
-        stack = self._stack(stack_name)
-        with stack.lock:
+        with _file_lock(self._lock_path(stack_name)):
+            if not (self.root / f"{stack_name}.json").exists():
+                return Liveness(alive=False, detail="no such stack")
+            stack = self._stack(stack_name)
             preempt_at = stack.data.get("preemptAt")
             vanished = stack.data.get("vanishedAt")
             if preempt_at and vanished is None and now() >= datetime.fromisoformat(preempt_at):
@@ -186,7 +205,7 @@ class SimulatedEngine:
         (instance_initiated_shutdown_behavior); Azure and GCP keep a stopped VM (Azure still
         bills its compute). Called under the stack's lock."""
         due = stack.data.get("idleStopAt")
-        if not due or stack.data.get("poweredOffAt") or _now() < datetime.fromisoformat(due):
+        if not due or stack.data.get("poweredOffAt") or now() < datetime.fromisoformat(due):
             return
         stack.data["poweredOffAt"] = due
         sim_sshd.stop(sim_sshd.vms_root(self.settings.home) / stack.name)
@@ -218,8 +237,9 @@ class SimulatedEngine:
     ) -> None:
         if not (self.root / f"{stack_name}.json").exists():
             return
-        stack = self._stack(stack_name)
-        stack.acquire("destroy")
+        with _file_lock(self._lock_path(stack_name)):
+            stack = self._stack(stack_name)
+            stack.acquire("destroy")
         try:
             time.sleep(self.settings.sim_delay)
             if self._roll(self.settings.sim_fail_destroy):
@@ -236,15 +256,20 @@ class SimulatedEngine:
                             status="done",
                         )
                     )
-            sim_sshd.stop(sim_sshd.vms_root(self.settings.home) / stack_name)
-            stack.data["sshEndpoint"] = None
-            stack.data["resources"] = []
-            stack.data["outputs"] = {}
-            stack.data["preemptAt"] = None
-            stack.data["idleStopAt"] = None
-            stack.data["message"] = message
-        finally:
-            stack.release()
+            with _file_lock(self._lock_path(stack_name)):
+                # Every process of the VM goes with it (its sshd, then all in its sandbox).
+                sim_sshd.stop(sim_sshd.vms_root(self.settings.home) / stack_name)
+                stack.data["sshEndpoint"] = None
+                stack.data["resources"] = []
+                stack.data["outputs"] = {}
+                stack.data["preemptAt"] = None
+                stack.data["idleStopAt"] = None
+                stack.data["message"] = message
+                stack.release()
+        except BaseException:
+            with _file_lock(self._lock_path(stack_name)):
+                stack.release()
+            raise
 
     def recover(self, stack_name: str) -> None:
         """`cancel` (drop the dead holder's lock) and `refresh`: the simulation records a resource
@@ -300,12 +325,25 @@ class SimulatedEngine:
         if stack.data.get("idleStopAt") and stack.data.get("idleMinutes"):
             # Someone uses the VM (ssh, exec, run): the idle guard starts counting again.
             minutes = int(stack.data["idleMinutes"])
-            stack.data["idleStopAt"] = (_now() + timedelta(minutes=minutes)).isoformat()
+            stack.data["idleStopAt"] = (now() + timedelta(minutes=minutes)).isoformat()
             stack.save()
         if revive and not sim_sshd.is_running(endpoint) and stack.data.get("resources"):
-            endpoint = sim_sshd.restart(endpoint)
-            stack.data["sshEndpoint"] = endpoint.to_json()
-            stack.save()
+            # Decided again under the lock, on a fresh read: a destroy that finished (or holds
+            # the stack) since the first read means no revive, ever (#26).
+            with _file_lock(self._lock_path(stack_name)):
+                if not (self.root / f"{stack_name}.json").exists():
+                    return None
+                stack = self._stack(stack_name)
+                recorded = stack.data.get("sshEndpoint")
+                holder = stack.data.get("lock")
+                busy = isinstance(holder, dict) and holder.get("operation") == "destroy"
+                if not recorded or busy or not stack.data.get("resources"):
+                    return None
+                endpoint = sim_sshd.Endpoint.from_json(recorded)
+                if not sim_sshd.is_running(endpoint):
+                    endpoint = sim_sshd.restart(endpoint)
+                    stack.data["sshEndpoint"] = endpoint.to_json()
+                    stack.save()
         return SshEndpoint(host=endpoint.host, port=endpoint.port, user=endpoint.user)
 
     def sweep_endpoints(self) -> list[tuple[str, str]]:
@@ -343,6 +381,7 @@ class SimulatedEngine:
                 f"[simulated] stack {stack_name} still holds resources; destroy it first"
             )
         path.unlink(missing_ok=True)
+        self._lock_path(stack_name).unlink(missing_ok=True)
         return True
 
     def preflight(self, target: Target, *, cheap: bool) -> list[DoctorCheck]:
