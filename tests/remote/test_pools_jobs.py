@@ -195,3 +195,28 @@ def test_a_preempted_vms_job_is_requeued_and_its_vm_replaced(service, clock):
     assert done.instance_id != first.instance_id
     types = [e.type for e in job_rows.job_events(service.ledger, job.id)]
     assert "job:requeued" in types and types.count("job:started") == 2
+
+
+def test_a_vm_a_dead_sweep_left_scrubbing_is_destroyed_not_reused_and_replaced(service, clock):
+    """Scrubs run only inside a sweep holding the pool's lock: a VM still SCRUBBING when the
+    next sweep takes the lock was left by a sweep that died (a replica killed mid-scrub). Nobody
+    can show it is clean, so it is destroyed, and --min brings a fresh one."""
+    pool = create_pool(service, "o", pool_request(), minimum=1, maximum=2)
+    scheduler = Scheduler(service)
+    scheduler.sweep()
+    [vm] = pool_rows.members(service.ledger, pool.id)
+    assert vm.pool_state == "IDLE"
+    # What the dead sweep did before it died: the VM moved to SCRUBBING, never back.
+    pool_rows.move_member(
+        service.ledger, vm.id, expected=["IDLE"], target="SCRUBBING", at=clock(), segment="scrub"
+    )
+    clock.advance(seconds=30)
+
+    actions = Scheduler(service).sweep()  # another replica's sweep
+
+    assert ("drain", vm.id, "done", "its scrub was interrupted") in actions
+    assert service.get(vm.id).status == "TERMINATED"
+    [fresh] = pool_rows.members(service.ledger, pool.id)
+    assert fresh.id != vm.id and fresh.pool_state == "IDLE"
+    cost = pool_cost(service, pool)
+    assert sum(cost.jobs.values(), Decimal(0)) + cost.overhead == cost.instances
