@@ -36,13 +36,18 @@ def cost_report(
         from provisioner.pricing.cost_report_html import require_charts
 
         require_charts()  # nothing computed or written without the `charts` extra
-    report = make_provisioner().cost_report(days=days, by=by.strip().lower(), user_id=user)
+    service = make_provisioner()
+    report = service.cost_report(days=days, by=by.strip().lower(), user_id=user)
     if html is not None:
         from provisioner.pricing.cost_report_html import render_html
 
         html.expanduser().write_text(render_html(report), encoding="utf-8")
+    from provisioner.cli.pool_costs import print_pools
+    from provisioner.ops.pool_report import pool_lines
+
+    pools = pool_lines(service, user_id=user)
     if json_output:
-        print_json({"success": True, "report": report})
+        print_json({"success": True, "report": {**report, "pools": pools}})
         return
     table = Table(
         show_edge=False,
@@ -71,6 +76,7 @@ def cost_report(
     )
     out.print(table)
     out.print(f"[dim]{report['definitions']}[/dim]")
+    print_pools(pools)
     if html is not None:
         out.print(f"wrote {html}")
 
