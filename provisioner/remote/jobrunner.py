@@ -115,8 +115,11 @@ def scrub_command(job_id: str) -> str:
     )
 
 
-def mux_options() -> list[str]:
-    """ssh options that share one connection per VM, or none when the socket folder is unsafe."""
+def mux_options(target: SshTarget) -> list[str]:
+    """ssh options that share one connection per VM, or none when the socket folder is unsafe.
+    The socket is named by the VM's own known_hosts file (one per instance) as well as host,
+    port and user (%C): a new VM that gets a destroyed one's address and port never rides the
+    old VM's still-open master (whose host key was the old one's)."""
     folder = Path(tempfile.gettempdir()) / f"provisioner-mux-{os.getuid()}"
     try:
         folder.mkdir(mode=0o700, exist_ok=True)
@@ -127,14 +130,23 @@ def mux_options() -> list[str]:
         return []
     if info.st_mode & 0o077:
         return []
+    tag = _vm_tag(target)
+    # A Unix socket path has 107 bytes; ssh adds %C's 40 and a 17-byte suffix while it binds.
+    if len(f"{folder}/{tag}-") + 40 + 17 > 107:
+        return []
     return [
         "-o",
         "ControlMaster=auto",
         "-o",
-        f"ControlPath={folder}/%C",
+        f"ControlPath={folder}/{tag}-%C",
         "-o",
         "ControlPersist=60",
     ]
+
+
+def _vm_tag(target: SshTarget) -> str:
+    stem = target.known_hosts.name.removesuffix(".known_hosts")
+    return "".join(c for c in stem if c.isalnum() or c in "._-")[:20] or "vm"
 
 
 def capture(target: SshTarget, command: str, *, timeout: float = 60) -> tuple[int, str, str]:
@@ -147,7 +159,7 @@ def run_with_input(
 ) -> tuple[int, str, str]:
     """Run `command` with `data` on its stdin (the workdir's tar.gz)."""
     done = subprocess.run(
-        ssh.argv(target, command, tty=False, extra=mux_options()),
+        ssh.argv(target, command, tty=False, extra=mux_options(target)),
         input=data,
         capture_output=True,
         timeout=timeout,
