@@ -45,8 +45,12 @@ def cost_report(
 
         extra = pool_figures(demand_charts(service))  # #23
         html.expanduser().write_text(render_html(report, extra), encoding="utf-8")
+    from provisioner.cli.pool_costs import print_pools
+    from provisioner.ops.pool_report import pool_lines
+
+    pools = pool_lines(service, user_id=user)
     if json_output:
-        print_json({"success": True, "report": report})
+        print_json({"success": True, "report": {**report, "pools": pools}})
         return
     table = Table(
         show_edge=False,
@@ -75,6 +79,7 @@ def cost_report(
     )
     out.print(table)
     out.print(f"[dim]{report['definitions']}[/dim]")
+    print_pools(pools)
     if html is not None:
         out.print(f"wrote {html}")
 

@@ -69,8 +69,28 @@ def submit(
         print(json.dumps(job_json(service, job), indent=2))
     else:
         print(job.id)
+    _warn_if_no_sweep(service, job.id)
     if wait:
         raise typer.Exit(_follow(service, job.id, stream=True))
+
+
+def _warn_if_no_sweep(service: Any, job_id: str) -> None:
+    """Only a sweep (`reap`, `serve`) assigns queued jobs: without one the job waits forever.
+    One line on stderr, so `submit`'s stdout (the id, or --json) stays parseable."""
+    from provisioner.cli.render import err
+    from provisioner.ops.reaper_watch import reaper_watch
+
+    watch = reaper_watch(
+        service.ledger, now=service.clock(), default_interval=service.settings.reap_interval_seconds
+    )
+    if not watch.watching:
+        err.print(
+            f"warning: {watch.detail}: {job_id} stays QUEUED until one runs; keep "
+            "`provisioner reap` or `provisioner serve` running (docs/jobs.md)",
+            style="yellow",
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 def _follow(service: Any, job_id: str, *, stream: bool) -> int:

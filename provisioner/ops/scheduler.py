@@ -33,8 +33,15 @@ if TYPE_CHECKING:
     from provisioner.ops.service import Provisioner
 
 log = logging.getLogger(__name__)
-LEASE = timedelta(minutes=2)
+# A claimed job's start lease, in PROVISIONER_LEASE_SECONDS (default 60 s: 2 min): a replica that
+# died after claiming is replaced by another once it expires (the start is idempotent).
+LEASE_FACTOR = 2
 Report = Callable[[str, str, str, str], None]  # (kind, target, outcome, detail)
+
+
+# Pool states a VM holds only while a sweep (under the pool's lock) works on it, or while a job
+# runs on it: found with no job at a sweep's reconcile, the sweep that held them died.
+ORPHANABLE = (PoolState.SCRUBBING.value, PoolState.BUSY.value, PoolState.DRAINING.value)
 
 
 def job_log_path(home: Path, job_id: str) -> Path:
@@ -53,10 +60,15 @@ class Scheduler:
         self.service = service
         self.ledger = service.ledger
         self.owner = owner or f"scheduler-{secrets.token_hex(4)}"
+        self._orphans: set[str] = set()  # drained as orphans this sweep (tried once each)
 
     @property
     def now(self) -> datetime:
         return self.service.clock()
+
+    @property
+    def lease(self) -> timedelta:
+        return timedelta(seconds=LEASE_FACTOR * self.service.settings.lease_seconds)
 
     def sweep(self, report: Report | None = None) -> list[tuple[str, str, str, str]]:
         """One pass over every pool. Returns (kind, target, outcome, detail) per action."""
@@ -80,6 +92,7 @@ class Scheduler:
     # -- one pool ----------------------------------------------------------------------------
 
     def sweep_pool(self, pool: Pool, add: Report) -> None:
+        self._orphans = set()
         self._reconcile(pool, add)
         for job in job_rows.list_jobs(
             self.ledger, pool_id=pool.id, statuses=(JobStatus.STARTING, JobStatus.RUNNING)
@@ -98,6 +111,7 @@ class Scheduler:
 
     def _reconcile(self, pool: Pool, add: Report) -> None:
         now = self.now
+        with_job: set[str] | None = None
         for instance in pool_rows.members(self.ledger, pool.id, ended=True):
             if instance.pool_state is None:
                 continue
@@ -106,6 +120,12 @@ class Scheduler:
                 Status.FAILED.value,
             ):
                 self._gone(pool, instance, add)
+            elif instance.status == Status.READY.value and instance.pool_state in ORPHANABLE:
+                if with_job is None:
+                    with_job = self._instances_with_jobs(pool)
+                if instance.id not in with_job and instance.id not in self._orphans:
+                    self._orphans.add(instance.id)
+                    self._orphan(pool, instance, add)
             elif (
                 instance.status == Status.READY.value
                 and instance.pool_state == PoolState.WARMING.value
@@ -120,6 +140,23 @@ class Scheduler:
                     idle_since=now,
                 )
                 add("pool", instance.id, "done", f"{pool.name}: warm, IDLE")
+
+    def _instances_with_jobs(self, pool: Pool) -> set[str]:
+        live = job_rows.list_jobs(
+            self.ledger, pool_id=pool.id, statuses=(JobStatus.STARTING, JobStatus.RUNNING)
+        )
+        return {j.instance_id for j in live if j.instance_id is not None}
+
+    def _orphan(self, pool: Pool, instance: Instance, add: Report) -> None:
+        """A sweep that held this pool's lock died between a job's end and its VM's scrub (or
+        its destroy): scrubs and drains run only under the lock, so one found now was
+        abandoned. A VM nobody showed clean is never reused: drain and destroy it."""
+        why = {
+            PoolState.SCRUBBING.value: "its scrub was interrupted",
+            PoolState.BUSY.value: "its job ended but it was never scrubbed",
+            PoolState.DRAINING.value: "its drain was interrupted",
+        }[str(instance.pool_state)]
+        self._drain(pool, instance.id, why, add)
 
     def _gone(self, pool: Pool, instance: Instance, add: Report) -> None:
         """Its VM ended or is ending: close its segments; requeue or fail its job."""
@@ -196,7 +233,7 @@ class Scheduler:
             job = job_rows.get_job(self.ledger, job.id)
         assert job.instance_id is not None
         target = self._target(job.instance_id)
-        code, out, err = ssh.capture(target, jobrunner.poll_command(job.id))
+        code, out, err = jobrunner.capture(target, jobrunner.poll_command(job.id))
         if code != 0:
             raise RemoteError(f"polling job {job.id} failed: {err.strip()[-200:]}")
         state = out.strip()
@@ -207,7 +244,7 @@ class Scheduler:
             self._end(job, status, reason=None if rc == 0 else f"exit {rc}", code=rc)
             add("job", job.id, "done", f"{status.value} (exit {rc})")
         elif job.cancel_requested:
-            ssh.capture(target, jobrunner.kill_command(job.id))
+            jobrunner.capture(target, jobrunner.kill_command(job.id))
             self._save_output(job, target)
             self._end(job, JobStatus.CANCELLED, reason="cancelled by the user", code=None)
             add("job", job.id, "done", "cancelled")
@@ -216,7 +253,7 @@ class Scheduler:
             and job.started_at is not None
             and now - job.started_at >= timedelta(minutes=job.max_runtime_minutes)
         ):
-            ssh.capture(target, jobrunner.kill_command(job.id))
+            jobrunner.capture(target, jobrunner.kill_command(job.id))
             self._save_output(job, target)
             reason = f"max-runtime: stopped after {job.max_runtime_minutes} min"
             self._end(job, JobStatus.FAILED, reason=reason, code=None)
@@ -229,7 +266,7 @@ class Scheduler:
         self._scrub(pool, job.instance_id, job.id, add)
 
     def _save_output(self, job: Job, target: ssh.SshTarget) -> None:
-        code, out, _ = ssh.capture(target, jobrunner.output_command(job.id))
+        code, out, _ = jobrunner.capture(target, jobrunner.output_command(job.id))
         path = job_log_path(self.service.settings.home, job.id)
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         path.write_text(out if code == 0 else "")
@@ -263,7 +300,8 @@ class Scheduler:
                 at=self.now,
                 segment="scrub",
             )
-        code, out, err = ssh.capture(self._target(instance_id), jobrunner.scrub_command(job_id))
+        target = self._target(instance_id)
+        code, out, err = jobrunner.capture(target, jobrunner.scrub_command(job_id))
         steps = " ".join(line.strip() for line in out.splitlines() if line.strip())
         if code != 0 or draining:
             why = "draining" if draining else f"scrub failed: {steps or err.strip()[-200:]}"
@@ -382,7 +420,7 @@ class Scheduler:
         while True:
             now = self.now
             claimed = job_rows.claim_next(
-                self.ledger, pool, at=now, owner=self.owner, lease_until=now + LEASE
+                self.ledger, pool, at=now, owner=self.owner, lease_until=now + self.lease
             )
             if claimed is None:
                 return

@@ -3,9 +3,11 @@ own. The scheduler (ops/scheduler.py) calls it once per pool per sweep; a replay
 later `pool forecast`) calls it over recorded history at any speed.
 
 Rules:
-- launch `clamp(queued - idle - warming, 0, max - current)`, plus what `min` (or a forecast's
-  floor, which only ever raises `min`) still needs: warming instances count as supply, so a queue
-  that waits for booting VMs never launches more (the over-launch KEDA users report);
+- launch `clamp(queued - idle - warming - scrubbing, 0, max - current)`, plus what `min` (or a
+  forecast's floor, which only ever raises `min`) still needs: warming and scrubbing instances
+  count as supply, so a queue that waits for booting or cleaning VMs never launches more (the
+  over-launch KEDA users report); a scrub that fails drains its VM, and the next sweep, which no
+  longer sees it, launches;
 - never above `max` (instances that are draining still count: they still bill);
 - scale in only when nothing is queued for the pool, only IDLE instances idle past the timeout,
   and never below the floor; the longest idle go first;
@@ -83,7 +85,10 @@ def decide(
     warming = [m for m in staying if m.state is PoolState.WARMING]
     supply = len(staying)
     room = max(0, settings.max - billing)
-    useful = [m for m in idle if m.serves_queue]
+    # IDLE now, or IDLE once its scrub ends: supply for the queue if a queued job may use it.
+    useful = [
+        m for m in staying if m.state in (PoolState.IDLE, PoolState.SCRUBBING) and m.serves_queue
+    ]
     for_queue = max(0, queued - len(useful) - len(warming))
     for_min = max(0, want_min - supply)
     launch = min(max(for_queue, for_min), room)
@@ -98,7 +103,8 @@ def decide(
             reasons.append(f"replace {m.id}: idle, but it may serve none of the queued jobs")
     if launch:
         reasons.append(
-            f"launch {launch}: {queued} queued, {len(idle)} idle, {len(warming)} warming, "
+            f"launch {launch}: {queued} queued, {len(useful)} idle or scrubbing, "
+            f"{len(warming)} warming, "
             f"min {want_min}, {billing}/{settings.max} in the pool"
         )
     # Scale in: only with an empty queue, only idle past the timeout, never below the floor.

@@ -4,6 +4,7 @@ hand between sweeps (timestamps, idle timeouts, max runtime); the jobs themselve
 
 from __future__ import annotations
 
+import json
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -195,3 +196,58 @@ def test_a_preempted_vms_job_is_requeued_and_its_vm_replaced(service, clock):
     assert done.instance_id != first.instance_id
     types = [e.type for e in job_rows.job_events(service.ledger, job.id)]
     assert "job:requeued" in types and types.count("job:started") == 2
+
+
+def test_a_vm_a_dead_sweep_left_scrubbing_is_destroyed_not_reused_and_replaced(service, clock):
+    """Scrubs run only inside a sweep holding the pool's lock: a VM still SCRUBBING when the
+    next sweep takes the lock was left by a sweep that died (a replica killed mid-scrub). Nobody
+    can show it is clean, so it is destroyed, and --min brings a fresh one."""
+    pool = create_pool(service, "o", pool_request(), minimum=1, maximum=2)
+    scheduler = Scheduler(service)
+    scheduler.sweep()
+    [vm] = pool_rows.members(service.ledger, pool.id)
+    assert vm.pool_state == "IDLE"
+    # What the dead sweep did before it died: the VM moved to SCRUBBING, never back.
+    pool_rows.move_member(
+        service.ledger, vm.id, expected=["IDLE"], target="SCRUBBING", at=clock(), segment="scrub"
+    )
+    clock.advance(seconds=30)
+
+    actions = Scheduler(service).sweep()  # another replica's sweep
+
+    assert ("drain", vm.id, "done", "its scrub was interrupted") in actions
+    assert service.get(vm.id).status == "TERMINATED"
+    [fresh] = pool_rows.members(service.ledger, pool.id)
+    assert fresh.id != vm.id and fresh.pool_state == "IDLE"
+    cost = pool_cost(service, pool)
+    assert sum(cost.jobs.values(), Decimal(0)) + cost.overhead == cost.instances
+
+
+def test_cost_report_has_a_line_per_pool_jobs_plus_overhead_and_only_a_users_share(service, clock):
+    pool = create_pool(
+        service, "c", pool_request(user_id="alice"), minimum=1, maximum=1, reuse="pool"
+    )
+    scheduler = Scheduler(service)
+    scheduler.sweep()
+    clock.advance(minutes=5)  # five idle minutes: the owner's overhead
+    job = submit(service, "c", ["echo costed"], user_id="bob")
+    drive(service, clock, scheduler, pool, until=lambda: all_final(service, pool))
+    assert job_rows.get_job(service.ledger, job.id).status == "SUCCEEDED"
+    # Costs frozen (no sweep after: --min 1 would launch a VM the CLI's real clock then bills).
+    service.terminate(pool_rows.members(service.ledger, pool.id)[0].id)
+
+    everyone = runner.invoke(app, ["cost-report", "--json"])
+    [line] = json.loads(everyone.output)["report"]["pools"]
+    assert (line["pool"], line["owner"], line["jobs"]) == ("c", "alice", 1)
+    assert line["jobsCost"] > 0 and line["overhead"] > 0
+    assert round(line["jobsCost"] + line["overhead"], 6) == round(line["total"], 6)
+    cost = pool_cost(service, pool)
+    assert Decimal(str(line["total"])) == cost.instances
+    bob = runner.invoke(app, ["cost-report", "--user", "bob", "--json"])
+    [mine] = json.loads(bob.output)["report"]["pools"]
+    assert (mine["jobs"], mine["jobsCost"]) == (1, line["jobsCost"])
+    assert mine["overhead"] is None and mine["total"] is None  # alice's overhead, not bob's
+    carol = runner.invoke(app, ["cost-report", "--user", "carol", "--json"])
+    assert json.loads(carol.output)["report"]["pools"] == []
+    table = runner.invoke(app, ["cost-report"])
+    assert table.exit_code == 0 and "JOBS' COST" in table.output and "OVERHEAD" in table.output

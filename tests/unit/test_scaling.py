@@ -29,6 +29,15 @@ def test_warming_counts_as_supply_no_over_launch():
     assert decide(PoolSettings(0, 5, 10), warming, 3, NOW).launch == 1
 
 
+def test_scrubbing_counts_as_supply_no_over_launch_while_a_vm_is_cleaned():
+    scrubbing = [member(0, PoolState.SCRUBBING), member(1, PoolState.BUSY)]
+    assert decide(PoolSettings(0, 5, 10), scrubbing, 1, NOW).launch == 0
+    assert decide(PoolSettings(0, 5, 10), scrubbing, 2, NOW).launch == 1
+    # One that (reuse=user) will serve none of the queued jobs is no supply.
+    other = PoolMember("i2", PoolState.SCRUBBING, NOW, None, serves_queue=False)
+    assert decide(PoolSettings(0, 5, 10), [other], 1, NOW).launch == 1
+
+
 def test_six_queued_with_one_idle_launches_up_to_max():
     decision = decide(PoolSettings(1, 3, 10), [member(0, PoolState.IDLE)], 6, NOW)
     assert decision.launch == 2 and decision.drain == ()
@@ -97,8 +106,10 @@ def test_invariants_over_every_small_pool(minimum, maximum):
                     PoolState.SCRUBBING,
                 )
                 staying = [m for m in members if m.state in supply_states]
-                idle_or_warming = [
-                    m for m in staying if m.state in (PoolState.IDLE, PoolState.WARMING)
+                idle_or_warming = [  # and scrubbing: IDLE again in a moment
+                    m
+                    for m in staying
+                    if m.state in (PoolState.IDLE, PoolState.WARMING, PoolState.SCRUBBING)
                 ]
                 assert d.launch <= max(queued - len(idle_or_warming), minimum - len(staying), 0)
                 if queued:
