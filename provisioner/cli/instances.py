@@ -149,6 +149,7 @@ def down(
 ) -> None:
     """Destroy instances' stacks and print the final cost."""
     from provisioner.cli.context import make_provisioner
+    from provisioner.cli.ids import full_id
     from provisioner.cli.render import err, inert, money, print_json, say
     from provisioner.rules.errors import ProvisionerError, ValidationError
 
@@ -163,13 +164,15 @@ def down(
         done = service.terminate_task(task)
         results = [i.to_json() for i in done]
     else:
-        for instance_id in instance_ids or []:
+        for typed in instance_ids or []:
+            instance_id = typed
             try:
+                instance_id = full_id(service, typed)
                 with _Progress(f"terminating {instance_id}", enabled=not json_output) as progress:
                     results.append(service.terminate(instance_id, on_progress=progress).to_json())
             except ProvisionerError as exc:
                 failure = exc
-                if len(instance_ids or []) > 1:  # the last failure is reported on exit anyway
+                if len(instance_ids or []) > 1:  # each failure once, on its own line
                     line = f"{inert(instance_id)}: {inert(exc.message)}"
                     err.print(line, style="red", markup=False)
     if json_output:
@@ -198,6 +201,10 @@ def down(
             )
         if task and not results:
             say(f"no live instances for task {task}")
+    if failure is not None and len(instance_ids or []) > 1:
+        from provisioner.cli.errors import exit_code_for
+
+        raise typer.Exit(exit_code_for(failure) or 1)  # already said, per id, above
     if failure is not None:
         raise failure
 
@@ -271,9 +278,11 @@ def list_instances(
 def show(instance_id: str, json_output: JsonOpt = False) -> None:
     """Show one instance."""
     from provisioner.cli.context import make_provisioner
+    from provisioner.cli.ids import full_id
     from provisioner.cli.render import emit, instance_details, print_json
 
-    instance = make_provisioner().get(instance_id).to_json()
+    service = make_provisioner()
+    instance = service.get(full_id(service, instance_id)).to_json()
     if json_output:
         print_json({"success": True, "instance": instance})
     else:
@@ -287,9 +296,11 @@ def set_status(
 ) -> None:
     """Mark an instance RUNNING or READY."""
     from provisioner.cli.context import make_provisioner
+    from provisioner.cli.ids import full_id
     from provisioner.cli.render import print_json, say
 
-    instance = make_provisioner().set_status(instance_id, status).to_json()
+    service = make_provisioner()
+    instance = service.set_status(full_id(service, instance_id), status).to_json()
     if json_output:
         print_json({"success": True, "instance": instance})
     else:
@@ -301,9 +312,11 @@ def events(instance_id: str, json_output: JsonOpt = False) -> None:
     from rich.table import Table
 
     from provisioner.cli.context import make_provisioner
+    from provisioner.cli.ids import full_id
     from provisioner.cli.render import cell, emit, print_json, when
 
-    rows = [e.to_json() for e in make_provisioner().events(instance_id)]
+    service = make_provisioner()
+    rows = [e.to_json() for e in service.events(full_id(service, instance_id))]
     if json_output:
         print_json({"success": True, "events": rows, "count": len(rows)})
         return
@@ -322,9 +335,11 @@ def history(instance_id: str, json_output: JsonOpt = False) -> None:
     from rich.table import Table
 
     from provisioner.cli.context import make_provisioner
+    from provisioner.cli.ids import full_id
     from provisioner.cli.render import cell, emit, print_json, say, when
 
     service = make_provisioner()
+    instance_id = full_id(service, instance_id)
     instance = service.get(instance_id)
     entries = service.history(instance_id)
     if entries is None:

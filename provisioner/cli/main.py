@@ -34,6 +34,7 @@ except ImportError:  # pragma: no cover - newer Typer without click installed
 from provisioner.cli import (  # noqa: E402
     capacity,
     config_cmd,
+    copy_cmd,
     costs,
     gc,
     info,
@@ -185,6 +186,7 @@ costs.register(app)
 serve.register(app)
 tokens.register(app)
 remote.register(app)
+copy_cmd.register(app)
 capacity.register(app)
 gc.register(app)
 pools.register(app)

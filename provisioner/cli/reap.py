@@ -87,7 +87,10 @@ def extend(
     from provisioner.rules.durations import parse_minutes
 
     added = parse_minutes("minutes", minutes, flag="--minutes") or 0
-    instance = make_provisioner().extend(instance_id, added).to_json()
+    from provisioner.cli.ids import full_id
+
+    service = make_provisioner()
+    instance = service.extend(full_id(service, instance_id), added).to_json()
     if json_output:
         print_json({"success": True, "instance": instance})
         return

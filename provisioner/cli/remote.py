@@ -43,10 +43,11 @@ def ssh(
 ) -> None:
     """Open an SSH session (right key, user and pinned host key)."""
     from provisioner.cli.context import make_provisioner
+    from provisioner.cli.ids import full_id
     from provisioner.remote import ssh as remote_ssh
 
     service = make_provisioner()
-    _, target = service.live_target(instance_id)
+    _, target = service.live_target(full_id(service, instance_id))
     options, command = split_ssh_args(list(args or []))
     raise typer.Exit(remote_ssh.interactive(target, options, command))
 
@@ -57,12 +58,13 @@ def exec_command(
 ) -> None:
     """Run a command on the VM, streaming its output; exit with its exit code."""
     from provisioner.cli.context import make_provisioner
+    from provisioner.cli.ids import full_id
     from provisioner.remote.ssh import shell_command
 
     service = make_provisioner()
     line = shell_command(command or [])
     code = service.run_command(
-        instance_id,
+        full_id(service, instance_id),
         line,
         kind="exec",
         stdout=[sys.stdout.buffer],
@@ -183,12 +185,13 @@ def logs(
 ) -> None:
     """Replay a run's saved output (or the setup script's)."""
     from provisioner.cli.context import make_provisioner
+    from provisioner.cli.ids import full_id
     from provisioner.cli.render import print_json
     from provisioner.remote import runlog
     from provisioner.rules.errors import NotFoundError
 
     service = make_provisioner()
-    service.get(instance_id)  # NotFoundError for an unknown id
+    instance_id = full_id(service, instance_id)  # NotFoundError for an unknown id
     if setup:
         text = service.setup_log(instance_id)
         if text is None:

@@ -90,9 +90,11 @@ def list_tokens(
 @token_app.command()
 def revoke(token_id: str, json_output: JsonOpt = False) -> None:
     """Revoke a token by id: requests with it get 401 from then on."""
+    from provisioner.cli.ids import full_token_id
     from provisioner.cli.render import out, print_json
 
-    info = _tokens().revoke(token_id)
+    tokens = _tokens()
+    info = tokens.revoke(full_token_id(tokens.ledger, token_id))
     if json_output:
         print_json({"success": True, "tokenInfo": info.to_json()})
     else:
