@@ -27,7 +27,7 @@ def offers(
 
     from provisioner.capacity.offers import query_offers
     from provisioner.cli.context import load_settings
-    from provisioner.cli.render import out, print_json
+    from provisioner.cli.render import emit, out, print_json
     from provisioner.rules.catalog import load_catalog
 
     catalog = load_catalog(home=load_settings().home)
@@ -64,7 +64,7 @@ def offers(
             f"{o['costPerHour']:.3f}" + ("*" if o["priceEstimated"] else ""),
             "-" if spot_price is None else f"{spot_price:.3f}",
         )
-    out.print(table)
+    emit(table)
     if any(o["priceEstimated"] for o in report["offers"][:limit]):
         out.print("* estimate: the catalog has no list price for that region (reference region's)")
     if report["count"] > limit:

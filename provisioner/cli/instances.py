@@ -214,7 +214,14 @@ DEFAULT_LIST_LIMIT = 50
 
 def list_instances(
     user: Annotated[str | None, typer.Option(help="Only this user's instances.")] = None,
-    status: Annotated[str | None, typer.Option(help="Only instances in this status.")] = None,
+    status: Annotated[
+        list[str] | None,
+        typer.Option(help="Only instances in this status; repeat (or A,B) for several."),
+    ] = None,
+    task: Annotated[str | None, typer.Option(help="Only this task's instances.")] = None,
+    live: Annotated[
+        bool, typer.Option("--live", help="Only instances not yet ended (not TERMINATED/FAILED).")
+    ] = False,
     since: Annotated[
         str | None, typer.Option(help="Only instances created at or after (date or ISO time).")
     ] = None,
@@ -230,6 +237,7 @@ def list_instances(
 ) -> None:
     """List instances, newest first: the newest 50 unless --limit or --all."""
     from provisioner.cli.context import make_provisioner, parse_when
+    from provisioner.cli.list_filters import filtered, parse_statuses
     from provisioner.cli.render import (
         emit,
         err,
@@ -238,25 +246,37 @@ def list_instances(
         print_json_streamed,
         say,
     )
-    from provisioner.rules.lifecycle import parse_status
 
-    wanted = parse_status(status) if status else None
+    statuses = parse_statuses(status)
+    wanted = statuses[0] if statuses else None
     service = make_provisioner()
     created_since = parse_when("since", since)
-    if show_all and json_output:  # every match, streamed a batch at a time
+    special = len(statuses) > 1 or task is not None or live  # list_filters' path
+    if special:
+        instances, total = filtered(
+            service,
+            user=user,
+            statuses=statuses,
+            task=task,
+            live=live,
+            since=created_since,
+            limit=None if show_all else limit,
+        )
+    elif show_all and json_output:  # every match, streamed a batch at a time
         print_json_streamed(
             "instances",
             (i.to_json() for i in service.iter_newest(user, wanted, since=created_since)),
             lambda n: {"count": n, "total": n, "more": 0},
         )
         return
-    if show_all and quiet:
+    elif show_all and quiet:
         for ids in service.ledger.iter_newest_ids(user_id=user, status=wanted, since=created_since):
             print("\n".join(ids))
         return
-    instances, total = service.newest(
-        user, wanted, since=created_since, limit=None if show_all else limit
-    )
+    else:
+        instances, total = service.newest(
+            user, wanted, since=created_since, limit=None if show_all else limit
+        )
     rows = [i.to_json() for i in instances]
     more = total - len(rows)
     if json_output:
@@ -307,7 +327,14 @@ def set_status(
         say(f"{instance['id']}: {instance['status']}")
 
 
-def events(instance_id: str, json_output: JsonOpt = False) -> None:
+def events(
+    instance_id: str,
+    json_output: JsonOpt = False,
+    follow: Annotated[
+        bool,
+        typer.Option("--follow", "-f", help="Keep printing new events until the instance ends."),
+    ] = False,
+) -> None:
     """The instance's state changes and notes, from the ledger."""
     from rich.table import Table
 
@@ -316,6 +343,11 @@ def events(instance_id: str, json_output: JsonOpt = False) -> None:
     from provisioner.cli.render import cell, emit, print_json, when
 
     service = make_provisioner()
+    if follow:
+        from provisioner.cli.events_follow import follow as follow_events
+
+        follow_events(service, full_id(service, instance_id), json_output=json_output)
+        return
     rows = [e.to_json() for e in service.events(full_id(service, instance_id))]
     if json_output:
         print_json({"success": True, "events": rows, "count": len(rows)})

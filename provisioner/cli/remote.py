@@ -119,6 +119,7 @@ def run(
         instance = provision_with_progress(
             request, simulate=simulate, json_output=False, warn_unwatched=not down
         )
+        _expiry_note(instance, chosen=options.ttl is not None)
         service = make_provisioner(simulate=simulate)
         remote_dir = None
         if workdir is not None:
@@ -149,6 +150,25 @@ def run(
                 markup=False,
             )
     raise typer.Exit(code)
+
+
+def _expiry_note(instance: dict[str, Any], *, chosen: bool) -> None:
+    """Always say when the VM expires; on the default TTL, that the command is cut off then
+    (#27: `run` used 60 minutes without a word)."""
+    from provisioner.cli.render import err, when
+
+    line = (
+        f"{instance['id']} expires {when(instance['expiresAt'])} "
+        f"(auto-terminate {instance['autoTerminateMinutes']} min"
+    )
+    if chosen:
+        line += ")"
+    else:
+        line += (
+            ", the default): a command still running then is cut off; give --ttl (90m, 3h) or "
+            f"`provisioner extend {instance['id']} --minutes N` while it runs"
+        )
+    err.print(line, markup=False, soft_wrap=True)
 
 
 def _interrupt(signum: int, frame: Any) -> None:

@@ -39,6 +39,7 @@ def emit(table: Table) -> None:
     """A table on a terminal; when stdout is piped or captured, plain columns: no padding to a
     width, no truncated cells, so scripts (and grep) see every id and region whole."""
     if out.is_terminal:
+        keep_whole(table)
         out.print(table)
         return
     columns = [[_plain(c.header)] + [_plain(v) for v in c._cells] for c in table.columns]
@@ -50,6 +51,24 @@ def emit(table: Table) -> None:
             print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
     if table.caption:
         print(_plain(table.caption))
+
+
+# Values people copy into the next command: never cut on a narrow terminal (#27).
+WHOLE = ("ID", "TYPE", "REGION", "ZONE", "PUBLIC IP", "POOL", "NAME")
+
+
+def keep_whole(table: Table) -> None:
+    """Id, type and region columns keep their full width; the other columns fold first."""
+    from rich.cells import cell_len
+
+    for column in table.columns:
+        if _plain(column.header) in WHOLE:
+            column.no_wrap = True
+            values = [_plain(column.header), *(_plain(v) for v in column._cells)]
+            column.min_width = max(cell_len(v) for v in values)
+        else:
+            column.no_wrap = False
+            column.overflow = "fold"
 
 
 def _plain(value: Any) -> str:

@@ -61,7 +61,7 @@ def list_tokens(
     """List tokens (never the tokens themselves)."""
     from rich.table import Table
 
-    from provisioner.cli.render import out, print_json, when
+    from provisioner.cli.render import emit, out, print_json, when
 
     tokens = _tokens().list(user)
     if json_output:
@@ -84,7 +84,7 @@ def list_tokens(
             when(t.last_used_at),
             when(t.revoked_at),
         )
-    out.print(table)
+    emit(table)
 
 
 @token_app.command()

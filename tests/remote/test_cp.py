@@ -75,6 +75,10 @@ def test_cp_brings_a_jobs_results_back_and_sends_files(tmp_path, home):
     done = run_cli(tmp_path, "--simulate", "--provider", "aws", "--instance-type", "g4dn.xlarge")
     assert done.returncode == 0, done.stderr
     assert files_line(done.stdout) == {".gitignore", "data/labels.csv", "t.py"}
+    # The default TTL is said, with what it means for a long command (#27).
+    assert "auto-terminate 60 min, the default): a command still running then is cut off" in (
+        " ".join(done.stderr.split())
+    )
     service = Provisioner(Settings(home=home, engine="simulated"))
     (instance,) = service.list()
     try:
