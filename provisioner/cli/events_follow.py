@@ -7,12 +7,23 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from provisioner.ops.service import Provisioner
 
 PAUSE = 0.5  # seconds between reads of the ledger
+
+
+def archived_in(home: Path, instance_id: str) -> Path | None:
+    """The `gc` archive file holding the instance's events (ledger/archive.py), if any."""
+    needle = f'"instanceId": "{instance_id}"'
+    for path in sorted((home / "archive").glob("events-*.jsonl"), reverse=True):
+        with path.open(encoding="utf-8") as handle:
+            if any(needle in line for line in handle):
+                return path
+    return None
 
 
 def follow(

@@ -340,7 +340,7 @@ def events(
 
     from provisioner.cli.context import make_provisioner
     from provisioner.cli.ids import full_id
-    from provisioner.cli.render import cell, emit, print_json, when
+    from provisioner.cli.render import cell, emit, print_json, say, when
 
     service = make_provisioner()
     if follow:
@@ -348,9 +348,17 @@ def events(
 
         follow_events(service, full_id(service, instance_id), json_output=json_output)
         return
-    rows = [e.to_json() for e in service.events(full_id(service, instance_id))]
+    instance_id = full_id(service, instance_id)
+    rows = [e.to_json() for e in service.events(instance_id)]
+    from provisioner.cli.events_follow import archived_in
+
+    archived = None if rows else archived_in(service.settings.home, instance_id)
     if json_output:
-        print_json({"success": True, "events": rows, "count": len(rows)})
+        payload = {"success": True, "events": rows, "count": len(rows)}
+        print_json({**payload, "archivedIn": str(archived)} if archived else payload)
+        return
+    if archived is not None:  # #27: after `gc` this was an empty table and no word
+        say(f"{instance_id}'s events were archived by `provisioner gc` to {archived}")
         return
     table = Table(show_edge=False, header_style="bold")
     for column in ("AT", "TYPE", "STATUS", "DETAIL"):

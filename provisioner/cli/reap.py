@@ -20,7 +20,8 @@ def _print_sweep(result: SweepResult, json_output: bool) -> None:
         print(json.dumps(result.to_json()), flush=True)  # one object per line, per sweep
         return
     out.print(
-        f"sweep {when(result.at)}: expired {result.expired}, recovered {result.recovered}, "
+        f"sweep {when(result.at)}: expired {result.expired}, preempted {result.preempted}, "
+        f"recovered {result.recovered}, "
         f"retried {result.retried}, orphans {result.orphans}"
         + (f", {result.waiting} destroy(s) waiting to retry" if result.waiting else "")
         + (f" ({result.orphans_destroyed} destroyed)" if result.orphans_destroyed else "")

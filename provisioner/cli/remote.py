@@ -225,6 +225,11 @@ def logs(
         service.settings.home, instance_id, sys.stdout.buffer, run=run_number, follow=follow
     )
     if record is None:
+        numbers = [str(r.get("run")) for r in runlog.runs(service.settings.home, instance_id)]
+        if run_number is not None and numbers:
+            raise NotFoundError(
+                f"Instance {instance_id} has no run {run_number}; its runs: {', '.join(numbers)}"
+            )
         raise NotFoundError(f"Instance {instance_id} has no saved run output")
 
 

@@ -154,6 +154,12 @@ def instance_details(i: dict[str, Any]) -> Table:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold")
     table.add_column()
+    ended = i["status"] in ("TERMINATED", "FAILED")  # final figures only (#27)
+    cost = f"{money(i['totalCost'])}{_split(i)}" + (
+        f" final ({per_hour(i['costPerHour'])})"
+        if ended
+        else f" so far at {per_hour(i['costPerHour'])}"
+    )
     rows = [
         ("id", i["id"]),
         ("status", i["status"]),
@@ -162,10 +168,15 @@ def instance_details(i: dict[str, Any]) -> Table:
         ("private ip", i["privateIp"] or "-"),
         ("cloud instance id", i["cloudInstanceId"] or "-"),
         ("disk", f"{i['diskSizeGB']} GB"),
-        ("cost", f"{money(i['totalCost'])}{_split(i)} so far at {per_hour(i['costPerHour'])}"),
+        ("cost", cost),
         ("created", when(i["createdAt"])),
-        ("expires", f"{when(i['expiresAt'])} (auto-terminate {i['autoTerminateMinutes']} min)"),
-        ("hard deadline", f"{when(i['hardDeadline'])} (on-VM shutdown)"),
+    ]
+    if not ended:
+        rows += [
+            ("expires", f"{when(i['expiresAt'])} (auto-terminate {i['autoTerminateMinutes']} min)"),
+            ("hard deadline", f"{when(i['hardDeadline'])} (on-VM shutdown)"),
+        ]
+    rows += [
         ("terminated", when(i["terminatedAt"])),
         ("user / task", f"{i['userId']} / {i['taskId'] or '-'}"),
         ("engine", i["engine"]),
