@@ -13,7 +13,7 @@ def offers(
     gpu: Annotated[
         str | None, typer.Option(help="GPU spec: T4:1, A100:8, H100 (any count).")
     ] = None,
-    provider: Annotated[str | None, typer.Option(help="aws, azure or any (default).")] = None,
+    provider: Annotated[str | None, typer.Option(help="aws, azure, gcp or any (default).")] = None,
     region: Annotated[str | None, typer.Option(help="Only this region.")] = None,
     spot: Annotated[bool, typer.Option("--spot", help="Order by spot price.")] = False,
     max_price: Annotated[float | None, typer.Option(help="Highest $/hour.")] = None,

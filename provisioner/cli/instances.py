@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -23,6 +24,8 @@ class _Progress:
         self.status = err.status(title) if enabled else None
         self.enabled = enabled
         self.console = err
+        self.title = title
+        self.started = time.monotonic()
 
     def __enter__(self) -> _Progress:
         if self.status is not None:
@@ -38,13 +41,17 @@ class _Progress:
             return
         from rich.markup import escape
 
-        if event.kind == "resource" and event.status in ("done", "failed"):
+        elapsed = f"{self.title} ({time.monotonic() - self.started:.0f}s)"
+        if event.kind == "info" and event.message.startswith("attempt "):
+            self.console.print(f"  {event.message}", markup=False, soft_wrap=True)
+        elif event.kind == "resource" and event.status in ("done", "failed"):
             mark = "[green]✓[/green]" if event.status == "done" else "[red]✗[/red]"
             self.console.print(f"  {mark} {escape(event.message)}")
         elif event.kind == "diagnostic" and event.severity in ("warning", "error"):
-            self.console.print(f"  [yellow]![/yellow] {escape(event.message)}")
+            first = (event.message.splitlines() or [""])[0]  # the whole text is in the events
+            self.console.print(f"  [yellow]![/yellow] {escape(first)}")
         elif self.status is not None:
-            self.status.update(escape(event.message))
+            self.status.update(f"{escape(elapsed)}: {escape(event.message)}")
 
 
 @request_options

@@ -154,3 +154,21 @@ def test_shell_completion_scripts_and_answers_without_heavy_imports(home):
     assert answer.splitlines()[0] == "list" and loaded == []
     help_text = runner.invoke(app, ["--help"]).stdout
     assert "--install-completion" in help_text
+
+
+def test_failover_shows_attempt_n_of_m_and_one_line_per_refusal(home, monkeypatch):
+    monkeypatch.setenv("PROVISIONER_SIM_CAPACITY", "aws/us-east-1/*/g5.xlarge=none")
+    result = runner.invoke(
+        app,
+        ["up", "--simulate", "--provider", "aws", "--instance-type", "g5.xlarge",
+         "--regions", "us-east-1,us-west-2"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    lines = [line.strip() for line in result.stderr.splitlines()]
+    starts = [line for line in lines if line.startswith("attempt ") and "refused" not in line]
+    assert starts[0].startswith("attempt 1/") and starts[0].endswith("g5.xlarge")
+    assert "us-east-1/us-east-1" in starts[0]
+    assert starts[-1].startswith("attempt 3/") and "us-west-2" in starts[-1]
+    refused = [line for line in lines if line.startswith("attempt ") and "refused" in line]
+    assert [r.split()[1] for r in refused] == ["1", "2"]
+    assert all("InsufficientInstanceCapacity" in r or "capacity" in r.lower() for r in refused)
