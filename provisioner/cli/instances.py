@@ -167,21 +167,20 @@ def down(
     service = make_provisioner()
     results: list[dict[str, Any]] = []
     failure: ProvisionerError | None = None
-    if task:
-        done = service.terminate_task(task)
-        results = [i.to_json() for i in done]
-    else:
-        for typed in instance_ids or []:
-            instance_id = typed
-            try:
-                instance_id = full_id(service, typed)
-                with _Progress(f"terminating {instance_id}", enabled=not json_output) as progress:
-                    results.append(service.terminate(instance_id, on_progress=progress).to_json())
-            except ProvisionerError as exc:
-                failure = exc
-                if len(instance_ids or []) > 1:  # each failure once, on its own line
-                    line = f"{inert(instance_id)}: {inert(exc.message)}"
-                    err.print(line, style="red", markup=False)
+    if task:  # each live instance of the task, with the same progress as ids (#27)
+        live = service.ledger.list(task_id=task)
+        instance_ids = [i.id for i in live if i.terminated_at is None]
+    for typed in instance_ids or []:
+        instance_id = typed
+        try:
+            instance_id = full_id(service, typed)
+            with _Progress(f"terminating {instance_id}", enabled=not json_output) as progress:
+                results.append(service.terminate(instance_id, on_progress=progress).to_json())
+        except ProvisionerError as exc:
+            failure = exc
+            if len(instance_ids or []) > 1:  # each failure once, on its own line
+                line = f"{inert(instance_id)}: {inert(exc.message)}"
+                err.print(line, style="red", markup=False)
     if json_output:
         if len(results) == 1 and not task:
             print_json(

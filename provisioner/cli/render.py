@@ -16,7 +16,11 @@ from provisioner.rules.text import inert as inert  # re-exported for the command
 
 
 def _console(*, stderr: bool = False) -> Console:
-    return Console(stderr=stderr, highlight=False)
+    console = Console(stderr=stderr, highlight=False)
+    # Piped or captured: a message is one line, never wrapped at 80 columns mid-sentence (#27).
+    # Tables still lay out (emit prints them as plain columns there).
+    console.soft_wrap = not console.is_terminal
+    return console
 
 
 out = _console()

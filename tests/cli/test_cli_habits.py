@@ -172,3 +172,16 @@ def test_failover_shows_attempt_n_of_m_and_one_line_per_refusal(home, monkeypatc
     refused = [line for line in lines if line.startswith("attempt ") and "refused" in line]
     assert [r.split()[1] for r in refused] == ["1", "2"]
     assert all("InsufficientInstanceCapacity" in r or "capacity" in r.lower() for r in refused)
+
+
+def test_down_task_shows_progress_and_piped_messages_are_not_wrapped(home):
+    up = ["up", "--simulate", "--provider", "aws", "--instance-type", "g4dn.xlarge"]
+    made = runner.invoke(app, [*up, "--task", "nightly"])
+    assert made.exit_code == 0, made.output
+    warning = [line for line in made.stderr.splitlines() if line.startswith("warning:")]
+    assert warning and warning[-1].endswith("running (docs/reaper.md)")  # one line, not wrapped
+    runner.invoke(app, [*up, "--task", "nightly"])
+    done = runner.invoke(app, ["down", "--task", "nightly"])
+    assert done.exit_code == 0, done.output
+    assert done.stdout.count(": TERMINATED, final cost") == 2
+    assert done.stderr.count("✓ deleted") >= 2  # each instance's destroy, as with ids
