@@ -135,13 +135,13 @@ def _in_a_fresh_interpreter(env: dict[str, str]) -> tuple[str, list[str]]:
         timeout=120,
     )
     line = next(x for x in done.stdout.splitlines() if x.startswith("LOADED "))
-    return done.stdout, json.loads(line.removeprefix("LOADED "))
+    return done.stdout + done.stderr, json.loads(line.removeprefix("LOADED "))
 
 
 def test_shell_completion_scripts_and_answers_without_heavy_imports(home):
     base = {**os.environ, "PYTHONPATH": str(ROOT)}
     script, loaded = _in_a_fresh_interpreter({**base, "ARGS": '["--show-completion", "bash"]'})
-    assert "_PROVISIONER_COMPLETE=complete_bash" in script and loaded == []
+    assert "_PROVISIONER_COMPLETE=complete_bash" in script and loaded == [], script
     answer, loaded = _in_a_fresh_interpreter(
         {
             **base,
