@@ -15,6 +15,7 @@ from typing import Any
 
 from provisioner.rules.catalog import PROVIDERS, Catalog, InstanceType
 from provisioner.rules.errors import ValidationError
+from provisioner.rules.suggest import did_you_mean
 
 _GPU_SPEC = re.compile(r"^\s*([A-Za-z][A-Za-z0-9-]*)\s*(?::\s*(\d+))?\s*$")
 
@@ -37,6 +38,19 @@ class GpuSpec:
 
     def label(self) -> str:
         return self.model if self.count is None else f"{self.model}:{self.count}"
+
+
+def check_gpu_model(catalog: Catalog, spec: GpuSpec | None) -> None:
+    """A GPU model no catalog type has is a typo, not an empty result (`--gpu T5`)."""
+    if spec is None or spec.model == "*":
+        return
+    models = {t.gpu_model for t in catalog.types if t.gpu_model}
+    if spec.model.lower() not in {m.lower() for m in models}:
+        raise ValidationError(
+            "config.gpu",
+            f"GPU model {spec.model!r} is not in the catalog{did_you_mean(spec.model, models)}; "
+            f"known: {', '.join(sorted(models))}",
+        )
 
 
 def parse_gpu(
@@ -157,6 +171,14 @@ def query_offers(
         providers = [provider.strip().upper()]
     if max_price is not None and not (math.isfinite(max_price) and max_price > 0):
         raise ValidationError("maxPrice", "Max price must be a positive $/hour")
+    check_gpu_model(catalog, spec)
+    if region and provider_order(catalog):
+        known_regions = {r for t in catalog.types for r in t.regions}
+        if region.strip().lower() not in known_regions:
+            raise ValidationError(
+                "region",
+                f"Region {region!r} is not in the catalog{did_you_mean(region, known_regions)}",
+            )
     offers = find_offers(
         catalog,
         spec,

@@ -12,10 +12,17 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from provisioner.capacity.candidates import Candidate
-from provisioner.capacity.offers import GpuSpec, find_offers, parse_gpu, provider_order
+from provisioner.capacity.offers import (
+    GpuSpec,
+    check_gpu_model,
+    find_offers,
+    parse_gpu,
+    provider_order,
+)
 from provisioner.capacity.order import failover_order
 from provisioner.rules.catalog import Catalog, InstanceType
 from provisioner.rules.errors import ValidationError
+from provisioner.rules.suggest import did_you_mean
 
 ANY = "ANY"
 MAX_ATTEMPTS_LIMIT = 50
@@ -84,6 +91,7 @@ def _types(catalog: Catalog, providers: list[str], request: CapacityRequest) -> 
             if offer.type not in seen:
                 seen.append(offer.type)
         if not seen:
+            check_gpu_model(catalog, gpu)
             raise ValidationError(
                 "config.gpu",
                 f"No {'/'.join(providers)} type in the catalog has {gpu.label()}"
@@ -98,8 +106,8 @@ def _types(catalog: Catalog, providers: list[str], request: CapacityRequest) -> 
         if not found:
             raise ValidationError(
                 "config.instanceType",
-                f"Instance type {name!r} is not in the {'/'.join(providers)} catalog; "
-                "see `provisioner types`",
+                f"Instance type {name!r} is not in the {'/'.join(providers)} catalog"
+                f"{did_you_mean(name, (t.name for t in catalog.types))}; see `provisioner types`",
             )
         types.extend(found)
     return types

@@ -13,7 +13,7 @@ def offers(
     gpu: Annotated[
         str | None, typer.Option(help="GPU spec: T4:1, A100:8, H100 (any count).")
     ] = None,
-    provider: Annotated[str | None, typer.Option(help="aws, azure or any (default).")] = None,
+    provider: Annotated[str | None, typer.Option(help="aws, azure, gcp or any (default).")] = None,
     region: Annotated[str | None, typer.Option(help="Only this region.")] = None,
     spot: Annotated[bool, typer.Option("--spot", help="Order by spot price.")] = False,
     max_price: Annotated[float | None, typer.Option(help="Highest $/hour.")] = None,
@@ -27,7 +27,7 @@ def offers(
 
     from provisioner.capacity.offers import query_offers
     from provisioner.cli.context import load_settings
-    from provisioner.cli.render import out, print_json
+    from provisioner.cli.render import emit, out, print_json
     from provisioner.cli.spot_advice import expected_cell, expected_note
     from provisioner.rules.catalog import load_catalog
 
@@ -72,7 +72,7 @@ def offers(
             "-" if spot_price is None else f"{spot_price:.3f}",
             *((expected_cell(o),) if spot else ()),
         )
-    out.print(table)
+    emit(table)
     if spot:
         out.print(expected_note(report["offers"][:limit]))
     if any(o["priceEstimated"] for o in report["offers"][:limit]):

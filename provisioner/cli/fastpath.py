@@ -124,7 +124,12 @@ def show(instance_id: str) -> dict[str, Any] | None:
     db, catalog = opened
     with db:
         row = db.get(instance_id)
-    if row is None:
+        if row is None:  # a unique prefix names it too (#27), as cli/ids.py resolves
+            from provisioner.rules.errors import SHOWN_CANDIDATES, resolve_prefix
+
+            found = db.ids_starting(instance_id, SHOWN_CANDIDATES + 1)
+            row = db.get(resolve_prefix(instance_id, found, noun="Instance", field="instance_id"))
+    if row is None:  # gone between the two reads
         from provisioner.rules.errors import NotFoundError, shown_id
 
         raise NotFoundError(f"Instance {shown_id(instance_id)} not found")

@@ -19,7 +19,7 @@ def stats(
     ] = None,
     json_output: JsonOpt = False,
 ) -> None:
-    """The seed's statistics (definitions in the README)."""
+    """The seed's statistics (definitions in docs/design-choices.md)."""
     from datetime import UTC, datetime
 
     from provisioner.cli import fastpath

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -23,6 +24,8 @@ class _Progress:
         self.status = err.status(title) if enabled else None
         self.enabled = enabled
         self.console = err
+        self.title = title
+        self.started = time.monotonic()
 
     def __enter__(self) -> _Progress:
         if self.status is not None:
@@ -38,13 +41,17 @@ class _Progress:
             return
         from rich.markup import escape
 
-        if event.kind == "resource" and event.status in ("done", "failed"):
+        elapsed = f"{self.title} ({time.monotonic() - self.started:.0f}s)"
+        if event.kind == "info" and event.message.startswith("attempt "):
+            self.console.print(f"  {event.message}", markup=False, soft_wrap=True)
+        elif event.kind == "resource" and event.status in ("done", "failed"):
             mark = "[green]✓[/green]" if event.status == "done" else "[red]✗[/red]"
             self.console.print(f"  {mark} {escape(event.message)}")
         elif event.kind == "diagnostic" and event.severity in ("warning", "error"):
-            self.console.print(f"  [yellow]![/yellow] {escape(event.message)}")
+            first = (event.message.splitlines() or [""])[0]  # the whole text is in the events
+            self.console.print(f"  [yellow]![/yellow] {escape(first)}")
         elif self.status is not None:
-            self.status.update(escape(event.message))
+            self.status.update(f"{escape(elapsed)}: {escape(event.message)}")
 
 
 @request_options
@@ -149,6 +156,7 @@ def down(
 ) -> None:
     """Destroy instances' stacks and print the final cost."""
     from provisioner.cli.context import make_provisioner
+    from provisioner.cli.ids import full_id
     from provisioner.cli.render import err, inert, money, print_json, say
     from provisioner.rules.errors import ProvisionerError, ValidationError
 
@@ -159,19 +167,20 @@ def down(
     service = make_provisioner()
     results: list[dict[str, Any]] = []
     failure: ProvisionerError | None = None
-    if task:
-        done = service.terminate_task(task)
-        results = [i.to_json() for i in done]
-    else:
-        for instance_id in instance_ids or []:
-            try:
-                with _Progress(f"terminating {instance_id}", enabled=not json_output) as progress:
-                    results.append(service.terminate(instance_id, on_progress=progress).to_json())
-            except ProvisionerError as exc:
-                failure = exc
-                if len(instance_ids or []) > 1:  # the last failure is reported on exit anyway
-                    line = f"{inert(instance_id)}: {inert(exc.message)}"
-                    err.print(line, style="red", markup=False)
+    if task:  # each live instance of the task, with the same progress as ids (#27)
+        live = service.ledger.list(task_id=task)
+        instance_ids = [i.id for i in live if i.terminated_at is None]
+    for typed in instance_ids or []:
+        instance_id = typed
+        try:
+            instance_id = full_id(service, typed)
+            with _Progress(f"terminating {instance_id}", enabled=not json_output) as progress:
+                results.append(service.terminate(instance_id, on_progress=progress).to_json())
+        except ProvisionerError as exc:
+            failure = exc
+            if len(instance_ids or []) > 1:  # each failure once, on its own line
+                line = f"{inert(instance_id)}: {inert(exc.message)}"
+                err.print(line, style="red", markup=False)
     if json_output:
         if len(results) == 1 and not task:
             print_json(
@@ -198,6 +207,10 @@ def down(
             )
         if task and not results:
             say(f"no live instances for task {task}")
+    if failure is not None and len(instance_ids or []) > 1:
+        from provisioner.cli.errors import exit_code_for
+
+        raise typer.Exit(exit_code_for(failure) or 1)  # already said, per id, above
     if failure is not None:
         raise failure
 
@@ -207,7 +220,14 @@ DEFAULT_LIST_LIMIT = 50
 
 def list_instances(
     user: Annotated[str | None, typer.Option(help="Only this user's instances.")] = None,
-    status: Annotated[str | None, typer.Option(help="Only instances in this status.")] = None,
+    status: Annotated[
+        list[str] | None,
+        typer.Option(help="Only instances in this status; repeat (or A,B) for several."),
+    ] = None,
+    task: Annotated[str | None, typer.Option(help="Only this task's instances.")] = None,
+    live: Annotated[
+        bool, typer.Option("--live", help="Only instances not yet ended (not TERMINATED/FAILED).")
+    ] = False,
     since: Annotated[
         str | None, typer.Option(help="Only instances created at or after (date or ISO time).")
     ] = None,
@@ -224,6 +244,7 @@ def list_instances(
     """List instances, newest first: the newest 50 unless --limit or --all."""
     from provisioner.cli import fastpath
     from provisioner.cli.context import make_provisioner, parse_when
+    from provisioner.cli.list_filters import filtered, parse_statuses
     from provisioner.cli.render import (
         emit,
         err,
@@ -232,20 +253,32 @@ def list_instances(
         print_json_streamed,
         say,
     )
-    from provisioner.rules.lifecycle import parse_status
 
-    wanted = parse_status(status) if status else None
+    statuses = parse_statuses(status)
+    wanted = statuses[0] if statuses else None
     created_since = parse_when("since", since)
     wanted_value = None if wanted is None else wanted.value
+    special = len(statuses) > 1 or task is not None or live  # list_filters' path
     after = lambda n: {"count": n, "total": n, "more": 0}  # noqa: E731
-    if show_all and json_output:  # every match, streamed a batch at a time
+    if special:
+        instances, total = filtered(
+            make_provisioner(),
+            user=user,
+            statuses=statuses,
+            task=task,
+            live=live,
+            since=created_since,
+            limit=None if show_all else limit,
+        )
+        rows: list[dict[str, Any]] = [i.to_json() for i in instances]
+    elif show_all and json_output:  # every match, streamed a batch at a time
         fast = fastpath.iter_newest(user_id=user, status=wanted_value, since=created_since)
         if fast is None:  # the ORM path (fastpath.py says when)
             service = make_provisioner()
             fast = (i.to_json() for i in service.iter_newest(user, wanted, since=created_since))
         print_json_streamed("instances", fast, after)
         return
-    if show_all and quiet:
+    elif show_all and quiet:
         batches = fastpath.newest_ids(user_id=user, status=wanted_value, since=created_since)
         if batches is None:  # the ORM path (fastpath.py says when)
             ledger = make_provisioner().ledger
@@ -253,14 +286,16 @@ def list_instances(
         for ids in batches:
             print("\n".join(ids))
         return
-    page = None if show_all else limit
-    found = fastpath.newest(
-        user_id=user, status=wanted_value, since=created_since, limit=page, ssh=json_output
-    )
-    if found is None:  # the ORM path (fastpath.py says when)
-        instances, total = make_provisioner().newest(user, wanted, since=created_since, limit=page)
-        found = [i.to_json() for i in instances], total
-    rows, total = found
+    else:
+        page = None if show_all else limit
+        found = fastpath.newest(
+            user_id=user, status=wanted_value, since=created_since, limit=page, ssh=json_output
+        )
+        if found is None:  # the ORM path (fastpath.py says when)
+            service = make_provisioner()
+            instances, total = service.newest(user, wanted, since=created_since, limit=page)
+            found = [i.to_json() for i in instances], total
+        rows, total = found
     more = total - len(rows)
     if json_output:
         print_json(
@@ -282,11 +317,13 @@ def show(instance_id: str, json_output: JsonOpt = False) -> None:
     """Show one instance."""
     from provisioner.cli import fastpath
     from provisioner.cli.context import make_provisioner
+    from provisioner.cli.ids import full_id
     from provisioner.cli.render import emit, instance_details, print_json
 
-    instance = fastpath.show(instance_id)
+    instance = fastpath.show(instance_id)  # resolves a prefix too
     if instance is None:  # the ORM path (fastpath.py says when)
-        instance = make_provisioner().get(instance_id).to_json()
+        service = make_provisioner()
+        instance = service.get(full_id(service, instance_id)).to_json()
     if json_output:
         print_json({"success": True, "instance": instance})
     else:
@@ -300,25 +337,49 @@ def set_status(
 ) -> None:
     """Mark an instance RUNNING or READY."""
     from provisioner.cli.context import make_provisioner
+    from provisioner.cli.ids import full_id
     from provisioner.cli.render import print_json, say
 
-    instance = make_provisioner().set_status(instance_id, status).to_json()
+    service = make_provisioner()
+    instance = service.set_status(full_id(service, instance_id), status).to_json()
     if json_output:
         print_json({"success": True, "instance": instance})
     else:
         say(f"{instance['id']}: {instance['status']}")
 
 
-def events(instance_id: str, json_output: JsonOpt = False) -> None:
+def events(
+    instance_id: str,
+    json_output: JsonOpt = False,
+    follow: Annotated[
+        bool,
+        typer.Option("--follow", "-f", help="Keep printing new events until the instance ends."),
+    ] = False,
+) -> None:
     """The instance's state changes and notes, from the ledger."""
     from rich.table import Table
 
     from provisioner.cli.context import make_provisioner
-    from provisioner.cli.render import cell, emit, print_json, when
+    from provisioner.cli.ids import full_id
+    from provisioner.cli.render import cell, emit, print_json, say, when
 
-    rows = [e.to_json() for e in make_provisioner().events(instance_id)]
+    service = make_provisioner()
+    if follow:
+        from provisioner.cli.events_follow import follow as follow_events
+
+        follow_events(service, full_id(service, instance_id), json_output=json_output)
+        return
+    instance_id = full_id(service, instance_id)
+    rows = [e.to_json() for e in service.events(instance_id)]
+    from provisioner.cli.events_follow import archived_in
+
+    archived = None if rows else archived_in(service.settings.home, instance_id)
     if json_output:
-        print_json({"success": True, "events": rows, "count": len(rows)})
+        payload = {"success": True, "events": rows, "count": len(rows)}
+        print_json({**payload, "archivedIn": str(archived)} if archived else payload)
+        return
+    if archived is not None:  # #27: after `gc` this was an empty table and no word
+        say(f"{instance_id}'s events were archived by `provisioner gc` to {archived}")
         return
     table = Table(show_edge=False, header_style="bold")
     for column in ("AT", "TYPE", "STATUS", "DETAIL"):
@@ -335,9 +396,11 @@ def history(instance_id: str, json_output: JsonOpt = False) -> None:
     from rich.table import Table
 
     from provisioner.cli.context import make_provisioner
+    from provisioner.cli.ids import full_id
     from provisioner.cli.render import cell, emit, print_json, say, when
 
     service = make_provisioner()
+    instance_id = full_id(service, instance_id)
     instance = service.get(instance_id)
     entries = service.history(instance_id)
     if entries is None:

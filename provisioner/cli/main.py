@@ -34,6 +34,7 @@ except ImportError:  # pragma: no cover - newer Typer without click installed
 from provisioner.cli import (  # noqa: E402
     capacity,
     config_cmd,
+    copy_cmd,
     costs,
     gc,
     info,
@@ -53,6 +54,9 @@ class ProvisionerGroup(TyperGroup):
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         ctx.meta["json_output"] = "--json" in args
+        if not args and not ctx.resilient_parsing:  # bare `provisioner`: the help, exit 0 (#27)
+            typer.echo(ctx.get_help())
+            ctx.exit(0)
         return super().parse_args(ctx, args)
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
@@ -77,7 +81,8 @@ class ProvisionerGroup(TyperGroup):
 
         try:
             return super().invoke(ctx)
-        except _CLI_EXITS:
+        except _CLI_EXITS as exc:
+            _suggest_synonym(exc)
             raise
         except KeyboardInterrupt:
             print("error: interrupted", file=sys.stderr)
@@ -96,6 +101,46 @@ class ProvisionerGroup(TyperGroup):
                 code = 1
             report_error(exc, json_mode=ctx.meta.get("json_output", False))
             ctx.exit(code)
+
+
+# Words people type for an option under another name (`up --time 30`): click's "did you mean"
+# only knows spellings close to the real name (#27).
+SYNONYMS = {
+    "--time": "--ttl",
+    "--timeout": "--ttl",
+    "--duration": "--ttl",
+    "--hours": "--ttl",
+    "--lifetime": "--ttl",
+    "--auto-terminate": "--ttl",
+    "--type": "--instance-type",
+    "--machine-type": "--instance-type",
+    "--vm-size": "--instance-type",
+    "--size": "--instance-type",
+    "--zone": "--region",
+    "--location": "--region",
+    "--cloud": "--provider",
+    "--gpus": "--gpu",
+    "--accelerator": "--gpu",
+    "--accelerators": "--gpu",
+    "--preemptible": "--spot",
+    "--use-spot": "--spot",
+    "--disk": "--disk-gb",
+    "--disk-size": "--disk-gb",
+    "--disk-size-gb": "--disk-gb",
+    "--key": "--ssh-key",
+}
+
+
+def _suggest_synonym(exc: BaseException) -> None:
+    """A NoSuchOption for a known other name of an option this command has: suggest it."""
+    name = getattr(exc, "option_name", None)
+    context = getattr(exc, "ctx", None)
+    wanted = SYNONYMS.get(str(name).split("=")[0]) if name else None
+    if wanted is None or context is None or not hasattr(exc, "possibilities"):
+        return
+    options = {o for p in context.command.params for o in getattr(p, "opts", ())}
+    if wanted in options:
+        exc.possibilities = [wanted]
 
 
 def _option_label(self: TyperOption, ctx: Any) -> str | None:
@@ -135,9 +180,18 @@ def _plain_text_options() -> None:
             and getattr(info, "click_type", None) is None
         ):
             return passthrough(parameter_info=info, annotation=descriptor.annotation)
+        if descriptor.annotation == list[str] and getattr(info, "parser", None) is None:
+            # a repeated option (`list --status A --status B`): click's strings, as a list
+            return _StrListParam(parameter_info=info, annotation=descriptor.annotation)
         if descriptor.annotation is int and not getattr(info, "clamp", False):
             return _IntParam(parameter_info=info, annotation=int)
         return build(descriptor)
+
+    class _StrListParam(passthrough):  # type: ignore[misc,valid-type]
+        def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
+            if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+                return list(value)
+            return super()._coerce_value(value, param, ctx)
 
     class _IntParam(passthrough):  # type: ignore[misc,valid-type]
         """An int option with its min/max, in pydantic's words (what Typer's adapter said)."""
@@ -190,7 +244,7 @@ app = typer.Typer(
     "and a guarantee that they go away again.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # locals may hold credentials
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish (#27)
 )
 
 
@@ -214,6 +268,7 @@ costs.register(app)
 serve.register(app)
 tokens.register(app)
 remote.register(app)
+copy_cmd.register(app)
 capacity.register(app)
 gc.register(app)
 pools.register(app)

@@ -20,7 +20,8 @@ def _print_sweep(result: SweepResult, json_output: bool) -> None:
         print(json.dumps(result.to_json()), flush=True)  # one object per line, per sweep
         return
     out.print(
-        f"sweep {when(result.at)}: expired {result.expired}, recovered {result.recovered}, "
+        f"sweep {when(result.at)}: expired {result.expired}, preempted {result.preempted}, "
+        f"recovered {result.recovered}, "
         f"retried {result.retried}, orphans {result.orphans}"
         + (f", {result.waiting} destroy(s) waiting to retry" if result.waiting else "")
         + (f" ({result.orphans_destroyed} destroyed)" if result.orphans_destroyed else "")
@@ -87,7 +88,10 @@ def extend(
     from provisioner.rules.durations import parse_minutes
 
     added = parse_minutes("minutes", minutes, flag="--minutes") or 0
-    instance = make_provisioner().extend(instance_id, added).to_json()
+    from provisioner.cli.ids import full_id
+
+    service = make_provisioner()
+    instance = service.extend(full_id(service, instance_id), added).to_json()
     if json_output:
         print_json({"success": True, "instance": instance})
         return

@@ -43,10 +43,11 @@ def ssh(
 ) -> None:
     """Open an SSH session (right key, user and pinned host key)."""
     from provisioner.cli.context import make_provisioner
+    from provisioner.cli.ids import full_id
     from provisioner.remote import ssh as remote_ssh
 
     service = make_provisioner()
-    _, target = service.live_target(instance_id)
+    _, target = service.live_target(full_id(service, instance_id))
     options, command = split_ssh_args(list(args or []))
     raise typer.Exit(remote_ssh.interactive(target, options, command))
 
@@ -57,12 +58,13 @@ def exec_command(
 ) -> None:
     """Run a command on the VM, streaming its output; exit with its exit code."""
     from provisioner.cli.context import make_provisioner
+    from provisioner.cli.ids import full_id
     from provisioner.remote.ssh import shell_command
 
     service = make_provisioner()
     line = shell_command(command or [])
     code = service.run_command(
-        instance_id,
+        full_id(service, instance_id),
         line,
         kind="exec",
         stdout=[sys.stdout.buffer],
@@ -117,6 +119,7 @@ def run(
         instance = provision_with_progress(
             request, simulate=simulate, json_output=False, warn_unwatched=not down
         )
+        _expiry_note(instance, chosen=options.ttl is not None)
         service = make_provisioner(simulate=simulate)
         remote_dir = None
         if workdir is not None:
@@ -147,6 +150,25 @@ def run(
                 markup=False,
             )
     raise typer.Exit(code)
+
+
+def _expiry_note(instance: dict[str, Any], *, chosen: bool) -> None:
+    """Always say when the VM expires; on the default TTL, that the command is cut off then
+    (#27: `run` used 60 minutes without a word)."""
+    from provisioner.cli.render import err, when
+
+    line = (
+        f"{instance['id']} expires {when(instance['expiresAt'])} "
+        f"(auto-terminate {instance['autoTerminateMinutes']} min"
+    )
+    if chosen:
+        line += ")"
+    else:
+        line += (
+            ", the default): a command still running then is cut off; give --ttl (90m, 3h) or "
+            f"`provisioner extend {instance['id']} --minutes N` while it runs"
+        )
+    err.print(line, markup=False, soft_wrap=True)
 
 
 def _interrupt(signum: int, frame: Any) -> None:
@@ -183,12 +205,13 @@ def logs(
 ) -> None:
     """Replay a run's saved output (or the setup script's)."""
     from provisioner.cli.context import make_provisioner
+    from provisioner.cli.ids import full_id
     from provisioner.cli.render import print_json
     from provisioner.remote import runlog
     from provisioner.rules.errors import NotFoundError
 
     service = make_provisioner()
-    service.get(instance_id)  # NotFoundError for an unknown id
+    instance_id = full_id(service, instance_id)  # NotFoundError for an unknown id
     if setup:
         text = service.setup_log(instance_id)
         if text is None:
@@ -202,6 +225,11 @@ def logs(
         service.settings.home, instance_id, sys.stdout.buffer, run=run_number, follow=follow
     )
     if record is None:
+        numbers = [str(r.get("run")) for r in runlog.runs(service.settings.home, instance_id)]
+        if run_number is not None and numbers:
+            raise NotFoundError(
+                f"Instance {instance_id} has no run {run_number}; its runs: {', '.join(numbers)}"
+            )
         raise NotFoundError(f"Instance {instance_id} has no saved run output")
 
 

@@ -16,7 +16,11 @@ from provisioner.rules.text import inert as inert  # re-exported for the command
 
 
 def _console(*, stderr: bool = False) -> Console:
-    return Console(stderr=stderr, highlight=False)
+    console = Console(stderr=stderr, highlight=False)
+    # Piped or captured: a message is one line, never wrapped at 80 columns mid-sentence (#27).
+    # Tables still lay out (emit prints them as plain columns there).
+    console.soft_wrap = not console.is_terminal
+    return console
 
 
 out = _console()
@@ -39,6 +43,7 @@ def emit(table: Table) -> None:
     """A table on a terminal; when stdout is piped or captured, plain columns: no padding to a
     width, no truncated cells, so scripts (and grep) see every id and region whole."""
     if out.is_terminal:
+        keep_whole(table)
         out.print(table)
         return
     columns = [[_plain(c.header)] + [_plain(v) for v in c._cells] for c in table.columns]
@@ -50,6 +55,24 @@ def emit(table: Table) -> None:
             print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
     if table.caption:
         print(_plain(table.caption))
+
+
+# Values people copy into the next command: never cut on a narrow terminal (#27).
+WHOLE = ("ID", "TYPE", "REGION", "ZONE", "PUBLIC IP", "POOL", "NAME")
+
+
+def keep_whole(table: Table) -> None:
+    """Id, type and region columns keep their full width; the other columns fold first."""
+    from rich.cells import cell_len
+
+    for column in table.columns:
+        if _plain(column.header) in WHOLE:
+            column.no_wrap = True
+            values = [_plain(column.header), *(_plain(v) for v in column._cells)]
+            column.min_width = max(cell_len(v) for v in values)
+        else:
+            column.no_wrap = False
+            column.overflow = "fold"
 
 
 def _plain(value: Any) -> str:
@@ -135,6 +158,10 @@ def instance_details(i: dict[str, Any]) -> Table:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold")
     table.add_column()
+    ended = i["status"] in ("TERMINATED", "FAILED")  # final figures only (#27)
+    cost = f"{money(i['totalCost'])}{_split(i)}" + (
+        f" final ({_price(i)})" if ended else f" so far at {_price(i)}"
+    )
     rows = [
         ("id", i["id"]),
         ("status", i["status"]),
@@ -143,10 +170,15 @@ def instance_details(i: dict[str, Any]) -> Table:
         ("private ip", i["privateIp"] or "-"),
         ("cloud instance id", i["cloudInstanceId"] or "-"),
         ("disk", f"{i['diskSizeGB']} GB"),
-        ("cost", f"{money(i['totalCost'])}{_split(i)} so far at {_price(i)}"),
+        ("cost", cost),
         ("created", when(i["createdAt"])),
-        ("expires", f"{when(i['expiresAt'])} (auto-terminate {i['autoTerminateMinutes']} min)"),
-        ("hard deadline", f"{when(i['hardDeadline'])} (on-VM shutdown)"),
+    ]
+    if not ended:
+        rows += [
+            ("expires", f"{when(i['expiresAt'])} (auto-terminate {i['autoTerminateMinutes']} min)"),
+            ("hard deadline", f"{when(i['hardDeadline'])} (on-VM shutdown)"),
+        ]
+    rows += [
         ("terminated", when(i["terminatedAt"])),
         ("user / task", f"{i['userId']} / {i['taskId'] or '-'}"),
         ("engine", i["engine"]),

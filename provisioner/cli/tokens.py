@@ -61,7 +61,7 @@ def list_tokens(
     """List tokens (never the tokens themselves)."""
     from rich.table import Table
 
-    from provisioner.cli.render import out, print_json, when
+    from provisioner.cli.render import emit, out, print_json, when
 
     tokens = _tokens().list(user)
     if json_output:
@@ -84,15 +84,17 @@ def list_tokens(
             when(t.last_used_at),
             when(t.revoked_at),
         )
-    out.print(table)
+    emit(table)
 
 
 @token_app.command()
 def revoke(token_id: str, json_output: JsonOpt = False) -> None:
     """Revoke a token by id: requests with it get 401 from then on."""
+    from provisioner.cli.ids import full_token_id
     from provisioner.cli.render import out, print_json
 
-    info = _tokens().revoke(token_id)
+    tokens = _tokens()
+    info = tokens.revoke(full_token_id(tokens.ledger, token_id))
     if json_output:
         print_json({"success": True, "tokenInfo": info.to_json()})
     else:

@@ -199,6 +199,15 @@ class Reader:
         row.attempts = self.attempts(row)
         return row
 
+    def ids_starting(self, prefix: str, limit: int) -> list[str]:
+        """Instance ids that start with `prefix`, sorted (ledger/id_prefix.py's look-up)."""
+        pattern = prefix.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
+        found = self.query(
+            "SELECT id FROM instances WHERE id LIKE ? ESCAPE '/' ORDER BY id LIMIT ?",
+            [pattern, limit],
+        )
+        return [str(record[0]) for record in found]
+
     def attempts(self, row: Row) -> list[dict[str, Any]]:
         """The instance's attempts (#12), as ledger/attempts.py orders them; rows made before
         failover existed have none."""

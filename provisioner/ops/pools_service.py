@@ -15,6 +15,7 @@ from provisioner.ledger import jobs as job_rows
 from provisioner.ledger import pools as pool_rows
 from provisioner.ledger.pool_models import Job, Pool
 from provisioner.remote.ssh import shell_command
+from provisioner.remote.workdir_files import workdir_files
 from provisioner.rules.errors import ConflictError, ValidationError
 from provisioner.rules.jobs import JOB_FINAL, JobStatus, validate_pool_settings
 from provisioner.rules.scaling import PoolState
@@ -103,10 +104,12 @@ def delete_pool(service: Provisioner, name: str) -> Pool:
 
 
 def pack_workdir(folder: Path, limit: int) -> bytes:
-    """The folder as a tar.gz, refused (bad input) once it passes `limit` bytes."""
+    """The folder as a tar.gz, refused (bad input) once it passes `limit` bytes. Only
+    `workdir_files` (no `.git/`, nothing .gitignore/.provisionerignore excludes), as `run` syncs."""
     if not folder.is_dir():
         raise ValidationError("workdir", f"--workdir {folder} is not a folder")
-    total = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    listed = workdir_files(folder)
+    total = sum((folder / rel).lstat().st_size for rel in listed if (folder / rel).is_file())
     if total > limit:
         raise ValidationError(
             "workdir",
@@ -114,8 +117,8 @@ def pack_workdir(folder: Path, limit: int) -> bytes:
         )
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for path in sorted(folder.iterdir()):
-            tar.add(path, arcname=path.name)
+        for rel in listed:
+            tar.add(folder / rel, arcname=rel, recursive=False)
     data = buffer.getvalue()
     if len(data) > limit:
         raise ValidationError("workdir", f"--workdir packs to {len(data)} bytes, above {limit}")

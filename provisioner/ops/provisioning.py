@@ -278,6 +278,13 @@ class Provisioning(Failover, RemoteAccess):
                     raise final from exc
                 self.record_failed_attempt(instance, attempt, exc)
                 instance = self.ledger.require(instance_id)
+                if on_progress is not None:  # one line; the full text is in the events
+                    reason = (str(exc.message).splitlines() or [""])[0][:160]
+                    on_progress(
+                        EngineEvent(
+                            kind="info", message=f"attempt {attempt.number} refused: {reason}"
+                        )
+                    )
             except ProvisionerError as exc:  # e.g. a provider plugin could not be installed
                 failure = ProvisioningFailedError(exc.message, kind="error")
                 self._clean_up_failed_up(instance_id, failure, on_progress)
@@ -336,6 +343,16 @@ class Provisioning(Failover, RemoteAccess):
             if on_progress is not None:
                 on_progress(event)
 
+        if on_progress is not None:  # "attempt 2/6: aws us-east-1/us-east-1b g4dn.xlarge" (#27)
+            plan = (instance.meta or {}).get("capacity") or {}
+            where = "/".join(x for x in (attempt.region, attempt.zone) if x)
+            on_progress(
+                EngineEvent(
+                    kind="info",
+                    message=f"attempt {number}/{plan.get('maxAttempts') or '?'}: "
+                    f"{attempt.provider.lower()} {where} {attempt.instance_type}",
+                )
+            )
         message = f"provisioner up {instance.id} (user {instance.user_id}, task {instance.task_id})"
         if instance.status == Status.PROVISIONING.value:  # quota, registrations (#13)
             self._preflight(engine, spec)

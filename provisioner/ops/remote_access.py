@@ -219,7 +219,7 @@ class RemoteAccess(ServiceCore):
         if instance.status == Status.READY.value:
             instance = self._move(instance, Status.RUNNING, detail=f"{kind} started")
             moved = True
-        record = runlog.RunLog(self.settings.home, instance_id, command, kind)
+        record = runlog.RunLog(self.settings.home, instance_id, command, kind, workdir)
         code: int | None = None
         try:
             code = ssh.stream(

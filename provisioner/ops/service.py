@@ -21,7 +21,7 @@ from provisioner.ops.provisioning import Provisioning
 from provisioner.ops.service_core import Clock, utc_now
 from provisioner.ops.termination import Termination
 from provisioner.rules import lifecycle
-from provisioner.rules.errors import ConflictError, NotFoundError
+from provisioner.rules.errors import NotFoundError, ValidationError
 from provisioner.rules.lifecycle import Status
 
 if TYPE_CHECKING:
@@ -91,7 +91,9 @@ class Provisioner(Provisioning, Termination):
         """The task started (RUNNING) or finished (READY)."""
         target = lifecycle.parse_status(status) if isinstance(status, str) else status
         if target not in (Status.RUNNING, Status.READY):
-            raise ConflictError(f"Status can only be set to RUNNING or READY (got {target.value})")
+            raise ValidationError(
+                "status", f"Status can only be set to RUNNING or READY (got {target.value})"
+            )
         instance = self.ledger.require(instance_id)
         if Status(instance.status) is target:
             return self.to_out(instance)

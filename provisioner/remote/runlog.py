@@ -29,7 +29,9 @@ def _now() -> str:
 class RunLog:
     """One run's log file; a binary sink (write/flush) shared by the stdout and stderr pumps."""
 
-    def __init__(self, home: Path, instance_id: str, command: str, kind: str):
+    def __init__(
+        self, home: Path, instance_id: str, command: str, kind: str, workdir: str | None = None
+    ):
         folder = runs_dir(home, instance_id)
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         number = 1 + max((int(p.stem) for p in folder.glob("[0-9]*.json")), default=0)
@@ -45,6 +47,8 @@ class RunLog:
             "endedAt": None,
             "exitCode": None,
         }
+        if workdir is not None:  # where it ran: `cp ID:out/ ./out` starts there (#27)
+            self.meta["workdir"] = workdir
         self._write_meta()
         self._lock = threading.Lock()
         self._file = self.log_path.open("ab")
@@ -69,6 +73,14 @@ class RunLog:
         if note:
             self.meta["note"] = note
         self._write_meta()
+
+
+def last_workdir(home: Path, instance_id: str) -> str | None:
+    """The folder (relative to the login home) the latest `run --workdir` ran in, if any."""
+    for record in reversed(runs(home, instance_id)):
+        if record.get("workdir"):
+            return str(record["workdir"])
+    return None
 
 
 def runs(home: Path, instance_id: str) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -246,7 +247,23 @@ def interactive(target: SshTarget, options: Sequence[str] = (), command: Sequenc
     """An interactive session on this terminal, or `command` (`ssh ID -- true`); `options` are
     the user's extra ssh options. No prompts when stdin is not a terminal."""
     args = argv(target, extra=options, batch=not sys.stdin.isatty())
-    return subprocess.call([*args, *command])
+    child = subprocess.Popen([*args, *command])
+
+    def forward(signum: int, frame: object) -> None:
+        # SIGTERM/SIGHUP to `provisioner ssh` (a tunnel's `-L ... -N` under a supervisor) reach
+        # its ssh too: the child never outlives us (#27). Ctrl-C reaches both from the terminal.
+        child.send_signal(signum)
+
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        while True:
+            try:
+                return child.wait()
+            except KeyboardInterrupt:
+                continue  # the terminal sent SIGINT to ssh as well; it decides and exits
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def wait_until(

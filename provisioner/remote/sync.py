@@ -1,4 +1,8 @@
-"""Copy a local folder to the VM: rsync over the same pinned SSH, or SFTP where rsync is absent."""
+"""Copy a local folder to the VM: rsync over the same pinned SSH, or SFTP where rsync is absent.
+
+What is copied is `workdir_files`' list (no `.git/`, nothing a `.gitignore` or
+`.provisionerignore` excludes), the same list by either method. Files already on the VM that the
+list does not name are left alone (a re-sync keeps a previous run's outputs)."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from pathlib import Path
 
 from provisioner.remote import ssh
 from provisioner.remote.ssh import RemoteError, SshTarget
+from provisioner.remote.workdir_files import workdir_files
 
 REMOTE_ROOT = "provisioner-work"  # under the login user's home on the VM
 
@@ -45,18 +50,20 @@ def sync(target: SshTarget, local: Path, *, method: str | None = None) -> tuple[
 
 def _rsync(target: SshTarget, local: Path, dest: str) -> None:
     shell = shlex.join([ssh.ssh_binary(), *ssh.options(target)])
+    listed = "".join(f"{rel}\0" for rel in workdir_files(local.resolve()))
     done = subprocess.run(
         [
             "rsync",
             "--archive",
             "--compress",
-            "--delete",
+            "--from0",
+            "--files-from=-",  # exactly the list: --archive does not recurse with --files-from
             "-e",
             shell,
             f"{local.resolve()}/",
             f"{target.user}@{target.host}:{dest}/",
         ],
-        stdin=subprocess.DEVNULL,
+        input=listed.encode(),
         capture_output=True,
         check=False,
     )
@@ -72,8 +79,8 @@ def _sftp(target: SshTarget, local: Path, dest: str) -> None:
     """Mirror the tree with an sftp batch: folders first, then every file."""
     root = local.resolve()
     lines = []
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root).as_posix()
+    for rel in workdir_files(root):
+        path = root / rel
         if any(ch in str(path) for ch in "\n\r\0"):
             # sftp's batch is line-based and runs `!` lines in a local shell: a newline in a name
             # would start one. Refused; rsync (when the VM has it) copies such names.

@@ -56,6 +56,24 @@ class NotFoundError(ProvisionerError):
     code = "NOT_FOUND"
 
 
+SHOWN_CANDIDATES = 5  # ids named in an ambiguity error (#27)
+
+
+def resolve_prefix(typed: str, found: list[str], *, noun: str, field: str) -> str:
+    """The one id `typed` names among `found` (the ids starting with it, sorted, up to
+    SHOWN_CANDIDATES + 1), or a one-line error: none, or several (the first few named)."""
+    if len(found) == 1 and typed:
+        return str(found[0])
+    if len(found) > 1 and typed:
+        more = ", ..." if len(found) > SHOWN_CANDIDATES else ""
+        raise ValidationError(
+            field,
+            f"{noun} id {shown_id(typed)} is ambiguous: it starts "
+            f"{', '.join(str(f) for f in found[:SHOWN_CANDIDATES])}{more}; type more of it",
+        )
+    raise NotFoundError(f"{noun} {shown_id(typed)} not found")
+
+
 class AuthenticationError(ProvisionerError):
     """No credentials, or credentials nobody issued (or that were revoked)."""
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from provisioner.config import Settings
 from provisioner.rules.catalog import PROVIDERS, Catalog, InstanceType
 from provisioner.rules.errors import ValidationError, shown
+from provisioner.rules.suggest import did_you_mean
 from provisioner.rules.text import unsafe_character
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -137,7 +138,8 @@ def _validate_type(catalog: Catalog, provider: str, name: str | None) -> Instanc
         )
     raise ValidationError(
         "config.instanceType",
-        f"Instance type {shown(name)} is not in the {provider} catalog; "
+        f"Instance type {shown(name)} is not in the {provider} catalog"
+        f"{did_you_mean(name, (t.name for t in catalog.for_provider(provider)))}; "
         f"see `provisioner types --provider {provider.lower()}`",
     )
 
@@ -150,8 +152,8 @@ def _validate_region(itype: InstanceType, region: str | None) -> str:
     if normalized not in itype.regions:
         raise ValidationError(
             "config.region",
-            f"Region {shown(region)} is not offered for {itype.name} on {itype.provider}; "
-            f"choose one of {', '.join(itype.regions)}",
+            f"Region {shown(region)} is not offered for {itype.name} on {itype.provider}"
+            f"{did_you_mean(region, itype.regions)}; choose one of {', '.join(itype.regions)}",
         )
     return normalized
 

@@ -255,7 +255,7 @@ def test_status_events_and_history(home):
     code, body, _ = run("history", instance["id"], "--json")
     assert code == 0 and body["history"] is None and "simulated" in body["note"]
     result = runner.invoke(app, ["status", instance["id"], "TERMINATED"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # bad input (#27: it was 1)
 
 
 def test_list_rejects_an_unknown_status(home):

@@ -91,7 +91,8 @@ def test_named_failures_from_the_issue(home):
     assert len(bogus.stderr.strip().splitlines()) == 1
 
     refused = runner.invoke(app, ["status", instance_id, "STOPPING"])
-    assert refused.exit_code == 1 and len(refused.stderr.strip().splitlines()) == 1
+    assert refused.exit_code == 2  # bad input (#27: it was 1)
+    assert len(refused.stderr.strip().splitlines()) == 1
 
     html = runner.invoke(app, ["cost-report", "--html", "/no/such/dir/x.html"])
     assert html.exit_code == 2 and "/no/such/dir" in html.stderr

@@ -11,7 +11,12 @@ from factories import ED25519_KEY, azure_request, make_request
 
 from provisioner.config import Settings
 from provisioner.ops.service import Provisioner
-from provisioner.rules.errors import ConflictError, DestroyFailedError, ProvisioningFailedError
+from provisioner.rules.errors import (
+    ConflictError,
+    DestroyFailedError,
+    ProvisioningFailedError,
+    ValidationError,
+)
 from provisioner.rules.lifecycle import Status
 
 DOC_NET = ipaddress.ip_network("203.0.113.0/24")
@@ -164,7 +169,7 @@ def test_running_and_ready_are_set_by_the_user_and_illegal_moves_refused(service
     instance = service.provision(make_request())
     assert service.set_status(instance.id, "running").status == "RUNNING"
     assert service.set_status(instance.id, "READY").status == "READY"
-    with pytest.raises(ConflictError):
+    with pytest.raises(ValidationError):  # bad input, not a conflict (#27)
         service.set_status(instance.id, "TERMINATED")
     service.terminate(instance.id)
     with pytest.raises(Exception, match="TERMINATED; it cannot move to RUNNING"):
