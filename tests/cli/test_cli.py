@@ -335,3 +335,22 @@ def test_a_retired_type_on_the_real_engine_exits_2_naming_the_replacement(home, 
     simulated = runner.invoke(app, SEED_AZURE)
     assert simulated.exit_code == 0, simulated.stderr
     assert "retired" in simulated.stderr
+
+
+def test_an_aws_up_declares_the_cloud_side_deadline_and_its_down_removes_it(home):
+    """#25: `up --provider aws` runs the AWS program, which declares the EventBridge Scheduler
+    schedule that terminates the VM at its hard deadline (its inputs are pinned under mocks in
+    tests/stacks/test_aws_program.py); `down` takes it away with the rest."""
+    code, body, _ = run(*SEED_AWS, "--json")
+    assert code == 0
+    instance_id = body["instance"]["id"]
+    (stack_file,) = (home / "simulated-stacks").glob(f"*{instance_id}*.json")
+    resources = json.loads(stack_file.read_text())["resources"]
+    schedules = [r for r in resources if r["type"] == "aws:scheduler/schedule:Schedule"]
+    assert len(schedules) == 1 and "deadline" in schedules[0]["name"]
+    assert {r["type"] for r in resources} >= {"aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy"}
+
+    code, _, _ = run("down", instance_id, "--json")
+    assert code == 0
+    remaining = json.loads(stack_file.read_text())["resources"] if stack_file.exists() else []
+    assert remaining == []
