@@ -324,7 +324,10 @@ def _postgresql(url: str) -> Reader | None:
     scheme, _, rest = url.partition("://")
     if scheme not in ("postgresql", "postgres", "postgresql+psycopg"):
         return None  # another driver named: the ORM path uses it
-    import psycopg
+    try:
+        import psycopg
+    except ImportError:  # the `postgres` extra is missing: the ORM path says so in one line
+        return None
 
     conn = psycopg.connect(f"postgresql://{rest}", autocommit=True, connect_timeout=10)
     return Reader(conn, "postgresql")
