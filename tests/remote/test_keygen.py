@@ -172,3 +172,17 @@ def test_without_cryptography_a_simulated_vm_comes_up_and_answers_over_ssh(tmp_p
     finally:
         down = run_without_cryptography(tmp_path, CLI, "down", instance["id"])
         assert down.returncode == 0, down.stderr
+
+
+def test_no_sshd_and_no_asyncssh_names_the_sim_extra_and_records_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("PROVISIONER_SIM_SSHD", "python")  # as if OpenSSH's sshd were absent
+    up = ["up", "--simulate", "--provider", "aws", "--instance-type", "g4dn.xlarge"]
+    out = run_without_cryptography(tmp_path, CLI, *up)
+    assert out.returncode == 1, out.stdout + out.stderr
+    errors = [line for line in out.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].endswith(
+        "the simulated VM needs an SSH server: apt-get install openssh-server, "
+        "or pip install 'provisioner[sim]' (asyncssh's server)"
+    ), out.stderr
+    listed = run_without_cryptography(tmp_path, CLI, "list", "--json")
+    assert listed.returncode == 0 and json.loads(listed.stdout)["count"] == 0, listed.stderr
