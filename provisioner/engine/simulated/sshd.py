@@ -62,12 +62,24 @@ def server_kind() -> str:
         return "python"
     raise EngineUnavailableError(
         "the simulated VM needs an SSH server: apt-get install openssh-server, "
-        "or pip install asyncssh"
+        "or pip install 'provisioner[sim]' (asyncssh's server)"
     )
 
 
 def _new_host_key(folder: Path, comment: str) -> None:
-    """An ed25519 host key pair in OpenSSH's format (no ssh-keygen needed)."""
+    """An ed25519 host key pair in OpenSSH's format: cryptography's (asyncssh's server always
+    has it), else ssh-keygen's (beside OpenSSH's sshd; an `[aws]` install has no cryptography)."""
+    try:
+        import cryptography  # noqa: F401
+    except ImportError:
+        path = str(folder / "host_key")
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", path],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            check=True,
+        )
+        return
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
