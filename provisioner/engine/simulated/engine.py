@@ -34,6 +34,7 @@ from provisioner.engine.base import (
     StackOutputs,
 )
 from provisioner.engine.preflight import Target
+from provisioner.engine.processes import pid_alive
 from provisioner.engine.simulated import sshd as sim_sshd
 from provisioner.engine.simulated.capacity import parse_rules
 from provisioner.engine.simulated.mockcloud import (
@@ -325,10 +326,16 @@ class SimulatedEngine:
             return None
         endpoint = sim_sshd.Endpoint.from_json(recorded)
         if stack.data.get("idleStopAt") and stack.data.get("idleMinutes"):
-            # Someone uses the VM (ssh, exec, run): the idle guard starts counting again.
-            minutes = int(stack.data["idleMinutes"])
-            stack.data["idleStopAt"] = (now() + timedelta(minutes=minutes)).isoformat()
-            stack.save()
+            # Someone uses the VM (ssh, exec, run): the idle guard starts counting again. Under
+            # the lock, on a fresh read: a stale copy saved over a destroy resurrects it (#26).
+            with _file_lock(self._lock_path(stack_name)):
+                if not (self.root / f"{stack_name}.json").exists():
+                    return None
+                fresh = self._stack(stack_name)
+                if fresh.data.get("idleStopAt") and fresh.data.get("resources"):
+                    minutes = int(fresh.data["idleMinutes"])
+                    fresh.data["idleStopAt"] = (now() + timedelta(minutes=minutes)).isoformat()
+                    fresh.save()
         if revive and not sim_sshd.is_running(endpoint) and stack.data.get("resources"):
             # Decided again under the lock, on a fresh read: a destroy that finished (or holds
             # the stack) since the first read means no revive, ever (#26).
@@ -354,23 +361,49 @@ class SimulatedEngine:
         actions = []
         for folder in sim_sshd.existing(self.settings.home):
             name = folder.name
-            path = self.root / f"{name}.json"
-            data = json.loads(path.read_text()) if path.exists() else {}
-            recorded = data.get("sshEndpoint")
-            if not data.get("resources") or not recorded:
-                sim_sshd.stop(folder)
+            if self._stop_if_stray(name, folder):
                 actions.append((name, "stopped"))
                 continue
-            endpoint = sim_sshd.Endpoint.from_json(recorded)
-            if not sim_sshd.is_running(endpoint):
-                try:
-                    self.ssh_endpoint(name, revive=True)
-                except FileNotFoundError:
-                    # Its destroy (another process's, or another sweep's) removed the VM while
-                    # this sweep looked: nothing to restart.
-                    continue
-                actions.append((name, "restarted"))
+            recorded = self._recorded_endpoint(name)
+            if recorded is None or sim_sshd.is_running(recorded):
+                continue
+            try:
+                self.ssh_endpoint(name, revive=True)
+            except FileNotFoundError:
+                # Its destroy (another process's, or another sweep's) removed the VM while
+                # this sweep looked: nothing to restart.
+                continue
+            actions.append((name, "restarted"))
         return actions
+
+    def _stop_if_stray(self, name: str, folder: Path) -> bool:
+        """Decided under the stack's lock on a fresh read (#26): an up that is starting this VM
+        (its folder and sshd exist, its stack file records no endpoint yet) is not a stray
+        endpoint; stopping it left the up waiting for an SSH server that never answers."""
+        with _file_lock(self._lock_path(name)):
+            data = self._read(name)
+            holder = data.get("lock")
+            if (
+                isinstance(holder, dict)
+                and holder.get("operation") == "update"
+                and pid_alive(int(holder.get("pid") or 0))
+            ):
+                return False
+            if data.get("resources") and data.get("sshEndpoint"):
+                return False
+            sim_sshd.stop(folder)
+            return True
+
+    def _read(self, name: str) -> dict[str, Any]:
+        try:
+            data: dict[str, Any] = json.loads((self.root / f"{name}.json").read_text())
+        except FileNotFoundError:
+            return {}
+        return data
+
+    def _recorded_endpoint(self, name: str) -> sim_sshd.Endpoint | None:
+        recorded = self._read(name).get("sshEndpoint")
+        return sim_sshd.Endpoint.from_json(recorded) if recorded else None
 
     keeps_history_in_backend = False
 

@@ -403,10 +403,24 @@ def _terminate(pid: int, folder: Path) -> None:
         time.sleep(0.02)
 
 
+def _servers_of(folder: Path) -> list[int]:
+    """Every live SSH server started with this VM's config, not only the one in sshd.pid: a
+    start retried on a loaded machine (no pid file within the wait) can leave an earlier one."""
+    needle = str(folder / "sshd_config").encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if needle in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return [pid for pid in found if _is_our_sshd(pid, folder)]
+
+
 def stop(folder: Path) -> None:
-    """Power the VM off: its sshd, every process in its sandbox, then its folder."""
-    pid = _read_pid(folder / "sshd.pid", wait=0)
-    if pid is not None and _is_our_sshd(pid, folder):
+    """Power the VM off: its SSH servers, every process in its sandbox, then its folder."""
+    for pid in _servers_of(folder):
         _terminate(pid, folder)
     for _ in range(3):
         pids = sandbox_pids(folder)
