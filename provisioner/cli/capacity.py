@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from provisioner.cli import completion
 from provisioner.cli.instances import JsonOpt
 
 
@@ -14,7 +15,9 @@ def offers(
         str | None, typer.Option(help="GPU spec: T4:1, A100:8, H100 (any count).")
     ] = None,
     provider: Annotated[str | None, typer.Option(help="aws, azure, gcp or any (default).")] = None,
-    region: Annotated[str | None, typer.Option(help="Only this region.")] = None,
+    region: Annotated[
+        str | None, typer.Option(help="Only this region.", autocompletion=completion.regions)
+    ] = None,
     spot: Annotated[bool, typer.Option("--spot", help="Order by spot price.")] = False,
     max_price: Annotated[float | None, typer.Option(help="Highest $/hour.")] = None,
     min_gpu_memory: Annotated[int | None, typer.Option(help="GB per GPU.")] = None,

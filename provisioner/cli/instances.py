@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from provisioner.cli import completion
+from provisioner.cli.completion import InstanceIdArg
 from provisioner.cli.request_options import JsonOpt, RequestOptions, request_options
 
 if TYPE_CHECKING:
@@ -148,7 +150,10 @@ def _warn_if_no_reaper(service: Provisioner, instance: dict[str, Any]) -> None:
 
 
 def down(
-    instance_ids: Annotated[list[str] | None, typer.Argument(help="Instance ids.")] = None,
+    instance_ids: Annotated[
+        list[str] | None,
+        typer.Argument(help="Instance ids.", autocompletion=completion.instance_ids),
+    ] = None,
     task: Annotated[
         str | None, typer.Option(help="Terminate every live instance of this task.")
     ] = None,
@@ -313,7 +318,7 @@ def list_instances(
         err.print(f"{more} more (newest {len(rows)} of {total} shown; --limit N or --all)")
 
 
-def show(instance_id: str, json_output: JsonOpt = False) -> None:
+def show(instance_id: InstanceIdArg, json_output: JsonOpt = False) -> None:
     """Show one instance."""
     from provisioner.cli import fastpath
     from provisioner.cli.context import make_provisioner
@@ -331,7 +336,7 @@ def show(instance_id: str, json_output: JsonOpt = False) -> None:
 
 
 def set_status(
-    instance_id: str,
+    instance_id: InstanceIdArg,
     status: Annotated[str, typer.Argument(help="RUNNING (a task started) or READY (it finished).")],
     json_output: JsonOpt = False,
 ) -> None:
@@ -349,7 +354,7 @@ def set_status(
 
 
 def events(
-    instance_id: str,
+    instance_id: InstanceIdArg,
     json_output: JsonOpt = False,
     follow: Annotated[
         bool,
@@ -389,7 +394,7 @@ def events(
     emit(table)
 
 
-def history(instance_id: str, json_output: JsonOpt = False) -> None:
+def history(instance_id: InstanceIdArg, json_output: JsonOpt = False) -> None:
     """The stack's Pulumi update history (the audit trail)."""
     from dataclasses import asdict
 

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from provisioner.cli.completion import InstanceIdArg
 from provisioner.cli.instances import JsonOpt
 from provisioner.cli.request_options import RequestOptions, request_options
 
@@ -35,7 +36,7 @@ def split_ssh_args(args: list[str]) -> tuple[list[str], list[str]]:
 
 
 def ssh(
-    instance_id: str,
+    instance_id: InstanceIdArg,
     args: Annotated[
         list[str] | None,
         typer.Argument(help="After `--`: extra ssh options, then an optional remote command."),
@@ -53,7 +54,7 @@ def ssh(
 
 
 def exec_command(
-    instance_id: str,
+    instance_id: InstanceIdArg,
     command: CommandArg = None,
 ) -> None:
     """Run a command on the VM, streaming its output; exit with its exit code."""
@@ -191,7 +192,7 @@ def _down(instance_id: str, simulate: bool) -> None:
 
 
 def logs(
-    instance_id: str,
+    instance_id: InstanceIdArg,
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="Keep going until it ends.")
     ] = False,
