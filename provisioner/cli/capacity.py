@@ -8,6 +8,7 @@ import typer
 
 from provisioner.cli import completion
 from provisioner.cli.instances import JsonOpt
+from provisioner.cli.request_options import WideOpt
 
 
 def offers(
@@ -24,6 +25,7 @@ def offers(
     min_vcpus: Annotated[int | None, typer.Option(help="At least this many vCPUs.")] = None,
     limit: Annotated[int, typer.Option(help="Rows to show (table only).")] = 30,
     json_output: JsonOpt = False,
+    wide: WideOpt = False,
 ) -> None:
     """Types and regions matching a GPU spec, cheapest first (retired types excluded)."""
     from rich.table import Table
@@ -75,7 +77,7 @@ def offers(
             "-" if spot_price is None else f"{spot_price:.3f}",
             *((expected_cell(o),) if spot else ()),
         )
-    emit(table)
+    emit(table, wide=wide)
     if spot:
         out.print(expected_note(report["offers"][:limit]))
     if any(o["priceEstimated"] for o in report["offers"][:limit]):

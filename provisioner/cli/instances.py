@@ -9,7 +9,7 @@ import typer
 
 from provisioner.cli import completion
 from provisioner.cli.completion import InstanceIdArg
-from provisioner.cli.request_options import JsonOpt, RequestOptions, request_options
+from provisioner.cli.request_options import JsonOpt, RequestOptions, WideOpt, request_options
 
 if TYPE_CHECKING:
     from provisioner.engine.base import EngineEvent
@@ -245,6 +245,7 @@ def list_instances(
         bool, typer.Option("--quiet", "-q", help="Print only the ids, one a line.")
     ] = False,
     json_output: JsonOpt = False,
+    wide: WideOpt = False,
 ) -> None:
     """List instances, newest first: the newest 50 unless --limit or --all."""
     from provisioner.cli import fastpath
@@ -311,7 +312,7 @@ def list_instances(
         for row in rows:
             print(row["id"])
     elif rows:
-        emit(instance_table(rows))
+        emit(instance_table(rows), wide=wide)
     else:
         say("no instances")
     if more:

@@ -26,6 +26,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 PANEL = "Request"
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the API's JSON shape.")]
+WideOpt = Annotated[  # #27: tables fold the other columns to fit; --wide folds none
+    bool, typer.Option("--wide", help="Every column at full width, one line per row.")
+]
 
 
 @dataclass(frozen=True)
