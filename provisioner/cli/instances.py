@@ -9,9 +9,17 @@ import typer
 
 from provisioner.cli import completion
 from provisioner.cli.completion import InstanceIdArg
-from provisioner.cli.request_options import JsonOpt, RequestOptions, WideOpt, request_options
+from provisioner.cli.request_options import (
+    JsonOpt,
+    RequestOptions,
+    VerboseOpt,
+    WideOpt,
+    request_options,
+)
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from provisioner.engine.base import EngineEvent
     from provisioner.ops.service import Provisioner
     from provisioner.rules.validation import ProvisionRequest
@@ -20,11 +28,19 @@ if TYPE_CHECKING:
 class _Progress:
     """Shows engine events under a spinner on stderr."""
 
-    def __init__(self, title: str, enabled: bool):
+    def __init__(
+        self,
+        title: str,
+        enabled: bool,
+        refusals: Callable[[], dict[int, str | None]] | None = None,
+    ):
         from provisioner.cli.render import err
 
         self.status = err.status(title) if enabled else None
         self.enabled = enabled
+        # --verbose: the failed attempts' whole refusals, by number, as the ledger recorded them
+        self.refusals = refusals
+        self.shown: set[int] = set()
         self.console = err
         self.title = title
         self.started = time.monotonic()
@@ -38,6 +54,32 @@ class _Progress:
         if self.status is not None:
             self.status.__exit__(*exc)
 
+    def _full_refusal(self, message: str) -> None:
+        """--verbose: under "attempt N refused: ..." the provider's whole text, as the ledger
+        recorded it for attempt N (the attempts `show` lists)."""
+        import re
+
+        refused = re.match(r"attempt (\d+) refused", message)
+        if self.refusals is None or refused is None:
+            return
+        number = int(refused.group(1))
+        self._print_text(self.refusals().get(number))
+        self.shown.add(number)
+
+    def last_refusals(self) -> None:
+        """--verbose, when the up failed: the refusals no line announced (the last attempt's,
+        which ends the up instead of failing over)."""
+        if self.refusals is None or not self.enabled:
+            return
+        for number, text in sorted(self.refusals().items()):
+            if number not in self.shown:
+                self.console.print(f"  attempt {number} refused:", markup=False)
+                self._print_text(text)
+
+    def _print_text(self, text: str | None) -> None:
+        for line in (text or "(no text recorded)").splitlines():
+            self.console.print(f"      {line}", markup=False, highlight=False, soft_wrap=True)
+
     def __call__(self, event: EngineEvent) -> None:
         if not self.enabled:
             return
@@ -46,14 +88,22 @@ class _Progress:
         elapsed = f"{self.title} ({time.monotonic() - self.started:.0f}s)"
         if event.kind == "info" and event.message.startswith("attempt "):
             self.console.print(f"  {event.message}", markup=False, soft_wrap=True)
+            self._full_refusal(event.message)
         elif event.kind == "resource" and event.status in ("done", "failed"):
             mark = "[green]✓[/green]" if event.status == "done" else "[red]✗[/red]"
-            self.console.print(f"  {mark} {escape(event.message)}")
+            self.console.print(f"  {mark} {escape(_headline(event.message))}")
         elif event.kind == "diagnostic" and event.severity in ("warning", "error"):
             first = (event.message.splitlines() or [""])[0]  # the whole text is in the events
             self.console.print(f"  [yellow]![/yellow] {escape(first)}")
         elif self.status is not None:
             self.status.update(f"{escape(elapsed)}: {escape(event.message)}")
+
+
+def _headline(text: str, width: int = 160) -> str:
+    """A message's first line, at most `width` characters: a cloud's refusal is a paragraph;
+    its whole text is in `show`'s attempts, the events and `--verbose` (#27)."""
+    first = (text.splitlines() or [""])[0]
+    return first if len(first) <= width else first[: width - 1] + "…"
 
 
 @request_options
@@ -69,6 +119,7 @@ def up(
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="Do not ask before a costly up (on a terminal).")
     ] = False,
+    verbose: VerboseOpt = False,
     *,
     options: RequestOptions,
 ) -> None:
@@ -83,7 +134,7 @@ def up(
     if not (yes or json_output or quiet) and plan.interactive():
         plan.confirm_cost(options, request, simulate=simulate)
     instance = provision_with_progress(
-        request, simulate=simulate, json_output=json_output, quiet=quiet
+        request, simulate=simulate, json_output=json_output, quiet=quiet, verbose=verbose
     )
     if json_output:
         print_json({"success": True, "instance": instance})
@@ -102,6 +153,7 @@ def provision_with_progress(
     json_output: bool,
     quiet: bool = False,
     warn_unwatched: bool = True,
+    verbose: bool = False,
 ) -> dict[str, Any]:
     """Record the request, run its up with live progress on stderr; the READY instance's JSON.
     `warn_unwatched`: say on stderr when no reaper is watching its expiry."""
@@ -121,8 +173,21 @@ def provision_with_progress(
             markup=False,
         )
     progress_shown = not (json_output or quiet)
-    with _Progress(f"provisioning {pending.id}", enabled=progress_shown) as progress:
-        instance = service.run_provision(pending.id, on_progress=progress).to_json()
+
+    def refusals() -> dict[int, str | None]:
+        from provisioner.capacity.candidates import AttemptOutcome
+        from provisioner.ledger.attempts import attempts_of
+
+        attempts = attempts_of(service.ledger, pending.id)
+        return {a.number: a.message for a in attempts if a.outcome == AttemptOutcome.FAILED}
+
+    title = f"provisioning {pending.id}"
+    with _Progress(title, progress_shown, refusals if verbose else None) as progress:
+        try:
+            instance = service.run_provision(pending.id, on_progress=progress).to_json()
+        except Exception:
+            progress.last_refusals()
+            raise
     if warn_unwatched:
         _warn_if_no_reaper(service, instance)
     return instance

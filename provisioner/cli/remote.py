@@ -12,7 +12,7 @@ import typer
 
 from provisioner.cli.completion import InstanceIdArg
 from provisioner.cli.instances import JsonOpt
-from provisioner.cli.request_options import RequestOptions, request_options
+from provisioner.cli.request_options import RequestOptions, VerboseOpt, request_options
 
 CommandArg = Annotated[
     list[str] | None, typer.Argument(help="After `--`: the command (one string or words).")
@@ -87,6 +87,7 @@ def run(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show the plan (`provisioner plan`); create nothing.")
     ] = False,
+    verbose: VerboseOpt = False,
     *,
     options: RequestOptions,
 ) -> None:
@@ -118,7 +119,7 @@ def run(
     code = 1
     try:
         instance = provision_with_progress(
-            request, simulate=simulate, json_output=False, warn_unwatched=not down
+            request, simulate=simulate, json_output=False, warn_unwatched=not down, verbose=verbose
         )
         _expiry_note(instance, chosen=options.ttl is not None)
         service = make_provisioner(simulate=simulate)

@@ -26,6 +26,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 PANEL = "Request"
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the API's JSON shape.")]
+VerboseOpt = Annotated[  # #27: each refusal is one line; --verbose adds the provider's full text
+    bool, typer.Option("--verbose", "-v", help="Print each refusal's full text from the cloud.")
+]
 WideOpt = Annotated[  # #27: tables fold the other columns to fit; --wide folds none
     bool, typer.Option("--wide", help="Every column at full width, one line per row.")
 ]
