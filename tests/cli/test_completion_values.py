@@ -42,6 +42,10 @@ def _up() -> str:
     return json.loads(result.stdout)["instance"]["id"]
 
 
+BOTH = pytest.mark.parametrize("database", ["sqlite", "postgresql"], indirect=True)
+
+
+@BOTH
 @pytest.mark.parametrize("command", ["show", "down", "events", "extend", "ssh", "logs"])
 def test_an_instance_id_completes_from_the_ledger(home, command):
     made = sorted([_up(), _up()])
@@ -62,6 +66,7 @@ def test_no_ledger_yet_offers_nothing_and_fails_nothing(home):
     assert candidates == [] and loaded == []
 
 
+@BOTH
 def test_pool_names_complete(home):
     made = runner.invoke(
         app,
