@@ -46,7 +46,9 @@ BOTH = pytest.mark.parametrize("database", ["sqlite", "postgresql"], indirect=Tr
 
 
 @BOTH
-@pytest.mark.parametrize("command", ["show", "down", "events", "extend", "ssh", "logs"])
+@pytest.mark.parametrize(
+    "command", ["show", "status", "events", "history", "extend", "down", "ssh", "exec", "logs"]
+)
 def test_an_instance_id_completes_from_the_ledger(home, command):
     made = sorted([_up(), _up()])
     candidates, loaded = complete(f"provisioner {command} ")
