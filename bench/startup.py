@@ -1,7 +1,8 @@
 """Start-up cost of the CLI's commands against a bare interpreter (`python -c pass`), on a ledger
 that is already at the schema head and holds 60 instances (so `list` draws a page and `show` an
-instance; 3 of them live), and what each command imports (`-X importtime`: the five
-slowest top-level imports, cumulative). Prints figures; asserts nothing.
+instance; 3 of them live), a shell-completion <TAB> (an id, a region), and what each command
+imports (`-X importtime`: the five slowest top-level imports, cumulative). Prints figures;
+asserts nothing.
 
 The ledger is a SQLite file in a temporary home, or PostgreSQL when PROVISIONER_DATABASE_URL is
 set (bench/run_all.sh runs it both ways).
@@ -27,6 +28,11 @@ COMMANDS = [
     ["stats"],
     ["show", "inst-000000000000"],
     ["types"],
+]
+# Shell completion (#27): what one <TAB> costs, as bash runs it (COMP_WORDS, COMP_CWORD).
+COMPLETIONS = [
+    ("<TAB> show inst-", "provisioner show inst-", 2),
+    ("<TAB> up --region us-", "provisioner up --provider aws --region us-", 5),
 ]
 
 
@@ -126,6 +132,11 @@ def main() -> None:
         for command in COMMANDS:
             seconds = median_seconds([provisioner, *command], args.runs, env)
             rows.append(("provisioner " + command[0], seconds, top_imports(command, env, args.top)))
+        for name, words, cword in COMPLETIONS:
+            tab = {**env, "_PROVISIONER_COMPLETE": "complete_bash", "COMP_WORDS": words}
+            tab["COMP_CWORD"] = str(cword)
+            seconds = median_seconds([provisioner], args.runs, tab)
+            rows.append((name, seconds, top_imports([], tab, args.top)))
     database = "PostgreSQL" if os.environ.get("PROVISIONER_DATABASE_URL") else "SQLite"
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"ledger: {database}, at the schema head, 60 instances; median of {args.runs} runs")

@@ -6,7 +6,9 @@ from typing import Annotated
 
 import typer
 
+from provisioner.cli import completion
 from provisioner.cli.instances import JsonOpt
+from provisioner.cli.request_options import WideOpt
 
 
 def offers(
@@ -14,13 +16,16 @@ def offers(
         str | None, typer.Option(help="GPU spec: T4:1, A100:8, H100 (any count).")
     ] = None,
     provider: Annotated[str | None, typer.Option(help="aws, azure, gcp or any (default).")] = None,
-    region: Annotated[str | None, typer.Option(help="Only this region.")] = None,
+    region: Annotated[
+        str | None, typer.Option(help="Only this region.", autocompletion=completion.regions)
+    ] = None,
     spot: Annotated[bool, typer.Option("--spot", help="Order by spot price.")] = False,
     max_price: Annotated[float | None, typer.Option(help="Highest $/hour.")] = None,
     min_gpu_memory: Annotated[int | None, typer.Option(help="GB per GPU.")] = None,
     min_vcpus: Annotated[int | None, typer.Option(help="At least this many vCPUs.")] = None,
     limit: Annotated[int, typer.Option(help="Rows to show (table only).")] = 30,
     json_output: JsonOpt = False,
+    wide: WideOpt = False,
 ) -> None:
     """Types and regions matching a GPU spec, cheapest first (retired types excluded)."""
     from rich.table import Table
@@ -72,7 +77,7 @@ def offers(
             "-" if spot_price is None else f"{spot_price:.3f}",
             *((expected_cell(o),) if spot else ()),
         )
-    emit(table)
+    emit(table, wide=wide)
     if spot:
         out.print(expected_note(report["offers"][:limit]))
     if any(o["priceEstimated"] for o in report["offers"][:limit]):

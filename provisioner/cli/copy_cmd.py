@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from provisioner.cli.completion import remote_paths
+
 # ID:PATH. The id part has no `/`, so ./a:b and /tmp/a:b stay local paths (as with scp).
 _REMOTE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*):(.*)$", re.DOTALL)
 
@@ -34,8 +36,12 @@ def remote_path(typed: str, base: str | None) -> str:
 
 
 def cp(
-    source: Annotated[str, typer.Argument(help="ID:PATH on the VM, or a local path.")],
-    dest: Annotated[str, typer.Argument(help="A local path, or ID:PATH on the VM.")],
+    source: Annotated[
+        str, typer.Argument(help="ID:PATH on the VM, or a local path.", autocompletion=remote_paths)
+    ],
+    dest: Annotated[
+        str, typer.Argument(help="A local path, or ID:PATH on the VM.", autocompletion=remote_paths)
+    ],
 ) -> None:
     """Copy files between here and an instance: `cp ID:out/ ./out` or `cp ./data ID:data`.
 

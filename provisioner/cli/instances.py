@@ -7,9 +7,19 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from provisioner.cli.request_options import JsonOpt, RequestOptions, request_options
+from provisioner.cli import completion
+from provisioner.cli.completion import InstanceIdArg
+from provisioner.cli.request_options import (
+    JsonOpt,
+    RequestOptions,
+    VerboseOpt,
+    WideOpt,
+    request_options,
+)
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from provisioner.engine.base import EngineEvent
     from provisioner.ops.service import Provisioner
     from provisioner.rules.validation import ProvisionRequest
@@ -18,11 +28,19 @@ if TYPE_CHECKING:
 class _Progress:
     """Shows engine events under a spinner on stderr."""
 
-    def __init__(self, title: str, enabled: bool):
+    def __init__(
+        self,
+        title: str,
+        enabled: bool,
+        refusals: Callable[[], dict[int, str | None]] | None = None,
+    ):
         from provisioner.cli.render import err
 
         self.status = err.status(title) if enabled else None
         self.enabled = enabled
+        # --verbose: the failed attempts' whole refusals, by number, as the ledger recorded them
+        self.refusals = refusals
+        self.shown: set[int] = set()
         self.console = err
         self.title = title
         self.started = time.monotonic()
@@ -36,6 +54,32 @@ class _Progress:
         if self.status is not None:
             self.status.__exit__(*exc)
 
+    def _full_refusal(self, message: str) -> None:
+        """--verbose: under "attempt N refused: ..." the provider's whole text, as the ledger
+        recorded it for attempt N (the attempts `show` lists)."""
+        import re
+
+        refused = re.match(r"attempt (\d+) refused", message)
+        if self.refusals is None or refused is None:
+            return
+        number = int(refused.group(1))
+        self._print_text(self.refusals().get(number))
+        self.shown.add(number)
+
+    def last_refusals(self) -> None:
+        """--verbose, when the up failed: the refusals no line announced (the last attempt's,
+        which ends the up instead of failing over)."""
+        if self.refusals is None or not self.enabled:
+            return
+        for number, text in sorted(self.refusals().items()):
+            if number not in self.shown:
+                self.console.print(f"  attempt {number} refused:", markup=False)
+                self._print_text(text)
+
+    def _print_text(self, text: str | None) -> None:
+        for line in (text or "(no text recorded)").splitlines():
+            self.console.print(f"      {line}", markup=False, highlight=False, soft_wrap=True)
+
     def __call__(self, event: EngineEvent) -> None:
         if not self.enabled:
             return
@@ -44,14 +88,22 @@ class _Progress:
         elapsed = f"{self.title} ({time.monotonic() - self.started:.0f}s)"
         if event.kind == "info" and event.message.startswith("attempt "):
             self.console.print(f"  {event.message}", markup=False, soft_wrap=True)
+            self._full_refusal(event.message)
         elif event.kind == "resource" and event.status in ("done", "failed"):
             mark = "[green]✓[/green]" if event.status == "done" else "[red]✗[/red]"
-            self.console.print(f"  {mark} {escape(event.message)}")
+            self.console.print(f"  {mark} {escape(_headline(event.message))}")
         elif event.kind == "diagnostic" and event.severity in ("warning", "error"):
             first = (event.message.splitlines() or [""])[0]  # the whole text is in the events
             self.console.print(f"  [yellow]![/yellow] {escape(first)}")
         elif self.status is not None:
             self.status.update(f"{escape(elapsed)}: {escape(event.message)}")
+
+
+def _headline(text: str, width: int = 160) -> str:
+    """A message's first line, at most `width` characters: a cloud's refusal is a paragraph;
+    its whole text is in `show`'s attempts, the events and `--verbose` (#27)."""
+    first = (text.splitlines() or [""])[0]
+    return first if len(first) <= width else first[: width - 1] + "…"
 
 
 @request_options
@@ -67,6 +119,7 @@ def up(
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="Do not ask before a costly up (on a terminal).")
     ] = False,
+    verbose: VerboseOpt = False,
     *,
     options: RequestOptions,
 ) -> None:
@@ -81,7 +134,7 @@ def up(
     if not (yes or json_output or quiet) and plan.interactive():
         plan.confirm_cost(options, request, simulate=simulate)
     instance = provision_with_progress(
-        request, simulate=simulate, json_output=json_output, quiet=quiet
+        request, simulate=simulate, json_output=json_output, quiet=quiet, verbose=verbose
     )
     if json_output:
         print_json({"success": True, "instance": instance})
@@ -100,6 +153,7 @@ def provision_with_progress(
     json_output: bool,
     quiet: bool = False,
     warn_unwatched: bool = True,
+    verbose: bool = False,
 ) -> dict[str, Any]:
     """Record the request, run its up with live progress on stderr; the READY instance's JSON.
     `warn_unwatched`: say on stderr when no reaper is watching its expiry."""
@@ -119,8 +173,21 @@ def provision_with_progress(
             markup=False,
         )
     progress_shown = not (json_output or quiet)
-    with _Progress(f"provisioning {pending.id}", enabled=progress_shown) as progress:
-        instance = service.run_provision(pending.id, on_progress=progress).to_json()
+
+    def refusals() -> dict[int, str | None]:
+        from provisioner.capacity.candidates import AttemptOutcome
+        from provisioner.ledger.attempts import attempts_of
+
+        attempts = attempts_of(service.ledger, pending.id)
+        return {a.number: a.message for a in attempts if a.outcome == AttemptOutcome.FAILED}
+
+    title = f"provisioning {pending.id}"
+    with _Progress(title, progress_shown, refusals if verbose else None) as progress:
+        try:
+            instance = service.run_provision(pending.id, on_progress=progress).to_json()
+        except Exception:
+            progress.last_refusals()
+            raise
     if warn_unwatched:
         _warn_if_no_reaper(service, instance)
     return instance
@@ -148,7 +215,10 @@ def _warn_if_no_reaper(service: Provisioner, instance: dict[str, Any]) -> None:
 
 
 def down(
-    instance_ids: Annotated[list[str] | None, typer.Argument(help="Instance ids.")] = None,
+    instance_ids: Annotated[
+        list[str] | None,
+        typer.Argument(help="Instance ids.", autocompletion=completion.instance_ids),
+    ] = None,
     task: Annotated[
         str | None, typer.Option(help="Terminate every live instance of this task.")
     ] = None,
@@ -240,6 +310,7 @@ def list_instances(
         bool, typer.Option("--quiet", "-q", help="Print only the ids, one a line.")
     ] = False,
     json_output: JsonOpt = False,
+    wide: WideOpt = False,
 ) -> None:
     """List instances, newest first: the newest 50 unless --limit or --all."""
     from provisioner.cli import fastpath
@@ -306,14 +377,14 @@ def list_instances(
         for row in rows:
             print(row["id"])
     elif rows:
-        emit(instance_table(rows))
+        emit(instance_table(rows), wide=wide)
     else:
         say("no instances")
     if more:
         err.print(f"{more} more (newest {len(rows)} of {total} shown; --limit N or --all)")
 
 
-def show(instance_id: str, json_output: JsonOpt = False) -> None:
+def show(instance_id: InstanceIdArg, json_output: JsonOpt = False) -> None:
     """Show one instance."""
     from provisioner.cli import fastpath
     from provisioner.cli.context import make_provisioner
@@ -331,7 +402,7 @@ def show(instance_id: str, json_output: JsonOpt = False) -> None:
 
 
 def set_status(
-    instance_id: str,
+    instance_id: InstanceIdArg,
     status: Annotated[str, typer.Argument(help="RUNNING (a task started) or READY (it finished).")],
     json_output: JsonOpt = False,
 ) -> None:
@@ -349,7 +420,7 @@ def set_status(
 
 
 def events(
-    instance_id: str,
+    instance_id: InstanceIdArg,
     json_output: JsonOpt = False,
     follow: Annotated[
         bool,
@@ -389,7 +460,7 @@ def events(
     emit(table)
 
 
-def history(instance_id: str, json_output: JsonOpt = False) -> None:
+def history(instance_id: InstanceIdArg, json_output: JsonOpt = False) -> None:
     """The stack's Pulumi update history (the audit trail)."""
     from dataclasses import asdict
 

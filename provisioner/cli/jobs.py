@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from provisioner.cli.completion import pool_names
 from provisioner.cli.instances import JsonOpt
 
 job_app = typer.Typer(help="One job: show, logs, cancel.", no_args_is_help=True)
@@ -24,7 +25,9 @@ def job_json(service: Any, job: Any, extra: dict[str, Any] | None = None) -> dic
 
 def submit(
     command: Annotated[list[str] | None, typer.Argument(help="After `--`: the command.")] = None,
-    pool: Annotated[str | None, typer.Option("--pool", help="The pool to run on.")] = None,
+    pool: Annotated[
+        str | None, typer.Option("--pool", help="The pool to run on.", autocompletion=pool_names)
+    ] = None,
     workdir: Annotated[
         Path | None, typer.Option(help="Folder copied to the VM; the command runs in it.")
     ] = None,
@@ -124,7 +127,7 @@ def _output(service: Any, job: Any) -> str:
 
 
 def jobs(
-    pool: Annotated[str | None, typer.Option("--pool")] = None,
+    pool: Annotated[str | None, typer.Option("--pool", autocompletion=pool_names)] = None,
     user: Annotated[str | None, typer.Option("--user")] = None,
     status: Annotated[str | None, typer.Option("--status")] = None,
     json_output: JsonOpt = False,

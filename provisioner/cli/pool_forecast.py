@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from provisioner.cli.completion import PoolNameArg
 from provisioner.cli.instances import JsonOpt
 
 WeeksOpt = Annotated[int, typer.Option("--weeks", help="Weeks of history to fit (1-12).")]
@@ -67,7 +68,7 @@ def print_report(report: dict[str, Any]) -> None:
 
 
 def forecast(
-    name: Annotated[str, typer.Argument(help="The pool's name.")],
+    name: PoolNameArg,
     weeks: WeeksOpt = 4,
     json_output: JsonOpt = False,
 ) -> None:

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from provisioner.cli.completion import PoolNameArg
 from provisioner.cli.instances import JsonOpt
 from provisioner.cli.request_options import RequestOptions, request_options
 
@@ -88,7 +89,7 @@ def list_(json_output: JsonOpt = False) -> None:
 
 
 @pool_app.command("show")
-def show(name: str, json_output: JsonOpt = False) -> None:
+def show(name: PoolNameArg, json_output: JsonOpt = False) -> None:
     """One pool: settings, instances and pool states, cost (jobs + overhead)."""
     from provisioner.cli.context import make_provisioner
     from provisioner.cli.pool_forecast import show_line
@@ -103,7 +104,7 @@ def show(name: str, json_output: JsonOpt = False) -> None:
 
 @pool_app.command("edit")
 def edit(
-    name: str,
+    name: PoolNameArg,
     min_: Annotated[int | None, typer.Option("--min")] = None,
     max_: Annotated[int | None, typer.Option("--max")] = None,
     idle_minutes: Annotated[int | None, typer.Option("--idle-minutes")] = None,
@@ -141,7 +142,7 @@ def edit(
 
 
 @pool_app.command("drain")
-def drain(name: str, json_output: JsonOpt = False) -> None:
+def drain(name: PoolNameArg, json_output: JsonOpt = False) -> None:
     """Take no new jobs; idle instances go at the next sweep, busy ones after their job."""
     from provisioner.cli.context import make_provisioner
     from provisioner.ops.pools_service import drain_pool
@@ -151,7 +152,7 @@ def drain(name: str, json_output: JsonOpt = False) -> None:
 
 
 @pool_app.command("delete")
-def delete(name: str, json_output: JsonOpt = False) -> None:
+def delete(name: PoolNameArg, json_output: JsonOpt = False) -> None:
     """Delete a drained, empty pool (its jobs and costs stay in the ledger)."""
     from provisioner.cli.context import make_provisioner
     from provisioner.ops.pools_service import delete_pool

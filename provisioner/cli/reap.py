@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from provisioner.cli.completion import InstanceIdArg
 from provisioner.cli.instances import JsonOpt
 
 if TYPE_CHECKING:
@@ -76,7 +77,7 @@ def reap(
 
 
 def extend(
-    instance_id: str,
+    instance_id: InstanceIdArg,
     minutes: Annotated[
         str, typer.Option("--minutes", help="Push expiresAt by MINUTES or a duration: 90m, 2h.")
     ],

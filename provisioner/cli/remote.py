@@ -10,8 +10,9 @@ from typing import Annotated, Any
 
 import typer
 
+from provisioner.cli.completion import InstanceIdArg
 from provisioner.cli.instances import JsonOpt
-from provisioner.cli.request_options import RequestOptions, request_options
+from provisioner.cli.request_options import RequestOptions, VerboseOpt, request_options
 
 CommandArg = Annotated[
     list[str] | None, typer.Argument(help="After `--`: the command (one string or words).")
@@ -35,7 +36,7 @@ def split_ssh_args(args: list[str]) -> tuple[list[str], list[str]]:
 
 
 def ssh(
-    instance_id: str,
+    instance_id: InstanceIdArg,
     args: Annotated[
         list[str] | None,
         typer.Argument(help="After `--`: extra ssh options, then an optional remote command."),
@@ -53,7 +54,7 @@ def ssh(
 
 
 def exec_command(
-    instance_id: str,
+    instance_id: InstanceIdArg,
     command: CommandArg = None,
 ) -> None:
     """Run a command on the VM, streaming its output; exit with its exit code."""
@@ -86,6 +87,7 @@ def run(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show the plan (`provisioner plan`); create nothing.")
     ] = False,
+    verbose: VerboseOpt = False,
     *,
     options: RequestOptions,
 ) -> None:
@@ -117,7 +119,7 @@ def run(
     code = 1
     try:
         instance = provision_with_progress(
-            request, simulate=simulate, json_output=False, warn_unwatched=not down
+            request, simulate=simulate, json_output=False, warn_unwatched=not down, verbose=verbose
         )
         _expiry_note(instance, chosen=options.ttl is not None)
         service = make_provisioner(simulate=simulate)
@@ -191,7 +193,7 @@ def _down(instance_id: str, simulate: bool) -> None:
 
 
 def logs(
-    instance_id: str,
+    instance_id: InstanceIdArg,
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="Keep going until it ends.")
     ] = False,

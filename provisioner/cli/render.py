@@ -39,9 +39,26 @@ def say(text: str, *, style: str | None = None) -> None:
     out.print(Text(inert(text), style=style or ""), soft_wrap=True)
 
 
-def emit(table: Table) -> None:
+def emit(table: Table, *, wide: bool = False) -> None:
     """A table on a terminal; when stdout is piped or captured, plain columns: no padding to a
-    width, no truncated cells, so scripts (and grep) see every id and region whole."""
+    width, no truncated cells, so scripts (and grep) see every id and region whole.
+
+    `wide` (`--wide`): on a terminal too, every column at its full width, one line per row,
+    however narrow the terminal (the terminal wraps or scrolls the long lines itself)."""
+    if out.is_terminal and wide:
+        for column in table.columns:
+            column.no_wrap = True
+            column.overflow = "ignore"
+        # Console.print's width= is capped at the terminal's: a console as wide as the table.
+        Console(
+            file=out.file,
+            width=_natural_width(table),
+            force_terminal=True,
+            color_system=out.color_system,  # type: ignore[arg-type]
+            no_color=out.no_color,
+            highlight=False,
+        ).print(table, crop=False)
+        return
     if out.is_terminal:
         keep_whole(table)
         out.print(table)
@@ -73,6 +90,14 @@ def keep_whole(table: Table) -> None:
         else:
             column.no_wrap = False
             column.overflow = "fold"
+
+
+def _natural_width(table: Table) -> int:
+    """The width the table takes with no column folded."""
+    from rich.measure import Measurement
+
+    roomy = out.options.update_width(1_000_000)
+    return max(Measurement.get(out, roomy, table).maximum, 1)
 
 
 def _plain(value: Any) -> str:

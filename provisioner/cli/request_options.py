@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
+from provisioner.cli import completion
+
 if TYPE_CHECKING:
     from provisioner.rules.validation import ProvisionRequest
 
@@ -24,6 +26,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 PANEL = "Request"
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the API's JSON shape.")]
+VerboseOpt = Annotated[  # #27: each refusal is one line; --verbose adds the provider's full text
+    bool, typer.Option("--verbose", "-v", help="Print each refusal's full text from the cloud.")
+]
+WideOpt = Annotated[  # #27: tables fold the other columns to fit; --wide folds none
+    bool, typer.Option("--wide", help="Every column at full width, one line per row.")
+]
 
 
 @dataclass(frozen=True)
@@ -119,8 +127,8 @@ class RequestOptions:
         )
 
 
-def _option(*decls: str, help: str) -> Any:
-    return typer.Option(*decls, help=help, rich_help_panel=PANEL)
+def _option(*decls: str, help: str, complete: Any = None) -> Any:
+    return typer.Option(*decls, help=help, rich_help_panel=PANEL, autocompletion=complete)
 
 
 # The typer parameter of each RequestOptions field, in the order `--help` lists them.
@@ -134,15 +142,24 @@ OPTIONS: dict[str, tuple[Any, Any]] = {
         _option(
             "--instance-type",
             help="A type from `provisioner types`; a,b tries b when a is refused.",
+            complete=completion.instance_types,
         ),
     ),
     "region": (
         str | None,
-        _option("--region", help="Default: us-east-1 / eastus / us-central1; `any`: all."),
+        _option(
+            "--region",
+            help="Default: us-east-1 / eastus / us-central1; `any`: all.",
+            complete=completion.regions,
+        ),
     ),
     "regions": (
         str | None,
-        _option("--regions", help="Regions to fail over across, e.g. us-east-1,us-west-2."),
+        _option(
+            "--regions",
+            help="Regions to fail over across, e.g. us-east-1,us-west-2.",
+            complete=completion.regions,
+        ),
     ),
     "zone": (str | None, _option("--zone", help="Only this zone (e.g. us-east-1b).")),
     "gpu": (str | None, _option("--gpu", help="GPU spec instead of a type: T4:1, A100:8, H100.")),

@@ -208,6 +208,15 @@ class Reader:
         )
         return [str(record[0]) for record in found]
 
+    def pool_names_starting(self, prefix: str, limit: int) -> list[str]:
+        """Pool names that start with `prefix`, sorted (shell completion, cli/completion.py)."""
+        pattern = prefix.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
+        found = self.query(
+            "SELECT name FROM pools WHERE name LIKE ? ESCAPE '/' ORDER BY name LIMIT ?",
+            [pattern, limit],
+        )
+        return [str(record[0]) for record in found]
+
     def attempts(self, row: Row) -> list[dict[str, Any]]:
         """The instance's attempts (#12), as ledger/attempts.py orders them; rows made before
         failover existed have none."""
