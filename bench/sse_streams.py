@@ -9,6 +9,7 @@ CPU over the window. Prints only.
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import sys
 import tempfile
@@ -71,15 +72,17 @@ def main() -> None:
         home, None, 1, PROVISIONER_MAX_STREAMS_PER_TOKEN=str(per_token), PROVISIONER_SIM_DELAY="0"
     )
     stop_streams = threading.Event()
+    headers = {"Authorization": f"Bearer {owned[0]}"}
+    instance_id = None
     try:
-        headers = {"Authorization": f"Bearer {owned[0]}"}
         created = httpx.post(
             f"{server.base}/api/instances?wait=true",
             json={**SEED_AWS_BODY, "userId": "streamer"},
             headers=headers,
         )
         assert created.status_code < 300, created.text
-        url = f"{server.base}/api/instances/{created.json()['instance']['id']}/events"
+        instance_id = created.json()["instance"]["id"]
+        url = f"{server.base}/api/instances/{instance_id}/events"
         for _ in range(20):  # some history for every stream to (not) re-read
             for status in ("RUNNING", "READY"):
                 httpx.post(
@@ -128,7 +131,10 @@ def main() -> None:
         )
     finally:
         stop_streams.set()
+        if instance_id is not None:  # its simulated VM (an sshd) must not outlive the bench
+            httpx.delete(f"{server.base}/api/instances/{instance_id}?wait=true", headers=headers)
         stop([server])
+        shutil.rmtree(home.parent, ignore_errors=True)
 
 
 if __name__ == "__main__":
