@@ -67,11 +67,15 @@ def test_events_follow_prints_new_events_until_the_instance_ends(three, home):
     follower = cli(
         "events", ready, "--follow", "--json", stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
-    assert follower.stdout is not None
-    first = json.loads(follower.stdout.readline())
-    assert first["type"] and follower.poll() is None  # still following a live instance
-    assert runner.invoke(app, ["down", ready]).exit_code == 0
-    rest, _ = follower.communicate(timeout=120)
+    try:  # a failed assertion must not leave the follower following for ever
+        assert follower.stdout is not None
+        first = json.loads(follower.stdout.readline())
+        assert first["type"] and follower.poll() is None  # still following a live instance
+        assert runner.invoke(app, ["down", ready]).exit_code == 0
+        rest, _ = follower.communicate(timeout=120)
+    finally:
+        follower.kill()
+        follower.wait()
     assert follower.returncode == 0
     types = [json.loads(line)["type"] for line in rest.splitlines()]
     assert types[-1] == "instance:terminated" and "instance:stopping" in types
