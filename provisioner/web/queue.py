@@ -14,11 +14,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from provisioner.api import routes_jobs, routes_pools
 from provisioner.api.state import ApiState, get_state
-from provisioner.api.stream_limits import RateLimitedError
 from provisioner.web import session as sessions
 from provisioner.web.render import page
 from provisioner.web.session import Session
-from provisioner.web.streams import _open, _stream, _too_many, changes
+from provisioner.web.streams import polled_stream
 
 router = APIRouter(include_in_schema=False)
 State = Annotated[ApiState, Depends(get_state)]
@@ -86,17 +85,8 @@ def queue_stream(state: State, session: MaybeSignedIn) -> Response:
     if session is None:
         return HTMLResponse("Signed out", status_code=401)
     signed_in = session
-    try:  # under the token's stream cap, ended by a revocation (#26)
-        ticket, still_valid = _open(state, session)
-    except RateLimitedError as exc:
-        return _too_many(exc)
-    return _stream(
-        changes(
-            lambda: (_shown_queue(state, signed_in), False),
-            poll_seconds=POLL_SECONDS,
-            still_valid=still_valid,
-        ),
-        ticket,
+    return polled_stream(
+        state, session, lambda: (_shown_queue(state, signed_in), False), POLL_SECONDS
     )
 
 
@@ -119,15 +109,6 @@ def pools_stream(state: State, session: MaybeSignedIn) -> Response:
     if session is None:
         return HTMLResponse("Signed out", status_code=401)
     signed_in = session
-    try:  # under the token's stream cap, ended by a revocation (#26)
-        ticket, still_valid = _open(state, session)
-    except RateLimitedError as exc:
-        return _too_many(exc)
-    return _stream(
-        changes(
-            lambda: (_shown_pools(state, signed_in), False),
-            poll_seconds=POLL_SECONDS,
-            still_valid=still_valid,
-        ),
-        ticket,
+    return polled_stream(
+        state, session, lambda: (_shown_pools(state, signed_in), False), POLL_SECONDS
     )

@@ -113,20 +113,28 @@ def _too_many(exc: ProvisionerError) -> Response:
     return HTMLResponse(exc.message, status_code=429)
 
 
+def polled_stream(
+    state: ApiState, session: Session, look: Callable[[], tuple[object, bool]], poll_seconds: float
+) -> Response:
+    """A page's live stream that polls `look`: under the token's stream cap (429 past it), ended
+    by a revocation (#26)."""
+    try:
+        ticket, still_valid = _open(state, session)
+    except RateLimitedError as exc:
+        return _too_many(exc)
+    return _stream(changes(look, poll_seconds=poll_seconds, still_valid=still_valid), ticket)
+
+
 @router.get("/ui/stream/fleet")
 def fleet_stream(state: State, session: MaybeSignedIn, query: Filters) -> Response:
     if session is None:
         return HTMLResponse("Signed out", status_code=401)
     wanted = fleet_filter(session, *query)
-    try:
-        ticket, still_valid = _open(state, session)
-    except RateLimitedError as exc:
-        return _too_many(exc)
 
     def look() -> tuple[object, bool]:
         return fingerprint(fleet_page(state.service, wanted)), False
 
-    return _stream(changes(look, poll_seconds=FLEET_POLL_SECONDS, still_valid=still_valid), ticket)
+    return polled_stream(state, session, look, FLEET_POLL_SECONDS)
 
 
 @router.get("/ui/stream/instances/{instance_id}")
